@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (``python -m fer_study.bench {train,predict,generate}``)."""

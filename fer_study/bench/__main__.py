@@ -1,0 +1,19 @@
+"""``python -m fer_study.bench KIND [options]``: print speed figures for one part of the study."""
+
+import importlib
+import sys
+
+KINDS = {"train": "fer_study.bench.train", "predict": "fer_study.bench.predict",
+         "generate": "fer_study.bench.generate"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in KINDS:
+        print(f"usage: python -m fer_study.bench {{{','.join(KINDS)}}} [options]", file=sys.stderr)
+        return 2
+    return importlib.import_module(KINDS[argv[0]]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

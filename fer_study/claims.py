@@ -1,0 +1,418 @@
+"""Claims as data: every number the report and the papers claim (``claims.yaml``), validated, and joined
+with the committed runs into the one comparison table the book shows.
+
+A claim is compared with a reproduction only under the claim's own dataset; every protocol difference
+(split, test-time augmentation, pretraining, extra data) is written next to the numbers, and a scaled CPU
+variant is shown beside its paper's claim but never compared with it.
+"""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from fer_study import ensemble
+from fer_study.metrics import accuracy_half_width
+from fer_study.runs import Run
+
+CLAIMS_PATH = Path(__file__).with_name("claims.yaml")
+SPLITS = ("PrivateTest", "PublicTest", "own", "unclear")
+METRICS = ("accuracy", "gain")
+TTA_KINDS = ("none", "random-flip", "ten-crop", "flip-rot-10", "flip-rot-8", "grid-62", "unclear")
+# Claimed protocols that average several test views; a reproduction then uses its TTA logits.
+MULTI_VIEW_TTA = ("ten-crop", "flip-rot-10", "flip-rot-8", "grid-62")
+ENSEMBLES = (ensemble.RMN_STYLE, ensemble.SNAPSHOT)
+VERDICTS = ("held", "not reproduced", "not comparable", "no run", "no model here", "reference", "no claim")
+# The split every run is tested on (constants.USAGE_TO_SPLIT: PrivateTest is the test split).
+RUN_TEST_SPLIT = "PrivateTest"
+
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+class ClaimError(ValueError):
+    """A malformed claims file; the message names the claim and the field."""
+
+
+def _text(value) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
+# field: (required, check, what the check expects)
+CLAIM_FIELDS: dict[str, tuple[bool, object, str]] = {
+    "id": (True, lambda v: isinstance(v, str) and bool(_ID.match(v)), "lower-case words joined by dashes"),
+    "paper": (True, _text, "non-empty text"),
+    "model": (True, lambda v: v is None or (isinstance(v, str) and bool(_NAME.match(v))),
+              "a registered model name or null"),
+    "ensemble": (False, lambda v: v is None or v in ENSEMBLES, f"null or one of {ENSEMBLES}"),
+    "dataset": (True, lambda v: isinstance(v, str) and bool(_NAME.match(v)), "a dataset name"),
+    "split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
+    "metric": (True, lambda v: v in METRICS, f"one of {METRICS}"),
+    "value": (True, lambda v: _number(v) and -100 <= v <= 100, "a number of percent (points for a gain)"),
+    "uncertainty": (False, lambda v: _number(v) and v >= 0, "a non-negative number"),
+    "protocol": (True, lambda v: isinstance(v, dict), "a mapping with tta, views and crops"),
+    "pretraining": (True, _text, "non-empty text ('none' if from scratch)"),
+    "extra_data": (True, _text, "non-empty text ('none' if none)"),
+    "source": (True, _text, "non-empty text"),
+    "notes": (True, _text, "non-empty text"),
+    "reference": (False, lambda v: isinstance(v, bool), "true or false"),
+    "match": (False, lambda v: isinstance(v, dict) and all(isinstance(key, str) for key in v),
+              "a mapping of metrics.json keys to values"),
+}
+PROTOCOL_FIELDS: dict[str, tuple[bool, object, str]] = {
+    "tta": (True, lambda v: v in TTA_KINDS, f"one of {TTA_KINDS}"),
+    "views": (True, lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+              "a positive integer or null"),
+    "crops": (True, lambda v: v is None or _text(v), "text or null"),
+}
+
+
+@dataclass(frozen=True)
+class ClaimSet:
+    claims: list[dict]
+    scaled_variants: dict[str, str]  # variant model -> the paper model it shrinks
+    tta_equivalents: dict[str, str]  # claimed TTA kind -> the run TTA mode that implements it
+
+    def by_id(self, claim_id: str) -> dict:
+        return next(claim for claim in self.claims if claim["id"] == claim_id)
+
+
+def _check_fields(entry: dict, fields: dict, where: str) -> None:
+    unknown = sorted(set(entry) - set(fields))
+    if unknown:
+        raise ClaimError(f"{where}: field {unknown[0]!r}: unknown field; known: {', '.join(fields)}")
+    for name, (required, check, expected) in fields.items():
+        if name not in entry:
+            if required:
+                raise ClaimError(f"{where}: field {name!r}: missing (expected {expected})")
+            continue
+        if not check(entry[name]):
+            raise ClaimError(f"{where}: field {name!r}: expected {expected}, got {entry[name]!r}")
+
+
+def validate_claim(entry, index: int = 0) -> None:
+    """Raise ``ClaimError`` naming the claim id (or its position) and the field when an entry is malformed."""
+    if not isinstance(entry, dict):
+        raise ClaimError(f"claim #{index}: expected a mapping of fields, got {entry!r}")
+    where = f"claim {entry['id']!r}" if isinstance(entry.get("id"), str) else f"claim #{index}"
+    _check_fields(entry, CLAIM_FIELDS, where)
+    _check_fields(entry["protocol"], PROTOCOL_FIELDS, f"{where}: protocol")
+    if entry["metric"] == "gain" and not entry.get("ensemble"):
+        raise ClaimError(f"{where}: field 'ensemble': a gain claim must name the ensemble it is about")
+    if entry.get("reference") and entry.get("ensemble"):
+        raise ClaimError(f"{where}: field 'reference': a reference level cannot be an ensemble claim")
+
+
+def validate_claims(document) -> ClaimSet:
+    if not isinstance(document, dict) or not isinstance(document.get("claims"), list):
+        raise ClaimError("claims file: expected a mapping with a 'claims' list")
+    seen: set[str] = set()
+    for index, entry in enumerate(document["claims"]):
+        validate_claim(entry, index)
+        if entry["id"] in seen:
+            raise ClaimError(f"claim {entry['id']!r}: field 'id': duplicate id")
+        seen.add(entry["id"])
+    variants = document.get("scaled_variants", {})
+    if not isinstance(variants, dict) or not all(_NAME.match(str(k)) and _NAME.match(str(v))
+                                                 for k, v in variants.items()):
+        raise ClaimError("claims file: field 'scaled_variants': expected a mapping of model names")
+    equivalents = document.get("tta_equivalents", {})
+    if not isinstance(equivalents, dict) or not set(equivalents) <= set(TTA_KINDS):
+        raise ClaimError(f"claims file: field 'tta_equivalents': keys must be among {TTA_KINDS}")
+    return ClaimSet(document["claims"], dict(variants), dict(equivalents))
+
+
+def load_claims(path: Path = CLAIMS_PATH) -> ClaimSet:
+    try:
+        document = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ClaimError(f"{path}: cannot read claims ({error})") from error
+    try:
+        return validate_claims(document)
+    except ClaimError as error:
+        raise ClaimError(f"{path}: {error}") from None
+
+
+def claims_frame(claims: ClaimSet | None = None) -> pd.DataFrame:
+    """The claims as a table, protocol fields flattened to ``tta``, ``views`` and ``crops``."""
+    claims = claims or load_claims()
+    rows = [{key: value for key, value in claim.items() if key not in ("protocol", "match")}
+            | claim["protocol"] for claim in claims.claims]
+    return pd.DataFrame(rows)
+
+
+COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", "split", "metric", "claimed",
+                      "reproduced", "spread", "n_runs", "difference", "tier", "device", "claim_tta",
+                      "run_tta", "pretraining", "extra_data", "verdict", "note"]
+
+
+def _claim_fields(claim: dict) -> dict:
+    return {"claim": claim["id"], "paper": claim["paper"], "model": claim["model"],
+            "ensemble": claim.get("ensemble"), "dataset": claim["dataset"],
+            "split": claim["split"], "metric": claim["metric"], "claimed": float(claim["value"]),
+            "claim_tta": claim["protocol"]["tta"], "pretraining": claim["pretraining"],
+            "extra_data": claim["extra_data"]}
+
+
+def _wants_tta(claim: dict) -> bool:
+    return claim["protocol"]["tta"] in MULTI_VIEW_TTA
+
+
+def _protocol_notes(claim: dict, run_tta: set[str] | None, claims: ClaimSet) -> list[str]:
+    """How the claim's protocol differs from the runs' (``run_tta=None``: no runs, only the claim's side)."""
+    notes = []
+    if claim["split"] != RUN_TEST_SPLIT:
+        notes.append(f"claimed on {claim['split']} split; runs are tested on {RUN_TEST_SPLIT}")
+    tta = claim["protocol"]["tta"]
+    reproduced_with = f"reproduced with {', '.join(sorted(run_tta))}" if run_tta else "no equivalent here"
+    if tta == "unclear":
+        notes.append("claim's TTA not stated")
+    elif tta not in claims.tta_equivalents:
+        notes.append(f"claim used {tta} TTA, which has no equivalent here"
+                     + (f"; {reproduced_with}" if run_tta else ""))
+    elif run_tta and run_tta != {claims.tta_equivalents[tta]}:
+        notes.append(f"claim used {tta} TTA, {reproduced_with}")
+    if claim["pretraining"] not in ("none", "unclear", "unknown"):
+        notes.append(f"claim starts from {claim['pretraining']}")
+    if claim["extra_data"] != "none":
+        notes.append(f"claim's extra data: {claim['extra_data']}")
+    return notes
+
+
+def _verdict(claimed: float, reproduced: float, margin: float, comparable: bool) -> str:
+    if not comparable:
+        return "not comparable"
+    return "held" if claimed <= reproduced + margin else "not reproduced"
+
+
+def _joined(values) -> str:
+    return ", ".join(sorted({str(value) for value in values}))
+
+
+def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
+    """One row per (model, tier): the mean and spread over the runs (seeds) of that model and tier."""
+    rows = []
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((str(run.metrics.get("model")), str(run.metrics.get("tier"))), []).append(run)
+    for (model, tier), members in sorted(groups.items()):
+        use_tta = _wants_tta(claim) and all(ensemble.has_tta(run) for run in members)
+        run_tta = {str(run.metrics.get("tta")) for run in members} if use_tta else {"none"}
+        accuracies = 100 * np.array([ensemble.accuracy(run, "test", use_tta) for run in members])
+        reproduced = float(accuracies.mean())
+        margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
+        notes = _protocol_notes(claim, run_tta, claims)
+        comparable = model == claim["model"] and all(run.metrics.get("paper_model", True) for run in members)
+        if not comparable:
+            notes.insert(0, f"{model} is not the paper's model (scaled variant of {claim['model']}): shown, "
+                            "not compared")
+        rows.append(_claim_fields(claim) | {
+            "model": model, "reproduced": reproduced,
+            "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
+            "n_runs": len(members), "difference": reproduced - claim["value"] if comparable else np.nan,
+            "tier": tier, "device": _joined(run.metrics.get("device") for run in members),
+            "run_tta": _joined(run_tta), "note": "; ".join(notes),
+            "verdict": _verdict(claim["value"], reproduced, margin, comparable)})
+    return rows
+
+
+def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_samples: int,
+                   seed: int) -> list[dict]:
+    """One row per named ensemble of the claim's kind that the claim's dataset's runs allow."""
+    runs = [run for run in runs if run.metrics.get("dataset") == claim["dataset"]]
+    rows = []
+    for group, group_runs in ensemble.evaluation_groups(runs).items():
+        found = []
+        for tta in ([True, False] if _wants_tta(claim) else [False]):
+            named, _ = ensemble.named_ensembles(group, group_runs, tta)
+            found = [candidate for candidate in named if candidate.name.startswith(claim["ensemble"])
+                     and (claim["model"] is None
+                          or all(run.metrics.get("model") == claim["model"] for run in candidate.members))]
+            if found:
+                break
+        for candidate in found:
+            result = ensemble.evaluate(candidate, "mean", bootstrap_samples, seed)
+            members = candidate.members
+            run_tta = {str(run.metrics.get("tta")) for run in members} if candidate.tta else {"none"}
+            if claim["metric"] == "gain":
+                reproduced, margin = 100 * result.gain, 100 * (result.gain_interval[1] - result.gain)
+            else:
+                reproduced = 100 * result.test["accuracy"]
+                margin = 100 * accuracy_half_width(result.test["accuracy"], len(members[0].labels("test")))
+            comparable = all(run.metrics.get("paper_model", True) for run in members)
+            notes = [f"{candidate.name}: {len(members)} members ({', '.join(candidate.member_names)})",
+                     *_protocol_notes(claim, run_tta, claims)]
+            rows.append(_claim_fields(claim) | {
+                "ensemble": candidate.name, "reproduced": reproduced, "spread": np.nan,
+                "n_runs": len(members),
+                "difference": reproduced - claim["value"] if comparable else np.nan,
+                "tier": _joined(run.metrics.get("tier") for run in members),
+                "device": _joined(run.metrics.get("device") for run in members),
+                "run_tta": _joined(run_tta), "note": "; ".join(notes),
+                "verdict": _verdict(claim["value"], reproduced, margin, comparable)})
+    return rows
+
+
+def _matches(run: Run, claim: dict, models: set[str]) -> bool:
+    return (run.metrics.get("model") in models and run.metrics.get("dataset") == claim["dataset"]
+            and all(run.metrics.get(key) == value for key, value in claim.get("match", {}).items()))
+
+
+def _unclaimed_rows(runs: list[Run]) -> list[dict]:
+    """Runs that no claim is about (the study's own models, fine-tuned baselines, ...), per model and tier."""
+    groups: dict[tuple[str, str, str], list[Run]] = {}
+    for run in runs:
+        key = (str(run.metrics.get("model")), str(run.metrics.get("dataset")), str(run.metrics.get("tier")))
+        groups.setdefault(key, []).append(run)
+    rows = []
+    for (model, dataset, tier), members in sorted(groups.items()):
+        accuracies = 100 * np.array([ensemble.accuracy(run, "test") for run in members])
+        rows.append({"claim": None, "paper": None, "model": model, "dataset": dataset,
+                     "split": RUN_TEST_SPLIT, "metric": "accuracy", "reproduced": float(accuracies.mean()),
+                     "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
+                     "n_runs": len(members), "tier": tier,
+                     "device": _joined(run.metrics.get("device") for run in members), "run_tta": "none",
+                     "verdict": "no claim",
+                     "note": "" if all(run.metrics.get("paper_model", True) for run in members)
+                     else "the study's own or a scaled model, not a paper's"})
+    return rows
+
+
+def comparison_table(runs_dir: Path | None = None, claims: ClaimSet | None = None,
+                     tiers=ensemble.RESULT_TIERS, bootstrap_samples: int = 1000,
+                     seed: int = 0) -> pd.DataFrame:
+    """Claimed vs reproduced: one row per claim (and per tier that reproduced it), then the runs no claim
+    is about. Accuracies in percent, gains in points; reproduced values come from ``predictions.npz``.
+
+    ``verdict``: *held* when the claim lies within the 95 % sampling margin of the reproduction or below
+    it (the margin is the normal-approximation half-width of an accuracy on the test images, or the paired
+    bootstrap interval of a gain); *not reproduced* otherwise; *not comparable* for a scaled variant;
+    *no run* when the study has the model but no committed run; *no model here* when it does not build
+    the model; *reference* for reference levels.
+    """
+    claims = claims or load_claims()
+    runs = ensemble.load_runs(runs_dir, tiers)
+    rows, used = [], set()
+    for claim in claims.claims:
+        if claim.get("ensemble"):
+            claim_rows = _ensemble_rows(claim, runs, claims, bootstrap_samples, seed)
+        elif claim["model"]:
+            models = {claim["model"]} | {variant for variant, paper in claims.scaled_variants.items()
+                                         if paper == claim["model"]}
+            matched = [run for run in runs if _matches(run, claim, models)]
+            used |= {run.name for run in matched}
+            claim_rows = _run_rows(claim, matched, claims)
+        else:
+            claim_rows = []
+        if not claim_rows:
+            verdict = ("reference" if claim.get("reference")
+                       else "no run" if claim["model"] or claim.get("ensemble") else "no model here")
+            notes = _protocol_notes(claim, None, claims)
+            claim_rows = [_claim_fields(claim) | {"n_runs": 0, "verdict": verdict, "note": "; ".join(notes)}]
+        rows += claim_rows
+    rows += _unclaimed_rows([run for run in runs if run.name not in used])
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _format_reproduced(row: pd.Series) -> str:
+    spread = f" ± {row['spread']:.2f}" if pd.notna(row["spread"]) else ""
+    runs = f"{int(row['n_runs'])} run{'s' if row['n_runs'] != 1 else ''}"
+    return f"{row['reproduced']:.2f}{spread} ({runs}, {row['tier']} tier, {row['device']})"
+
+
+def _verdict_counts(table: pd.DataFrame) -> str:
+    counts = table.loc[table["claim"].notna(), "verdict"].value_counts()
+    return ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS if verdict in counts)
+
+
+def verdict_text(table: pd.DataFrame, claims: ClaimSet | None = None) -> str:
+    """Markdown: which claims held, which did not and why (protocol notes and the claim's known problems)."""
+    claims = claims or load_claims()
+    checked = table[table["verdict"].isin(["held", "not reproduced", "not comparable"])]
+    summary = _verdict_counts(table)
+    if checked.empty:
+        return (f"**{ensemble.NO_RUNS}** None of the {table['claim'].nunique()} claims has been checked by "
+                f"this study yet (rows by verdict: {summary}).")
+    lines = [f"Rows by verdict: {summary}.", ""]
+    for _, row in checked.iterrows():
+        claim = claims.by_id(row["claim"])
+        unit = "points" if row["metric"] == "gain" else "%"
+        lines.append(f"- **{row['claim']}** ({claim['paper']}, {row['claimed']:g} {unit} on {row['split']}): "
+                     f"**{row['verdict']}**; reproduced {_format_reproduced(row)}."
+                     + (f" Protocol: {row['note']}." if row["note"] else "")
+                     + f" Known problems: {claim['notes']}")
+    return "\n".join(lines)
+
+
+def reference_level(claim_id: str = "human", claims: ClaimSet | None = None) -> tuple[float, float]:
+    """A reference claim's value and uncertainty (0 when none is given), e.g. human accuracy."""
+    claim = (claims or load_claims()).by_id(claim_id)
+    return float(claim["value"]), float(claim.get("uncertainty", 0.0))
+
+
+NOT_AVAILABLE = "n/a (no committed runs yet)"
+
+
+def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensemble.EnsembleResult],
+                       claims: ClaimSet | None = None) -> dict[str, str]:
+    """The numbers the discussion quotes, formatted for MyST-NB glue; every one computed from the runs,
+    the comparison table (``comparison_table``), the ensemble results (``ensemble.evaluate_all``) or
+    the claims. Numbers that need runs read ``NOT_AVAILABLE`` while there are none."""
+    claims = claims or load_claims()
+    human, human_uncertainty = reference_level("human", claims)
+    # The standard protocol only: claims on other splits are not the same benchmark.
+    standard = table[table["claim"].notna() & (table["metric"] == "accuracy")
+                     & (table["dataset"] == "fer2013") & (table["split"] == RUN_TEST_SPLIT)
+                     & (table["verdict"] != "reference")]
+    best_claim = standard.loc[standard["claimed"].idxmax()]
+    single_claims = standard[standard["ensemble"].isna()]
+    best_single_claim = single_claims.loc[single_claims["claimed"].idxmax()]
+    numbers = {
+        "runs_count": str(len(runs)),
+        "tiers": _joined(run.metrics.get("tier") for run in runs) or NOT_AVAILABLE,
+        "devices": _joined(run.metrics.get("device") for run in runs) or NOT_AVAILABLE,
+        "claims_total": str(table["claim"].nunique()),
+        "verdict_counts": _verdict_counts(table),
+        "human_accuracy": f"{human:g} ± {human_uncertainty:g} %",
+        "best_claim": f"{best_claim['claimed']:.2f} % ({best_claim['paper']}, {best_claim['claim']})",
+        "best_single_claim": f"{best_single_claim['claimed']:.2f} % ({best_single_claim['paper']}, "
+                             f"{best_single_claim['claim']})",
+        "pretrained_claims": str(sum(claim["pretraining"] not in ("none", "unclear", "unknown")
+                                     for claim in claims.claims)),
+    }
+    singles = table[table["ensemble"].isna() & table["reproduced"].notna() & (table["dataset"] == "fer2013")]
+    if singles.empty:
+        numbers |= dict.fromkeys(("best_single", "best_single_vs_human", "best_single_vs_best_claim",
+                                  "test_margin"), NOT_AVAILABLE)
+    else:
+        best = singles.loc[singles["reproduced"].idxmax()]
+        test_images = next(len(run.labels("test")) for run in runs if run.metrics.get("dataset") == "fer2013")
+        margin = 100 * accuracy_half_width(best["reproduced"] / 100, test_images)
+        numbers |= {
+            "test_margin": f"±{margin:.2f} points ({test_images} test images)",
+            "best_single": f"{best['model']}: {_format_reproduced(best)} % on {RUN_TEST_SPLIT}",
+            "best_single_vs_human": f"{best['reproduced'] - human:+.2f} points",
+            "best_single_vs_best_claim": f"{best['reproduced'] - best_single_claim['claimed']:+.2f} points",
+        }
+    best_ensemble = ensemble.best_result(results)
+    if best_ensemble is None:
+        numbers |= dict.fromkeys(("best_ensemble", "best_ensemble_gain", "gain_conclusion"), NOT_AVAILABLE)
+    else:
+        low, high = (100 * bound for bound in best_ensemble.gain_interval)
+        numbers |= {
+            "best_ensemble": f"{ensemble.label(best_ensemble)}: {100 * best_ensemble.test['accuracy']:.2f} % "
+                             f"on {RUN_TEST_SPLIT}",
+            "best_ensemble_gain": f"{100 * best_ensemble.gain:+.2f} points [{low:+.2f}, {high:+.2f}] over "
+                                  f"{best_ensemble.best_member}",
+            "gain_conclusion": ("the interval excludes zero: a real gain" if low > 0
+                                else "the interval includes zero: no evidence of a gain" if high >= 0
+                                else "the interval lies below zero: the ensemble is worse"),
+        }
+    return numbers

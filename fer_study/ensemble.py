@@ -1,0 +1,428 @@
+"""Ensembles of committed runs, built from their ``predictions.npz`` alone (no checkpoint needed).
+
+Combiners: the mean of the members' softmax probabilities, a weighted mean whose weights are fitted on
+validation only, and a majority vote; each with plain or test-time-augmented (TTA) logits. Members are
+chosen on validation only (greedy forward selection, or exhaustive search over small sets); the test
+split serves only the final numbers and their bootstrap intervals, never a choice.
+
+Named ensembles follow the report: the snapshot ensemble (the snapshot runs of one training run, which
+record it as ``snapshot_of``, together with that run) and the RMN-style ensemble (the Residual Masking
+Network with a CBAM-ResNet and a ResNet, the trio the report reproduced).
+
+Runs can only be combined when they scored the same images with the same labels; runs are therefore
+grouped by their validation and test ids and labels before anything is combined.
+"""
+
+import hashlib
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+
+from fer_study import metrics as metrics_module
+from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
+from fer_study.runs import PREDICTION_SPLITS, Run, list_runs, load_run
+
+COMBINERS = ("mean", "weighted", "vote")
+SELECTIONS = ("greedy", "exhaustive")
+# Tiers whose runs are real results; smoke runs only prove that the code runs.
+RESULT_TIERS = ("full", "cpu")
+# 2**10 - 1 subsets is still instant; beyond that exhaustive search is slow and overfits validation.
+MAX_EXHAUSTIVE_MEMBERS = 10
+# The RMN-style ensemble: one run per family (the best on validation), families as model-name patterns.
+RMN_STYLE_FAMILIES: dict[str, tuple[str, ...]] = {
+    "RMN": ("resmasking_dropout1",),
+    "CBAM-ResNet": ("cbam_resnet50",),
+    "ResNet": ("resnet[0-9]*",),
+}
+RMN_STYLE = "RMN-style"
+SNAPSHOT = "snapshot"
+NO_RUNS = "No committed runs yet."
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    # Subtracting the row maximum keeps exp() finite for large logits without changing the softmax.
+    exponentials = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exponentials / exponentials.sum(axis=-1, keepdims=True)
+
+
+def mean_softmax(logits_list: Sequence[np.ndarray]) -> np.ndarray:
+    """Average the members' softmax probabilities: each (N, C) logits array weighs the same."""
+    return softmax(np.stack([np.asarray(logits) for logits in logits_list])).mean(axis=0)
+
+
+def combine(probabilities: np.ndarray, combiner: str, weights: np.ndarray | None = None) -> np.ndarray:
+    """(N, C) scores from the members' (M, N, C) probabilities; the argmax of each row is the prediction."""
+    probabilities = np.asarray(probabilities)
+    if combiner == "mean":
+        return probabilities.mean(axis=0)
+    if combiner == "weighted":
+        if weights is None:
+            raise ValueError("the weighted combiner needs weights (fit_weights on validation)")
+        return np.tensordot(np.asarray(weights), probabilities, axes=1)
+    if combiner == "vote":
+        votes = np.zeros(probabilities.shape[1:])
+        for member in probabilities:
+            votes[np.arange(len(member)), member.argmax(axis=1)] += 1
+        # Ties are broken by the mean probability. Adding it (< 1 unless every member voted for that
+        # class) can never lift a class above one with more votes.
+        return votes + probabilities.mean(axis=0)
+    raise ValueError(f"unknown combiner {combiner!r}; choose from {', '.join(COMBINERS)}")
+
+
+def fit_weights(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Member weights (non-negative, summing to 1) minimising the log loss of the weighted mean.
+
+    Call with validation probabilities only. The weights are a softmax of free parameters, so the
+    optimiser works without constraints.
+    """
+    probabilities = np.asarray(probabilities)
+    # Each member's probability of the true class, (M, N): all the log loss needs.
+    true_class = probabilities[:, np.arange(probabilities.shape[1]), np.asarray(labels)]
+    tiny = np.finfo(np.float64).tiny
+
+    def loss_and_gradient(parameters: np.ndarray) -> tuple[float, np.ndarray]:
+        weights = softmax(parameters)
+        mixture = np.maximum(weights @ true_class, tiny)
+        gradient_weights = -(true_class / mixture).mean(axis=1)
+        gradient = weights * (gradient_weights - weights @ gradient_weights)
+        return float(-np.log(mixture).mean()), gradient
+
+    result = minimize(loss_and_gradient, np.zeros(len(probabilities)), jac=True, method="L-BFGS-B")
+    return softmax(result.x)
+
+
+def load_runs(runs_dir: Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
+    """The committed runs (of the given tiers; ``None`` for all), in name order."""
+    runs = [load_run(name, runs_dir) for name in list_runs(runs_dir)]
+    return [run for run in runs if tiers is None or run.metrics.get("tier") in tiers]
+
+
+def has_tta(run: Run) -> bool:
+    """Whether the run has TTA logits for validation and test (weights and selection need both)."""
+    return all(f"{split}_logits_tta" in run.predictions for split in PREDICTION_SPLITS)
+
+
+def check_aligned(runs: Sequence[Run]) -> None:
+    """Raise when two runs did not score the same images, in the same order, with the same labels."""
+    reference = runs[0]
+    for run in runs[1:]:
+        for split in PREDICTION_SPLITS:
+            for what, getter in (("ids", Run.ids), ("labels", Run.labels)):
+                if not np.array_equal(getter(reference, split), getter(run, split)):
+                    raise ValueError(
+                        f"runs {reference.name!r} and {run.name!r} have different {split} {what} "
+                        f"({len(getter(reference, split))} vs {len(getter(run, split))} images); "
+                        "only runs evaluated on the same images can be combined")
+
+
+def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs grouped by the images and labels they were evaluated on, named by their datasets."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        digest = hashlib.sha256()
+        for split in PREDICTION_SPLITS:
+            for array in (run.ids(split), run.labels(split)):
+                digest.update(np.ascontiguousarray(array).tobytes())
+        groups.setdefault(digest.hexdigest(), []).append(run)
+    named: dict[str, list[Run]] = {}
+    for members in groups.values():
+        name = ", ".join(sorted({str(run.metrics.get("dataset")) for run in members}))
+        # Two groups from one dataset (e.g. FER+ majority and soft labels) get distinct names.
+        named[name if name not in named else f"{name} ({len(named) + 1})"] = members
+    return named
+
+
+def probabilities(runs: Sequence[Run], split: str, tta: bool = False) -> np.ndarray:
+    """The members' softmax probabilities on ``split``, shape (M, N, C)."""
+    return np.stack([softmax(run.logits(split, tta)) for run in runs])
+
+
+def accuracy(run: Run, split: str, tta: bool = False) -> float:
+    return float((run.logits(split, tta).argmax(axis=1) == run.labels(split)).mean())
+
+
+def _validation_accuracy(members: Sequence[Run], tta: bool) -> float:
+    scores = probabilities(members, "val", tta).mean(axis=0)
+    return float((scores.argmax(axis=1) == members[0].labels("val")).mean())
+
+
+def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = False) -> list[Run]:
+    """Members chosen by the validation accuracy of their mean-softmax ensemble; test is never read.
+
+    ``greedy`` starts from the best single run and adds the run that raises validation accuracy most,
+    until none raises it. ``exhaustive`` tries every non-empty subset (at most
+    ``MAX_EXHAUSTIVE_MEMBERS`` runs); among equally accurate subsets the smaller one wins.
+    """
+    check_aligned(runs)
+    ranked = sorted(runs, key=lambda run: (-accuracy(run, "val", tta), run.name))
+    if method == "greedy":
+        chosen = [ranked[0]]
+        best = _validation_accuracy(chosen, tta)
+        while True:
+            chosen_names = {run.name for run in chosen}
+            candidates = [(_validation_accuracy([*chosen, run], tta), run) for run in ranked
+                          if run.name not in chosen_names]
+            if not candidates:
+                return chosen
+            score, run = max(candidates, key=lambda candidate: candidate[0])
+            if score <= best:
+                return chosen
+            chosen, best = [*chosen, run], score
+    if method == "exhaustive":
+        if len(ranked) > MAX_EXHAUSTIVE_MEMBERS:
+            raise ValueError(f"exhaustive selection over {len(ranked)} runs is limited to "
+                             f"{MAX_EXHAUSTIVE_MEMBERS}; use greedy selection")
+        subsets = (list(subset) for size in range(1, len(ranked) + 1)
+                   for subset in itertools.combinations(ranked, size))
+        # max() keeps the first of equal scores, and subsets come smallest first.
+        return max(subsets, key=lambda subset: _validation_accuracy(subset, tta))
+    raise ValueError(f"unknown selection {method!r}; choose from {', '.join(SELECTIONS)}")
+
+
+# eq=False: members hold numpy arrays, which have no single truth value for ==.
+@dataclass(frozen=True, eq=False)
+class Ensemble:
+    name: str
+    group: str  # the evaluation group (dataset) its members share
+    members: tuple[Run, ...] = field(repr=False)
+    tta: bool = False
+
+    @property
+    def member_names(self) -> list[str]:
+        return [run.name for run in self.members]
+
+
+def named_ensembles(group: str, runs: Sequence[Run], tta: bool = False) -> tuple[list[Ensemble], list[str]]:
+    """The report's snapshot and RMN-style ensembles that the runs allow, and notes on those they don't."""
+    usable = [run for run in runs if not tta or has_tta(run)]
+    ensembles, notes = [], []
+    snapshots: dict[str, list[Run]] = {}
+    for run in usable:
+        if run.metrics.get("snapshot_of"):
+            snapshots.setdefault(str(run.metrics["snapshot_of"]), []).append(run)
+    for source, members in sorted(snapshots.items()):
+        # The run the snapshots came from is its best-on-validation epoch: the report's ensemble has it too.
+        members += [run for run in usable if run.name == source]
+        if len(members) > 1:
+            ensembles.append(Ensemble(f"{SNAPSHOT} of {source}", group, tuple(members), tta))
+    family_runs = {family: [run for run in usable if any(fnmatch(str(run.metrics.get("model")), pattern)
+                                                         for pattern in patterns)]
+                   for family, patterns in RMN_STYLE_FAMILIES.items()}
+    missing = [family for family, members in family_runs.items() if not members]
+    if missing:
+        notes.append(f"{group}: no {RMN_STYLE} ensemble{' with TTA' if tta else ''}: "
+                     f"no run of {', '.join(missing)}")
+    else:
+        best = [max(members, key=lambda run: (accuracy(run, "val", tta), run.name))
+                for members in family_runs.values()]
+        ensembles.append(Ensemble(RMN_STYLE, group, tuple(best), tta))
+    return ensembles, notes
+
+
+def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
+                        tta_options: Sequence[bool] = (False, True)) -> tuple[list[Ensemble], list[str]]:
+    """Every ensemble to evaluate: all runs of a group, the validation-selected members, the named ones."""
+    ensembles, notes = [], []
+    for group, group_runs in evaluation_groups(runs).items():
+        for tta in tta_options:
+            usable = [run for run in group_runs if not tta or has_tta(run)]
+            suffix = " with TTA" if tta else ""
+            if len(usable) < 2:
+                notes.append(f"{group}: fewer than two runs{suffix}; no ensemble{suffix}")
+                continue
+            ensembles.append(Ensemble("all runs", group, tuple(usable), tta))
+            selected = select_members(usable, selection, tta)
+            if len(selected) > 1:
+                ensembles.append(Ensemble(f"{selection} selection (val)", group, tuple(selected), tta))
+            else:
+                notes.append(f"{group}: {selection} selection{suffix} kept one run ({selected[0].name}); "
+                             "no member improved validation accuracy")
+            named, named_notes = named_ensembles(group, usable, tta)
+            ensembles += named
+            notes += named_notes
+    return ensembles, notes
+
+
+@dataclass
+class EnsembleResult:
+    ensemble: Ensemble
+    combiner: str
+    weights: np.ndarray
+    val_accuracy: float
+    test: dict  # classification_metrics on test
+    best_member: str  # chosen on validation
+    best_member_test_accuracy: float
+    gain: float
+    gain_interval: tuple[float, float]
+    accuracy_interval: tuple[float, float]
+
+
+def evaluate(ensemble: Ensemble, combiner: str = "mean", bootstrap_samples: int = 1000, seed: int = 0,
+             level: float = 0.95) -> EnsembleResult:
+    """Test metrics of one ensemble; its gain is over the member that is best on validation.
+
+    ``bootstrap_samples=0`` skips the intervals (NaN).
+    """
+    members, tta = ensemble.members, ensemble.tta
+    check_aligned(members)
+    val_probabilities = probabilities(members, "val", tta)
+    test_probabilities = probabilities(members, "test", tta)
+    val_labels, test_labels = members[0].labels("val"), members[0].labels("test")
+    weights = (fit_weights(val_probabilities, val_labels) if combiner == "weighted"
+               else np.full(len(members), 1.0 / len(members)))
+    val_scores = combine(val_probabilities, combiner, weights)
+    test_scores = combine(test_probabilities, combiner, weights)
+    best = max(range(len(members)), key=lambda index: (accuracy(members[index], "val", tta), -index))
+    test_metrics = metrics_module.classification_metrics(test_labels, test_scores)
+    no_interval = (float("nan"), float("nan"))
+    if bootstrap_samples:
+        gain, *gain_interval = metrics_module.paired_bootstrap_gain(
+            test_labels, test_scores, test_probabilities[best], bootstrap_samples, level, seed)
+        accuracy_interval = metrics_module.bootstrap_accuracy(test_labels, test_scores, bootstrap_samples,
+                                                              level, seed)
+    else:
+        gain = test_metrics["accuracy"] - accuracy(members[best], "test", tta)
+        gain_interval, accuracy_interval = no_interval, no_interval
+    return EnsembleResult(
+        ensemble=ensemble, combiner=combiner, weights=weights,
+        val_accuracy=float((val_scores.argmax(axis=1) == val_labels).mean()),
+        test=test_metrics, best_member=members[best].name,
+        best_member_test_accuracy=accuracy(members[best], "test", tta),
+        gain=float(gain), gain_interval=tuple(gain_interval), accuracy_interval=tuple(accuracy_interval))
+
+
+def evaluate_all(runs: Sequence[Run], selection: str = "greedy", combiners: Sequence[str] = COMBINERS,
+                 bootstrap_samples: int = 1000, seed: int = 0) -> tuple[list[EnsembleResult], list[str]]:
+    """Every candidate ensemble under every combiner, and notes on the ensembles that could not be built."""
+    ensembles, notes = candidate_ensembles(runs, selection)
+    results = [evaluate(ensemble, combiner, bootstrap_samples, seed)
+               for ensemble in ensembles for combiner in combiners]
+    return results, notes
+
+
+def best_result(results: Sequence[EnsembleResult]) -> EnsembleResult | None:
+    """The ensemble with the highest *validation* accuracy (test accuracy would be a biased pick)."""
+    return max(results, key=lambda result: result.val_accuracy, default=None)
+
+
+def best_confusion(results: Sequence[EnsembleResult]) -> tuple[list | None, str]:
+    """The test confusion matrix of the validation-best ensemble and a title for it (``None`` without one)."""
+    best = best_result(results)
+    if best is None:
+        return None, NO_RUNS
+    return best.test["confusion"], f"{label(best)}: test accuracy {100 * best.test['accuracy']:.2f} %"
+
+
+def label(result: EnsembleResult) -> str:
+    tta = " + TTA" if result.ensemble.tta else ""
+    return f"{result.ensemble.name} [{result.combiner}{tta}] ({result.ensemble.group})"
+
+
+def cpu_ms_per_image(model_name: str, images: int = 8) -> float:
+    """CPU forward time per image of a freshly built (untrained) registered model at 48x48 input.
+
+    Weights do not change the arithmetic, so an untrained model times the same as the trained one.
+    One warm-up image first, so allocation and one-off setup are not counted.
+    """
+    import torch
+
+    from fer_study.models import create_model
+
+    model = create_model(model_name).eval()
+    batch = torch.rand(images, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        model(batch[:1])
+        start = time.perf_counter()
+        model(batch)
+        return (time.perf_counter() - start) * 1000.0 / images
+
+
+def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFrame:
+    """One row per run: what it is, its accuracies (recomputed from predictions.npz) and its cost."""
+    registered = set()
+    if measure_cost:
+        from fer_study.models import list_models
+
+        registered = set(list_models())
+    timings: dict[str, float] = {}
+    rows = []
+    for run in runs:
+        model = str(run.metrics.get("model"))
+        note = ""
+        if measure_cost and model not in timings:
+            if model in registered:
+                timings[model] = cpu_ms_per_image(model)
+            else:
+                note = f"model {model!r} is not registered: CPU time not measured"
+        rows.append({
+            "run": run.name, "model": model, "dataset": run.metrics.get("dataset"),
+            "tier": run.metrics.get("tier"), "device": run.metrics.get("device"),
+            "seed": run.metrics.get("seed"), "parent": run.metrics.get("parent"),
+            "params": run.metrics.get("params"), "tta": run.metrics.get("tta"),
+            "val_acc_pct": 100 * accuracy(run, "val"),
+            "test_acc_pct": 100 * accuracy(run, "test"),
+            "test_acc_tta_pct": 100 * accuracy(run, "test", tta=True) if has_tta(run) else np.nan,
+            "cpu_ms_per_image": timings.get(model, np.nan),
+            "note": note,
+        })
+    columns = ["run", "model", "dataset", "tier", "device", "seed", "parent", "params", "tta", "val_acc_pct",
+               "test_acc_pct", "test_acc_tta_pct", "cpu_ms_per_image", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per ensemble and combiner: accuracy with its interval, gain over the best member with its
+    paired interval, macro-F1, per-class recall and, when ``members`` (``member_table``) is given, cost.
+
+    Accuracies are in percent, gains in percentage points. Cost is summed over members: total
+    parameters and CPU ms per image for one view (TTA multiplies it by the number of views).
+    """
+    cost = members.set_index("run") if members is not None and len(members) else None
+    rows = []
+    for result in results:
+        names = result.ensemble.member_names
+        row = {
+            "group": result.ensemble.group, "ensemble": result.ensemble.name, "combiner": result.combiner,
+            "tta": result.ensemble.tta, "n_members": len(names), "members": ", ".join(names),
+            "val_acc_pct": 100 * result.val_accuracy,
+            "test_acc_pct": 100 * result.test["accuracy"],
+            "test_acc_low": 100 * result.accuracy_interval[0],
+            "test_acc_high": 100 * result.accuracy_interval[1],
+            "macro_f1": result.test["macro_f1"],
+            "best_member": result.best_member,
+            "best_member_test_acc_pct": 100 * result.best_member_test_accuracy,
+            "gain_pp": 100 * result.gain,
+            "gain_low": 100 * result.gain_interval[0], "gain_high": 100 * result.gain_interval[1],
+        }
+        row |= {f"recall_{name}": result.test["per_class"][name]["recall"] for name in CLASS_NAMES}
+        if cost is not None:
+            # min_count: a member without a parameter count or timing makes the total unknown, not smaller.
+            row["params"] = cost.loc[names, "params"].astype(float).sum(min_count=len(names))
+            row["cpu_ms_per_image"] = cost.loc[names, "cpu_ms_per_image"].sum(min_count=len(names))
+        rows.append(row)
+    columns = ["group", "ensemble", "combiner", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
+               "test_acc_low", "test_acc_high", "macro_f1", "best_member", "best_member_test_acc_pct",
+               "gain_pp", "gain_low", "gain_high", *(f"recall_{name}" for name in CLASS_NAMES)]
+    if cost is not None:
+        columns += ["params", "cpu_ms_per_image"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+COST_COLUMNS = ["label", "kind", "test_acc_pct", "params", "cpu_ms_per_image"]
+
+
+def cost_points(members: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Members and ensembles as points for an accuracy-vs-cost plot (test accuracy without TTA)."""
+    plain = table[~table["tta"].astype(bool)]
+    frames = [members.assign(kind="single model", label=members["run"]),
+              plain.assign(kind="ensemble", label=plain["ensemble"] + " [" + plain["combiner"] + "]")]
+    frames = [frame[COST_COLUMNS] for frame in frames if len(frame)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COST_COLUMNS)

@@ -1,0 +1,117 @@
+"""PAtt-Lite (Ngwe et al., "PAtt-Lite: Lightweight Patch and Attention MobileNet for Challenging
+Facial Expression Recognition", IEEE Access 2024; https://arxiv.org/abs/2306.09626; code
+JLREx/PAtt-Lite ``patt-lite-notebook.ipynb``, Keras).
+
+1. Input 3x224 (the notebook resizes its 120x120 images to 224), Keras MobileNet scaling to [-1, 1].
+2. Keras MobileNetV1 (alpha 1) truncated at ``conv_dw_9_relu`` (after the depthwise conv of block 9):
+   14x14x512, 0.81 M parameters, ReLU6 activations, Keras "same" padding.
+3. Patch extraction: SeparableConv(256, 4x4, stride 4, same, ReLU) -> SeparableConv(256, 2x2,
+   stride 2, valid, ReLU) -> Conv 1x1 (256, ReLU): 2x2x256.
+4. Dropout(0.1) -> Dense(32, ReLU) -> BatchNorm -> attention (Keras ``Attention(use_scale=True)`` as
+   self-attention, one learned scale) -> Dense(7).
+1.093 M parameters (torch counting; Keras' 1.10 M includes the BN moving statistics).
+
+The published attention is applied to the 2-D (batch, 32) tensor after global pooling, so each sample
+attends over the *other samples of its batch* and a prediction depends on what it is batched with
+(JLREx/PAtt-Lite issue #6, acknowledged by the authors; every published number is contaminated).
+``batch_attention=True`` reproduces exactly that, so the study can demonstrate the leak. The default is
+a per-sample repair (our design, suggested in the study's paper notes, not the authors'): the 2x2
+patch map is kept as 4 tokens, Dense/BN act on each token, the attention runs over the 4 tokens of one
+image, and the tokens are averaged afterwards. Both variants have the same parameters.
+
+Deliberate deviations:
+- No ImageNet MobileNetV1 weights (the paper fine-tunes them; they cannot be downloaded here): the
+  backbone trains from scratch, so the paper's frozen-backbone stage 1 has nothing to freeze.
+- 7 outputs (the notebook is set up for 8 FER+ classes); the in-model Keras augmentation layers
+  (random flip, contrast) are left to the training engine; stage 2's extra SpatialDropout/Dropout(0.2)
+  are not modelled (``dropout`` sets the one dropout rate).
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from fer_study.constants import NUM_CLASSES
+from fer_study.models._layers import InputAdapter, SamePadConv2d, ScaledDotAttention, SeparableConv2d
+from fer_study.models._registry import register_model
+
+# (pointwise width, stride) of Keras MobileNetV1 blocks 1-9; the cut keeps block 9's depthwise half.
+MOBILENET_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1))
+KERAS_BN_EPS = 1e-3
+
+
+@dataclass(frozen=True)
+class PAttLiteConfig:
+    batch_attention: bool = False
+    patch_width: int = 256
+    hidden_width: int = 32
+    dropout: float = 0.1
+    input_size: int = 224
+    num_classes: int = NUM_CLASSES
+
+
+def _conv_bn_relu6(conv: nn.Conv2d) -> nn.Sequential:
+    return nn.Sequential(conv, nn.BatchNorm2d(conv.out_channels, eps=KERAS_BN_EPS), nn.ReLU6(inplace=True))
+
+
+def truncated_mobilenet_v1() -> nn.Sequential:
+    """Keras MobileNetV1 up to ``conv_dw_9_relu``: stem, blocks 1-8, block 9's depthwise conv."""
+    layers = [_conv_bn_relu6(SamePadConv2d(3, 32, 3, stride=2, bias=False))]
+    in_channels = 32
+    for index, (width, stride) in enumerate(MOBILENET_BLOCKS):
+        layers.append(
+            _conv_bn_relu6(
+                SamePadConv2d(in_channels, in_channels, 3, stride=stride, groups=in_channels, bias=False)
+            )
+        )
+        if index < len(MOBILENET_BLOCKS) - 1:
+            layers.append(_conv_bn_relu6(nn.Conv2d(in_channels, width, 1, bias=False)))
+            in_channels = width
+    return nn.Sequential(*layers)
+
+
+class PAttLite(nn.Module):
+    paper_model = True
+
+    def __init__(self, config: PAttLiteConfig = PAttLiteConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.input_size = config.input_size
+        self.adapter = InputAdapter(config.input_size, channels=3, normalization="symmetric")
+        self.backbone = truncated_mobilenet_v1()
+        backbone_width = MOBILENET_BLOCKS[-2][0]
+        width = config.patch_width
+        self.patch_extraction = nn.Sequential(
+            SeparableConv2d(backbone_width, width, 4, stride=4, same_padding=True, bias=True),
+            nn.ReLU(inplace=True),
+            SeparableConv2d(width, width, 2, stride=2, same_padding=False, bias=True),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 1),
+            nn.ReLU(inplace=True),
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.pre_classification = nn.Sequential(nn.Linear(width, config.hidden_width), nn.ReLU(inplace=True))
+        self.norm = nn.BatchNorm1d(config.hidden_width, eps=KERAS_BN_EPS)
+        self.attention = ScaledDotAttention()
+        self.num_features = config.hidden_width
+        self.classifier = nn.Linear(config.hidden_width, config.num_classes)
+
+    def forward_features(self, images: torch.Tensor) -> torch.Tensor:
+        patches = self.patch_extraction(self.backbone(self.adapter(images)))
+        if self.config.batch_attention:
+            # As published: pool first, then attention over the (batch, features) matrix.
+            pooled = self.pre_classification(self.dropout(patches.mean(dim=(2, 3))))
+            return self.attention(self.norm(pooled))
+        tokens = self.pre_classification(self.dropout(patches.flatten(2).transpose(1, 2)))
+        tokens = self.norm(tokens.flatten(0, 1)).view_as(tokens)
+        return self.attention(tokens).mean(dim=1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.forward_features(images))
+
+
+@register_model
+def pattlite(**overrides) -> PAttLite:
+    """PAtt-Lite, per-sample attention over patch tokens; ``batch_attention=True``: the published bug."""
+    return PAttLite(PAttLiteConfig(**overrides))

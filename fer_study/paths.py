@@ -1,0 +1,45 @@
+"""Where data, caches and runs live. The only module that reads environment variables.
+
+- ``FER_DATA``: folder with the raw archives (``fer2013.zip`` and/or ``fer2013.csv``, and ``ferplus.zip``
+  or an extracted ``ferplus/`` folder). Default: ``../shared/data`` beside the checkout when it exists,
+  else ``data/raw`` inside the checkout.
+- ``FER_CACHE``: folder for the prepared HDF5 caches. Default ``data/cache`` inside the checkout.
+- ``FER_MODELS``: folder for local model weights (diffusers pipelines, deepface weights).
+  Default ``data/models`` inside the checkout.
+- ``DEEPFACE_HOME``: deepface's own setting (it keeps weights in ``$DEEPFACE_HOME/.deepface/weights``).
+  Default ``<FER_MODELS>/deepface``, so deepface never writes into the user's home folder.
+"""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUNS_DIR = REPO_ROOT / "results" / "runs"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+PARAMS_DIR = REPO_ROOT / "params"
+BOOK_DIR = REPO_ROOT / "book"
+EXECUTED_DIR = BOOK_DIR / "executed"
+CHECKPOINTS_DIR = REPO_ROOT / "checkpoints"
+
+
+def _from_env(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def data_dir() -> Path:
+    """The raw-data folder (``FER_DATA``); not checked here, readers say what is missing."""
+    shared = REPO_ROOT.parent / "shared" / "data"
+    return _from_env("FER_DATA", shared if shared.is_dir() else REPO_ROOT / "data" / "raw")
+
+
+def cache_dir() -> Path:
+    return _from_env("FER_CACHE", REPO_ROOT / "data" / "cache")
+
+
+def models_dir() -> Path:
+    return _from_env("FER_MODELS", REPO_ROOT / "data" / "models")
+
+
+def deepface_home() -> Path:
+    return _from_env("DEEPFACE_HOME", models_dir() / "deepface")

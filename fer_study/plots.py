@@ -1,0 +1,160 @@
+"""Figures and tables in one house style, shared by every notebook.
+
+Each plotting function takes plain data (a DataFrame or an array), returns its ``Figure`` and, when there
+is nothing to draw (no committed runs yet, no cost recorded), draws a message saying so instead of
+failing, so notebooks need no branches.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown
+from matplotlib.figure import Figure
+
+from fer_study.constants import CLASS_NAMES
+
+HOUSE_STYLE = {"context": "notebook", "style": "whitegrid", "palette": "colorblind", "font_scale": 0.9}
+FIGURE_WIDTH = 9.0
+NOTHING_TO_DRAW = "Nothing to draw yet: no committed runs."
+
+
+def use_house_style() -> None:
+    sns.set_theme(**HOUSE_STYLE)
+
+
+def _figure(ncols: int = 1, height: float = 4.0, width: float = FIGURE_WIDTH) -> tuple[Figure, np.ndarray]:
+    use_house_style()
+    figure, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False, layout="constrained")
+    return figure, axes[0]
+
+
+def message_figure(message: str, title: str | None = None) -> Figure:
+    """A small figure holding only ``message``: what a plot shows when it has no data."""
+    figure, (axes,) = _figure(height=1.6)
+    axes.axis("off")
+    axes.text(0.5, 0.5, message, ha="center", va="center", fontsize="large", wrap=True)
+    if title:
+        axes.set_title(title)
+    return figure
+
+
+def show_table(table: pd.DataFrame, empty_message: str = NOTHING_TO_DRAW, precision: int = 2):
+    """The table for display (numbers rounded, no index), or the message in bold when it has no rows."""
+    if table is None or table.empty:
+        return Markdown(f"**{empty_message}**")
+    return table.style.format(precision=precision, na_rep="").hide(axis="index")
+
+
+def plot_history(history: pd.DataFrame, metrics: tuple[str, ...] = ("loss", "accuracy"),
+                 show_lr: bool = True, title: str | None = None) -> Figure:
+    """Learning curves from a run's ``history.csv``: one panel per metric with its ``train_`` and ``val_``
+    columns, and the learning rate when recorded."""
+    if history is None or history.empty:
+        return message_figure(NOTHING_TO_DRAW, title)
+    panels = [metric for metric in metrics if {f"train_{metric}", f"val_{metric}"} & set(history.columns)]
+    if show_lr and "lr" in history.columns:
+        panels.append("lr")
+    epochs = history["epoch"] if "epoch" in history.columns else pd.Series(np.arange(1, len(history) + 1))
+    figure, axes = _figure(ncols=len(panels), height=3.5)
+    for ax, metric in zip(axes, panels, strict=True):
+        columns = ["lr"] if metric == "lr" else [f"{prefix}_{metric}" for prefix in ("train", "val")
+                                                 if f"{prefix}_{metric}" in history.columns]
+        for column in columns:
+            # Only train/val pairs need a legend; the learning-rate panel has one line.
+            sns.lineplot(x=epochs, y=history[column], ax=ax, marker=".",
+                         label=None if metric == "lr" else column.split("_")[0])
+        ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=metric.replace("_", " "))
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_confusion(confusion, title: str | None = None, class_names: tuple[str, ...] = CLASS_NAMES,
+                   normalize: bool = True) -> Figure:
+    """Confusion-matrix heatmap, rows = true class. ``normalize`` shows each row in percent (its recall
+    on the diagonal); the counts are still in the data, not lost."""
+    if confusion is None or len(confusion) == 0:
+        return message_figure(NOTHING_TO_DRAW, title)
+    counts = np.asarray(confusion, dtype=float)
+    rows = counts.sum(axis=1, keepdims=True)
+    values = 100 * np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0) if normalize else counts
+    figure, (axes,) = _figure(height=5.5, width=6.5)
+    colour_label = "% of true class" if normalize else "images"
+    sns.heatmap(pd.DataFrame(values, index=class_names, columns=class_names), annot=True, fmt=".0f",
+                cmap="Blues", square=True, cbar_kws={"label": colour_label}, ax=axes)
+    axes.set(xlabel="predicted", ylabel="true", title=title or "")
+    return figure
+
+
+def plot_class_counts(counts: pd.DataFrame, x: str = "class", y: str = "count", hue: str | None = "split",
+                      title: str | None = None) -> Figure:
+    """Bar chart of images per class (one bar per ``hue`` value, e.g. split), from a long table."""
+    if counts is None or counts.empty:
+        return message_figure("No counts to draw.", title)
+    order = [name for name in CLASS_NAMES if name in set(counts[x])] or None
+    figure, (axes,) = _figure(height=4.0)
+    sns.barplot(data=counts, x=x, y=y, hue=hue if hue in counts.columns else None, order=order, ax=axes)
+    axes.set(xlabel="", ylabel=y.replace("_", " "), title=title or "")
+    return figure
+
+
+def plot_accuracy_vs_cost(points: pd.DataFrame, cost: str = "params", accuracy: str = "test_acc_pct",
+                          title: str | None = None) -> Figure:
+    """Accuracy against cost (log scale) for single models and ensembles, each point labelled."""
+    drawable = points.dropna(subset=[cost, accuracy]) if points is not None else pd.DataFrame()
+    if drawable.empty:
+        return message_figure(f"No runs with a recorded {cost.replace('_', ' ')} yet.", title)
+    figure, (axes,) = _figure(height=4.5)
+    sns.scatterplot(data=drawable, x=cost, y=accuracy, hue="kind", style="kind", s=70, ax=axes)
+    for _, point in drawable.iterrows():
+        axes.annotate(point["label"], (point[cost], point[accuracy]), fontsize="x-small",
+                      xytext=(4, 3), textcoords="offset points")
+    axes.set_xscale("log")
+    axes.set(xlabel=cost.replace("_", " ") + " (log scale)", ylabel="test accuracy %", title=title or "")
+    return figure
+
+
+def plot_gains(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Each ensemble's gain over its best member (points) with its paired bootstrap interval."""
+    if table is None or table.empty:
+        return message_figure(NOTHING_TO_DRAW, title)
+    labels = (table["ensemble"] + " [" + table["combiner"] + np.where(table["tta"], " + TTA", "") + "] ("
+              + table["group"] + ")")
+    figure, (axes,) = _figure(height=0.35 * len(table) + 1.2)
+    interval = np.vstack([table["gain_pp"] - table["gain_low"], table["gain_high"] - table["gain_pp"]])
+    axes.errorbar(table["gain_pp"], labels, xerr=np.nan_to_num(interval), fmt="o", capsize=3)
+    axes.axvline(0, color="grey", linewidth=1)
+    axes.invert_yaxis()
+    axes.set(xlabel="gain over the best member (validation-chosen), percentage points", ylabel="",
+             title=title or "")
+    return figure
+
+
+def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None = None,
+                reference_label: str = "human", title: str | None = None) -> Figure:
+    """Claimed (open circles) and reproduced (filled, with the spread over seeds) accuracy per table row,
+    with an optional reference band (value, uncertainty), e.g. human accuracy."""
+    rows = comparison[comparison["metric"] == "accuracy"] if comparison is not None else pd.DataFrame()
+    if rows.empty:
+        return message_figure(NOTHING_TO_DRAW, title)
+    labels = [" / ".join(str(part) for part in (row["claim"] if pd.notna(row["claim"]) else "(no claim)",
+                                                 row["model"] if pd.notna(row["model"]) else row["ensemble"],
+                                                 row["dataset"], row["tier"]) if pd.notna(part))
+              for _, row in rows.iterrows()]
+    figure, (axes,) = _figure(height=0.3 * len(rows) + 1.5)
+    positions = np.arange(len(rows))
+    if reference is not None:
+        value, uncertainty = reference
+        axes.axvspan(value - uncertainty, value + uncertainty, color="grey", alpha=0.15)
+        axes.axvline(value, color="grey", linestyle="--", linewidth=1,
+                     label=f"{reference_label} {value:g} ± {uncertainty:g} %")
+    axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
+                 zorder=3)
+    axes.errorbar(rows["reproduced"], positions, xerr=np.nan_to_num(rows["spread"].astype(float)), fmt="o",
+                  color="C0", capsize=3, label="reproduced", zorder=4)
+    axes.set_yticks(positions, labels, fontsize="x-small")
+    axes.invert_yaxis()
+    axes.set(xlabel="accuracy %", title=title or "")
+    axes.legend(loc="lower right", fontsize="small")
+    return figure

@@ -1,0 +1,42 @@
+"""``python -m fer_study.train CONFIG.yaml [--resume] [--set key=value ...]``: one training run.
+
+The run is named after the config file's stem unless the file sets ``run_name``; it is written to
+``results/runs/<run_name>/`` and its epoch checkpoints to ``checkpoints/<run_name>/``.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from fer_study.train.config import TrainConfig
+from fer_study.train.loop import fit
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_study.train", description=__doc__)
+    parser.add_argument("config", type=Path, help="training config YAML, e.g. params/cpu/runs/vgg_cpu.yaml")
+    parser.add_argument("--resume", action="store_true", help="continue from checkpoints/<run>/last.pt")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting (value parsed as YAML)")
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    overrides.setdefault("run_name", args.config.stem)
+    try:
+        config = TrainConfig.from_yaml(args.config, **overrides)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    run_dir = fit(config, resume=args.resume)
+    print(f"run written to {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

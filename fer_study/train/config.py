@@ -1,0 +1,71 @@
+"""The training configuration: one frozen dataclass, saved with every checkpoint and run."""
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from fer_study.data.tensors import AugmentConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    run_name: str
+    model: str
+    dataset: str = "fer2013"
+    model_kwargs: dict = field(default_factory=dict)
+    label_mode: str = "hard"  # "hard" (majority labels) or "soft" (FER+ vote distributions)
+    train_splits: tuple[str, ...] = ("train",)  # fine-tuning stages use ("train", "val") or ("val",)
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    scheduler: str = "onecycle"
+    scheduler_options: dict = field(default_factory=dict)
+    class_weights: bool = False
+    label_smoothing: float = 0.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    early_stopping_patience: int | None = None  # epochs without a better validation accuracy
+    snapshot_epochs: tuple[int, ...] = ()  # 1-based epochs whose weights become their own runs
+    tta: str = "flip"
+    tta_crop: int = 40
+    parent: str | None = None  # run whose checkpoint initialises this one (fine-tuning stages)
+    seed: int = 0
+    tier: str = "cpu"
+    device: str = "auto"
+    limit_train: int | None = None  # first N training images only (smoke tier)
+    num_threads: int | None = None
+
+    def to_dict(self) -> dict:
+        """Plain YAML-safe values (tuples become lists)."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
+        values = dict(values)
+        if isinstance(values.get("augment"), dict):
+            values["augment"] = AugmentConfig(**values["augment"])
+        for key in ("train_splits", "snapshot_epochs"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    @classmethod
+    def from_yaml(cls, path: Path, **overrides) -> "TrainConfig":
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ValueError(f"{path}: cannot read training config ({error})") from error
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of training settings")
+        try:
+            return cls.from_dict({**values, **overrides})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from error

@@ -1,0 +1,273 @@
+"""The training loop: one ``fit`` for CPU and CUDA, resumable, writing a run folder at the end.
+
+Reproducibility across interruptions: every epoch draws its shuffle, augmentation and dropout from
+generators seeded with ``(seed, epoch)``, and the epoch checkpoint holds model, optimizer, scheduler,
+history and best weights. A run resumed from its last checkpoint therefore ends with the metrics of an
+uninterrupted run on CPU.
+
+Model selection uses the validation split only: the reported weights are those of the epoch with the
+best validation accuracy (the last epoch when validation images are trained on, as in the fine-tuning
+stage on ``val``). PrivateTest is evaluated once, at the end, and only reported.
+"""
+
+import copy
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.utils.class_weight import compute_class_weight
+from torch import nn
+from tqdm.auto import tqdm
+
+from fer_study import paths
+from fer_study.constants import CLASS_NAMES, NUM_CLASSES
+from fer_study.data import FERDataset, load_dataset
+from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
+from fer_study.metrics import classification_metrics
+from fer_study.models import create_model
+from fer_study.runs import command_line, git_commit, load_run, save_run
+from fer_study.train.config import TrainConfig
+from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
+from fer_study.train.tta import tta_views
+
+EVAL_BATCH = 512
+MAX_COMMITTED_CHECKPOINT_BYTES = 25 * 1024 * 1024
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, epoch: int,
+                    optimizer: torch.optim.Optimizer, scheduler, loss_fn, device: torch.device) -> dict:
+    model.train()
+    generator = epoch_generator(config.seed, epoch)
+    torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and other in-model randomness
+    order = torch.randperm(len(data), generator=generator).to(device)
+    total_loss, correct, seen = 0.0, 0, 0
+    batches = range(0, len(order) - config.batch_size + 1 if len(order) > config.batch_size else 1,
+                    config.batch_size)
+    for start in tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=None):
+        index = order[start:start + config.batch_size]
+        images = augment(to_float(data.images[index]), config.augment, generator)
+        targets = data.targets[index]
+        if device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(images)
+        loss = loss_fn(logits.float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if SCHEDULERS[config.scheduler] == "batch":
+            scheduler.step()
+        total_loss += loss.item() * len(index)
+        correct += (logits.argmax(1) == data.labels[index]).sum().item()
+        seen += len(index)
+    return {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: torch.Tensor, tta: str = "none", crop: int = 40) -> np.ndarray:
+    """Logits (N, 7) for uint8 images (N, 1, 48, 48), averaged over the TTA views."""
+    model.eval()
+    device = next(model.parameters()).device
+    outputs = []
+    for start in range(0, len(images), EVAL_BATCH):
+        batch = to_float(images[start:start + EVAL_BATCH].to(device))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            views = [model(view).float() for view in tta_views(batch, tta, crop)]
+        outputs.append(torch.stack(views).mean(0).cpu())
+    return torch.cat(outputs).numpy()
+
+
+def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.device):
+    weight = None
+    if config.class_weights:
+        labels = train.labels.cpu().numpy()
+        present = np.unique(labels)
+        weights = np.ones(NUM_CLASSES)
+        weights[present] = compute_class_weight("balanced", classes=present, y=labels)
+        weight = torch.tensor(weights, dtype=torch.float32, device=device)
+    return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
+
+
+def _checkpoint_path(run_name: str) -> Path:
+    return paths.CHECKPOINTS_DIR / run_name / "last.pt"
+
+
+def _save_atomic(state: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _initial_weights(model: nn.Module, parent: str) -> None:
+    parent_run = load_run(parent)
+    checkpoint = parent_run.path / "model.pt"
+    if not checkpoint.is_file():
+        checkpoint = paths.CHECKPOINTS_DIR / parent / "best.pt"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"parent run {parent!r} has no weights at {parent_run.path / 'model.pt'} "
+                                f"or {checkpoint}")
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+
+
+def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = False,
+        runs_dir: Path | None = None, stop_after_epochs: int | None = None) -> Path | None:
+    """Train, select on validation, evaluate val and test (with and without TTA), write the run folder.
+
+    ``stop_after_epochs`` ends the process early (as a kill would) after that many epochs of this call,
+    leaving the epoch checkpoint for ``resume``; it returns ``None`` then.
+    """
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    dataset = dataset if dataset is not None else load_dataset(config.dataset)
+    soft = config.label_mode == "soft"
+    if config.label_mode not in ("hard", "soft"):
+        raise ValueError(f"label_mode must be 'hard' or 'soft', got {config.label_mode!r}")
+    train = split_tensors(dataset, config.train_splits, device, soft=soft, limit=config.limit_train)
+    val = split_tensors(dataset, ("val",), device)
+    test = split_tensors(dataset, ("test",), device)
+    selects_on_val = "val" not in config.train_splits
+
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, **config.model_kwargs)
+    if config.parent:
+        _initial_weights(model, config.parent)
+    model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    steps_per_epoch = max(1, len(train) // config.batch_size)
+    optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay, config.momentum,
+                                config.nesterov)
+    scheduler = build_scheduler(config.scheduler, optimizer, config.lr, config.epochs, steps_per_epoch,
+                                **config.scheduler_options)
+    loss_fn = _loss_function(config, train, device)
+
+    history: list[dict] = []
+    best = {"val_accuracy": -1.0, "epoch": 0, "state": None}
+    start_epoch, train_seconds = 0, 0.0
+    checkpoint_path = _checkpoint_path(config.run_name)
+    if resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        if state["config"] != config.to_dict():
+            raise ValueError(f"{checkpoint_path}: saved with a different config; start a new run name or "
+                             "delete the checkpoint")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, best, start_epoch = state["history"], state["best"], state["epoch"]
+        train_seconds = state["train_seconds"]
+
+    stale_epochs = 0 if not history else history[-1]["epoch"] - best["epoch"]
+    for epoch in range(start_epoch, config.epochs):
+        if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
+            return None
+        started = time.perf_counter()
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
+               **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device)}
+        seconds = time.perf_counter() - started
+        val_logits = predict_logits(model, val.images)
+        val_metrics = classification_metrics(val.labels.cpu().numpy(), val_logits)
+        row.update({"val_loss": F.cross_entropy(torch.from_numpy(val_logits), val.labels.cpu()).item(),
+                    "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"],
+                    **{f"val_recall_{c}": val_metrics["per_class"][c]["recall"] for c in CLASS_NAMES},
+                    "seconds": seconds})
+        history.append(row)
+        train_seconds += seconds
+        if SCHEDULERS[config.scheduler] == "epoch":
+            scheduler.step()
+        elif SCHEDULERS[config.scheduler] == "metric":
+            scheduler.step(row["val_accuracy"])
+        improved = row["val_accuracy"] > best["val_accuracy"] or not selects_on_val
+        if improved:
+            best = {"val_accuracy": row["val_accuracy"], "epoch": epoch + 1,
+                    "state": copy.deepcopy(model.state_dict())}
+        stale_epochs = 0 if improved else stale_epochs + 1
+        if epoch + 1 in config.snapshot_epochs:
+            _write_snapshot_run(config, model, val, test, history, train_seconds, epoch + 1, runs_dir)
+        _save_atomic({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "history": history, "best": best,
+                      "epoch": epoch + 1, "train_seconds": train_seconds}, checkpoint_path)
+        if config.early_stopping_patience is not None and stale_epochs >= config.early_stopping_patience:
+            break
+
+    model.load_state_dict(best["state"])
+    torch.save(best["state"], checkpoint_path.with_name("best.pt"))
+    return _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, best["epoch"], device,
+                      runs_dir or paths.RUNS_DIR, config.run_name)
+
+
+def _write_snapshot_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
+                        history: list[dict], train_seconds: float, epoch: int, runs_dir: Path | None) -> None:
+    """A snapshot of the weights at ``epoch`` becomes its own run, named after and parented by its run."""
+    name = f"{config.run_name}_snap{epoch:03d}"
+    device = next(model.parameters()).device
+    _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, epoch, device,
+               runs_dir or paths.RUNS_DIR, name, snapshot_of=config.run_name)
+
+
+def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
+               history: pd.DataFrame, train_seconds: float, selected_epoch: int, device: torch.device,
+               runs_dir: Path, name: str, snapshot_of: str | None = None) -> Path:
+    predictions: dict[str, np.ndarray] = {}
+    results: dict[str, dict] = {}
+    for split, data in (("val", val), ("test", test)):
+        labels = data.labels.cpu().numpy()
+        predictions[f"{split}_ids"] = data.ids.astype(str)
+        predictions[f"{split}_labels"] = labels
+        predictions[f"{split}_logits"] = predict_logits(model, data.images)
+        results[split] = classification_metrics(labels, predictions[f"{split}_logits"])
+        if config.tta != "none":
+            predictions[f"{split}_logits_tta"] = predict_logits(model, data.images, config.tta, config.tta_crop)
+            results[f"{split}_tta"] = classification_metrics(labels, predictions[f"{split}_logits_tta"])
+    run_dir = Path(runs_dir) / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    weights_path = run_dir / "model.pt"
+    torch.save(state, weights_path)
+    weights_bytes = weights_path.stat().st_size
+    weights_sha256 = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    if weights_bytes > MAX_COMMITTED_CHECKPOINT_BYTES:
+        # Too large to commit: keep it beside the training checkpoints and record what it was.
+        target = paths.CHECKPOINTS_DIR / name / "model.pt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        weights_path.replace(target)
+    metrics = {
+        "run": name, "model": config.model, "dataset": config.dataset, "label_mode": config.label_mode,
+        "train_splits": list(config.train_splits), "tier": config.tier, "device": _device_name(device),
+        "epochs": len(history), "selected_epoch": selected_epoch,
+        "selection": "best validation accuracy" if "val" not in config.train_splits else "last epoch",
+        "train_seconds": round(train_seconds, 1), "seed": config.seed,
+        "params": sum(p.numel() for p in model.parameters()),
+        "paper_model": bool(getattr(model, "paper_model", True)),
+        "val_accuracy": results["val"]["accuracy"], "test_accuracy": results["test"]["accuracy"],
+        "val_accuracy_tta": results.get("val_tta", {}).get("accuracy"),
+        "test_accuracy_tta": results.get("test_tta", {}).get("accuracy"), "tta": config.tta,
+        "macro_f1": results["test"]["macro_f1"], "macro_f1_tta": results.get("test_tta", {}).get("macro_f1"),
+        "test_per_class": results["test"]["per_class"], "test_confusion": results["test"]["confusion"],
+        "parent": snapshot_of or config.parent, "snapshot_of": snapshot_of,
+        "weights_bytes": weights_bytes, "weights_sha256": weights_sha256,
+        "weights_committed": weights_bytes <= MAX_COMMITTED_CHECKPOINT_BYTES,
+        "git_commit": git_commit(), "command": command_line(),
+    }
+    return save_run(run_dir, config.to_dict(), metrics, history, predictions)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"

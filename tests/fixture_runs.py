@@ -1,0 +1,61 @@
+"""Synthetic run folders for the ensemble and claims tests.
+
+Logits are one-hot times a confidence, so which member wins an image, and hence every accuracy, can be
+counted by hand. Runs are written with ``fer_study.runs.save_run`` into a temporary folder, never under
+``results/runs``.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer_study.constants import NUM_CLASSES
+from fer_study.runs import save_run
+
+
+def labels_for(n_images: int) -> np.ndarray:
+    return np.arange(n_images) % NUM_CLASSES
+
+
+def wrong_on(labels: np.ndarray, indices) -> np.ndarray:
+    """Predictions equal to ``labels`` except at ``indices``, where they are the next class."""
+    predicted = np.array(labels, copy=True)
+    predicted[list(indices)] = (predicted[list(indices)] + 1) % NUM_CLASSES
+    return predicted
+
+
+def one_hot_logits(predicted: np.ndarray, confidence=4.0) -> np.ndarray:
+    """Logits with ``confidence`` (a number or one per image) on the predicted class, 0 elsewhere."""
+    logits = np.zeros((len(predicted), NUM_CLASSES))
+    logits[np.arange(len(predicted)), predicted] = confidence
+    return logits
+
+
+def write_run(runs_dir: Path, name: str, val_predicted: np.ndarray, test_predicted: np.ndarray, *,
+              val_confidence=4.0, test_confidence=4.0, tta: dict[str, np.ndarray] | None = None,
+              val_labels: np.ndarray | None = None, test_labels: np.ndarray | None = None,
+              test_ids: np.ndarray | None = None, **metrics) -> Path:
+    """A run folder whose val/test logits predict the given classes; ``tta`` adds TTA logits per split.
+
+    ``metrics`` override the metrics.json defaults (model, dataset, tier, seed, params, ...)."""
+    val_labels = labels_for(len(val_predicted)) if val_labels is None else val_labels
+    test_labels = labels_for(len(test_predicted)) if test_labels is None else test_labels
+    predictions = {
+        "val_ids": np.array([f"val{i}" for i in range(len(val_labels))]),
+        "val_labels": val_labels,
+        "val_logits": one_hot_logits(val_predicted, val_confidence),
+        "test_ids": np.array([f"test{i}" for i in range(len(test_labels))]) if test_ids is None else test_ids,
+        "test_labels": test_labels,
+        "test_logits": one_hot_logits(test_predicted, test_confidence),
+    }
+    for split, predicted in (tta or {}).items():
+        predictions[f"{split}_logits_tta"] = one_hot_logits(predicted)
+    values = {"model": "vgg_cpu", "dataset": "fer2013", "tier": "cpu", "device": "cpu (2 threads)",
+              "epochs": 3, "seed": 0, "params": 1000, "parent": None, "snapshot_of": None,
+              "paper_model": True, "tta": "flip_rotate" if tta else "none"} | metrics
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.5, 1.2, 1.0], "val_loss": [1.6, 1.4, 1.3],
+                            "train_accuracy": [0.4, 0.5, 0.6], "val_accuracy": [0.38, 0.45, 0.5],
+                            "lr": [0.1, 0.05, 0.01]})
+    return save_run(Path(runs_dir) / name, {"run_name": name, "model": values["model"]}, values, history,
+                    predictions)

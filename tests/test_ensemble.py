@@ -1,0 +1,169 @@
+"""Ensembles from fixture runs whose every accuracy can be counted by hand.
+
+The standard trio (20 images per split, labels ``i % 7``; a wrong prediction is always the next class):
+- A (confidence 3): wrong on val 0-2 and test 0-3
+- B (confidence 4): wrong on val 3-5 and test 2-5
+- C (confidence 5): wrong on val 10-11 and test 10-12
+With softmax probabilities 0.770 / 0.901 / 0.961 on the predicted class, two members agreeing always
+outvote the third. Test: only images 2 and 3 have two wrong members, so the ensemble gets 18/20. C is
+the best member on validation (18/20) and gets 17/20 on test: a gain of 0.05. On validation every image
+has at most one wrong member, so the trio scores 20/20 while no pair beats C alone (the more confident
+member of a pair always wins it).
+"""
+
+import numpy as np
+import pytest
+from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
+
+from fer_study import ensemble
+from fer_study.models import _registry
+from fer_study.runs import load_run
+
+N = 20
+LABELS = labels_for(N)
+
+
+def _trio(runs_dir):
+    write_run(runs_dir, "A", wrong_on(LABELS, [0, 1, 2]), wrong_on(LABELS, [0, 1, 2, 3]),
+              val_confidence=3.0, test_confidence=3.0)
+    write_run(runs_dir, "B", wrong_on(LABELS, [3, 4, 5]), wrong_on(LABELS, [2, 3, 4, 5]),
+              val_confidence=4.0, test_confidence=4.0)
+    write_run(runs_dir, "C", wrong_on(LABELS, [10, 11]), wrong_on(LABELS, [10, 11, 12]),
+              val_confidence=5.0, test_confidence=5.0)
+    return [load_run(name, runs_dir) for name in "ABC"]
+
+
+def test_mean_softmax_and_vote_match_the_hand_count(tmp_path):
+    runs = _trio(tmp_path)
+    test = ensemble.probabilities(runs, "test")
+    for combiner in ("mean", "vote"):
+        scores = ensemble.combine(test, combiner)
+        assert (scores.argmax(axis=1) == LABELS).mean() == pytest.approx(18 / 20)
+    logits = [run.logits("test") for run in runs]
+    np.testing.assert_allclose(ensemble.mean_softmax(logits), ensemble.combine(test, "mean"))
+
+
+def test_vote_breaks_ties_by_mean_probability():
+    # Two members disagree one to one: the more confident one decides.
+    probabilities = ensemble.softmax(np.stack([one_hot_logits(np.array([0]), 2.0),
+                                               one_hot_logits(np.array([1]), 5.0)]))
+    assert ensemble.combine(probabilities, "vote").argmax(axis=1).tolist() == [1]
+
+
+def test_weighted_mean_gives_a_noise_member_the_least_weight(tmp_path):
+    runs = _trio(tmp_path)
+    noise = np.random.default_rng(0).integers(0, 7, size=N)
+    write_run(tmp_path, "noise", noise, noise)
+    runs.append(load_run("noise", tmp_path))
+    weights = ensemble.fit_weights(ensemble.probabilities(runs, "val"), LABELS)
+    assert weights.sum() == pytest.approx(1.0)
+    assert (weights >= 0).all()
+    assert weights.argmin() == 3
+
+
+def test_selection_uses_validation_only(tmp_path):
+    runs = _trio(tmp_path)
+    # D is perfect on test but wrong on most validation images: test-based selection would pick it alone.
+    write_run(tmp_path, "D", wrong_on(LABELS, range(16)), LABELS)
+    runs.append(load_run("D", tmp_path))
+    assert [run.name for run in ensemble.select_members(runs, "greedy")] == ["C"]
+    assert sorted(run.name for run in ensemble.select_members(runs, "exhaustive")) == ["A", "B", "C"]
+    result = ensemble.evaluate(ensemble.Ensemble("trio + D", "fer2013", tuple(runs)), bootstrap_samples=0)
+    assert result.best_member == "C"
+
+
+def test_greedy_adds_a_member_that_fixes_errors(tmp_path):
+    low_on = {"E": [0, 1], "F": [2, 3]}  # each wrong, with low confidence, where the other is right
+    for name, wrong in low_on.items():
+        confidence = np.full(N, 4.0)
+        confidence[wrong] = 1.0
+        write_run(tmp_path, name, wrong_on(LABELS, wrong), LABELS, val_confidence=confidence)
+    runs = [load_run(name, tmp_path) for name in low_on]
+    assert [run.name for run in ensemble.select_members(runs, "greedy")] == ["E", "F"]
+
+
+def test_gain_is_over_the_validation_best_member_with_intervals(tmp_path):
+    runs = _trio(tmp_path)
+    result = ensemble.evaluate(ensemble.Ensemble("trio", "fer2013", tuple(runs)), bootstrap_samples=500)
+    assert result.test["accuracy"] == pytest.approx(18 / 20)
+    assert result.val_accuracy == pytest.approx(1.0)
+    assert result.best_member == "C"
+    assert result.best_member_test_accuracy == pytest.approx(17 / 20)
+    assert result.gain == pytest.approx(0.05)
+    low, high = result.accuracy_interval
+    assert low <= result.test["accuracy"] <= high
+    low, high = result.gain_interval
+    assert low <= result.gain <= high
+
+
+def test_misaligned_runs_raise_naming_both(tmp_path):
+    runs = _trio(tmp_path)
+    write_run(tmp_path, "shifted", LABELS, LABELS, test_ids=np.array([f"other{i}" for i in range(N)]))
+    runs.append(load_run("shifted", tmp_path))
+    with pytest.raises(ValueError, match=r"'A' and 'shifted' have different test ids"):
+        ensemble.check_aligned(runs)
+    groups = ensemble.evaluation_groups(runs)
+    assert sorted(len(members) for members in groups.values()) == [1, 3]
+
+
+def test_candidate_ensembles_and_tta(tmp_path):
+    runs = _trio(tmp_path)
+    write_run(tmp_path, "T1", LABELS, LABELS, tta={"val": LABELS, "test": LABELS})
+    write_run(tmp_path, "T2", LABELS, LABELS, tta={"val": LABELS, "test": wrong_on(LABELS, [0])})
+    runs += [load_run("T1", tmp_path), load_run("T2", tmp_path)]
+    candidates, notes = ensemble.candidate_ensembles(runs, "exhaustive")
+    with_tta = [candidate for candidate in candidates if candidate.tta]
+    assert {candidate.name for candidate in with_tta} == {"all runs"}
+    assert with_tta[0].member_names == ["T1", "T2"]
+    assert any("RMN-style" in note for note in notes)
+
+
+def test_named_ensembles(tmp_path):
+    for name, snapshot_of in (("base", None), ("base_snap030", "base"), ("base_snap040", "base")):
+        write_run(tmp_path, name, LABELS, LABELS, model="resemotenet", snapshot_of=snapshot_of,
+                  parent=snapshot_of)
+    write_run(tmp_path, "rmn_seed0", wrong_on(LABELS, [0, 1]), LABELS, model="resmasking_dropout1")
+    write_run(tmp_path, "rmn_seed1", wrong_on(LABELS, [0]), LABELS, model="resmasking_dropout1", seed=1)
+    write_run(tmp_path, "cbam", LABELS, LABELS, model="cbam_resnet50")
+    write_run(tmp_path, "r18", LABELS, LABELS, model="resnet18")
+    runs = ensemble.load_runs(tmp_path)
+    named, notes = ensemble.named_ensembles("fer2013", runs)
+    members = {candidate.name: candidate.member_names for candidate in named}
+    assert members == {"snapshot of base": ["base_snap030", "base_snap040", "base"],
+                       "RMN-style": ["rmn_seed1", "cbam", "r18"]}
+    assert notes == []
+    _, notes = ensemble.named_ensembles("fer2013", [run for run in runs if run.name != "cbam"])
+    assert notes == ["fer2013: no RMN-style ensemble: no run of CBAM-ResNet"]
+
+
+def test_tables_with_cost(tmp_path, monkeypatch):
+    import torch
+
+    def fixture_linear_model():
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48 * 48, 7))
+
+    monkeypatch.setitem(_registry._MODELS, "fixture_linear_model", fixture_linear_model)
+    write_run(tmp_path, "A", wrong_on(LABELS, [0, 1, 2]), wrong_on(LABELS, [0, 1, 2, 3]),
+              model="fixture_linear_model", params=100)
+    write_run(tmp_path, "B", wrong_on(LABELS, [3, 4, 5]), wrong_on(LABELS, [2, 3, 4, 5]),
+              model="not_registered_model", params=250)
+    runs = ensemble.load_runs(tmp_path)
+    members = ensemble.member_table(runs, measure_cost=True)
+    assert members["test_acc_pct"].tolist() == pytest.approx([80.0, 80.0])
+    assert members.loc[0, "cpu_ms_per_image"] > 0
+    assert np.isnan(members.loc[1, "cpu_ms_per_image"])
+    assert "not registered" in members.loc[1, "note"]
+    results, _ = ensemble.evaluate_all(runs, bootstrap_samples=50)
+    table = ensemble.results_table(results, members)
+    assert set(table["params"]) == {350.0}
+    assert table["cpu_ms_per_image"].isna().all()  # one member's time is unknown, so the total is too
+    points = ensemble.cost_points(members, table)
+    assert set(points["kind"]) == {"single model", "ensemble"}
+
+
+def test_no_runs_gives_empty_tables(tmp_path):
+    runs = ensemble.load_runs(tmp_path)
+    results, notes = ensemble.evaluate_all(runs)
+    assert runs == [] and results == [] and notes == []
+    assert ensemble.results_table(results, ensemble.member_table(runs)).empty
+    assert ensemble.best_result(results) is None
