@@ -196,19 +196,29 @@ def _joined(values) -> str:
     return ", ".join(sorted({str(value) for value in values}))
 
 
+def _recipe(run: Run) -> tuple[str, str, str]:
+    """Runs with the same model, tier and training splits are seeds of one recipe."""
+    return (str(run.metrics.get("model")), str(run.metrics.get("tier")),
+            "+".join(run.metrics.get("train_splits") or ["train"]))
+
+
+def _recipe_note(train_splits: str) -> list[str]:
+    return [] if train_splits == "train" else [f"trained on {train_splits}"]
+
+
 def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
-    """One row per (model, tier): the mean and spread over the runs (seeds) of that model and tier."""
+    """One row per recipe (model, tier, training splits): the mean and spread over its runs (seeds)."""
     rows = []
-    groups: dict[tuple[str, str], list[Run]] = {}
+    groups: dict[tuple[str, str, str], list[Run]] = {}
     for run in runs:
-        groups.setdefault((str(run.metrics.get("model")), str(run.metrics.get("tier"))), []).append(run)
-    for (model, tier), members in sorted(groups.items()):
+        groups.setdefault(_recipe(run), []).append(run)
+    for (model, tier, train_splits), members in sorted(groups.items()):
         use_tta = _wants_tta(claim) and all(ensemble.has_tta(run) for run in members)
         run_tta = {str(run.metrics.get("tta")) for run in members} if use_tta else {"none"}
         accuracies = 100 * np.array([ensemble.accuracy(run, "test", use_tta) for run in members])
         reproduced = float(accuracies.mean())
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
-        notes = _protocol_notes(claim, run_tta, claims)
+        notes = _recipe_note(train_splits) + _protocol_notes(claim, run_tta, claims)
         comparable = model == claim["model"] and all(run.metrics.get("paper_model", True) for run in members)
         if not comparable:
             notes.insert(0, f"{model} is not the paper's model (scaled variant of {claim['model']}): shown, "
@@ -227,6 +237,7 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
                    seed: int) -> list[dict]:
     """One row per named ensemble of the claim's kind that the claim's dataset's runs allow."""
     runs = [run for run in runs if run.metrics.get("dataset") == claim["dataset"]]
+    models = _claim_models(claim, claims)
     rows = []
     for group, group_runs in ensemble.evaluation_groups(runs).items():
         found = []
@@ -234,7 +245,7 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
             named, _ = ensemble.named_ensembles(group, group_runs, tta)
             found = [candidate for candidate in named if candidate.name.startswith(claim["ensemble"])
                      and (claim["model"] is None
-                          or all(run.metrics.get("model") == claim["model"] for run in candidate.members))]
+                          or all(run.metrics.get("model") in models for run in candidate.members))]
             if found:
                 break
         for candidate in found:
@@ -249,6 +260,8 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
             comparable = all(run.metrics.get("paper_model", True) for run in members)
             notes = [f"{candidate.name}: {len(members)} members ({', '.join(candidate.member_names)})",
                      *_protocol_notes(claim, run_tta, claims)]
+            if not comparable:
+                notes.insert(0, "members are not the paper's models (scaled variants): shown, not compared")
             rows.append(_claim_fields(claim) | {
                 "ensemble": candidate.name, "reproduced": reproduced, "spread": np.nan,
                 "n_runs": len(members),
@@ -260,19 +273,28 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
     return rows
 
 
+def _claim_models(claim: dict, claims: ClaimSet) -> set[str]:
+    """The claim's model and its scaled variants (shown beside it, never compared)."""
+    return {claim["model"]} | {variant for variant, paper in claims.scaled_variants.items()
+                               if paper == claim["model"]}
+
+
 def _matches(run: Run, claim: dict, models: set[str]) -> bool:
     return (run.metrics.get("model") in models and run.metrics.get("dataset") == claim["dataset"]
             and all(run.metrics.get(key) == value for key, value in claim.get("match", {}).items()))
 
 
 def _unclaimed_rows(runs: list[Run]) -> list[dict]:
-    """Runs that no claim is about (the study's own models, fine-tuned baselines, ...), per model and tier."""
-    groups: dict[tuple[str, str, str], list[Run]] = {}
+    """Runs that no claim is about (the study's own models, fine-tuned baselines, ...), per dataset and
+    recipe."""
+    groups: dict[tuple[str, tuple[str, str, str]], list[Run]] = {}
     for run in runs:
-        key = (str(run.metrics.get("model")), str(run.metrics.get("dataset")), str(run.metrics.get("tier")))
-        groups.setdefault(key, []).append(run)
+        groups.setdefault((str(run.metrics.get("dataset")), _recipe(run)), []).append(run)
     rows = []
-    for (model, dataset, tier), members in sorted(groups.items()):
+    for (dataset, (model, tier, train_splits)), members in sorted(groups.items()):
+        notes = _recipe_note(train_splits)
+        if not all(run.metrics.get("paper_model", True) for run in members):
+            notes.append("the study's own or a scaled model, not a paper's")
         accuracies = 100 * np.array([ensemble.accuracy(run, "test") for run in members])
         rows.append({"claim": None, "paper": None, "model": model, "dataset": dataset,
                      "split": RUN_TEST_SPLIT, "metric": "accuracy", "reproduced": float(accuracies.mean()),
@@ -280,12 +302,11 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
                      "n_runs": len(members), "tier": tier,
                      "device": _joined(run.metrics.get("device") for run in members), "run_tta": "none",
                      "verdict": "no claim",
-                     "note": "" if all(run.metrics.get("paper_model", True) for run in members)
-                     else "the study's own or a scaled model, not a paper's"})
+                     "note": "; ".join(notes)})
     return rows
 
 
-def comparison_table(runs_dir: Path | None = None, claims: ClaimSet | None = None,
+def comparison_table(runs_dir: str | Path | None = None, claims: ClaimSet | None = None,
                      tiers=ensemble.RESULT_TIERS, bootstrap_samples: int = 1000,
                      seed: int = 0) -> pd.DataFrame:
     """Claimed vs reproduced: one row per claim (and per tier that reproduced it), then the runs no claim
@@ -299,14 +320,14 @@ def comparison_table(runs_dir: Path | None = None, claims: ClaimSet | None = Non
     """
     claims = claims or load_claims()
     runs = ensemble.load_runs(runs_dir, tiers)
+    # Snapshots are checkpoints of a run, not runs of their own: they count only in snapshot ensembles.
+    final_runs = [run for run in runs if not run.metrics.get("snapshot_of")]
     rows, used = [], set()
     for claim in claims.claims:
         if claim.get("ensemble"):
             claim_rows = _ensemble_rows(claim, runs, claims, bootstrap_samples, seed)
         elif claim["model"]:
-            models = {claim["model"]} | {variant for variant, paper in claims.scaled_variants.items()
-                                         if paper == claim["model"]}
-            matched = [run for run in runs if _matches(run, claim, models)]
+            matched = [run for run in final_runs if _matches(run, claim, _claim_models(claim, claims))]
             used |= {run.name for run in matched}
             claim_rows = _run_rows(claim, matched, claims)
         else:
@@ -317,14 +338,19 @@ def comparison_table(runs_dir: Path | None = None, claims: ClaimSet | None = Non
             notes = _protocol_notes(claim, None, claims)
             claim_rows = [_claim_fields(claim) | {"n_runs": 0, "verdict": verdict, "note": "; ".join(notes)}]
         rows += claim_rows
-    rows += _unclaimed_rows([run for run in runs if run.name not in used])
+    rows += _unclaimed_rows([run for run in final_runs if run.name not in used])
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _unit(metric: str) -> str:
+    return "points" if metric == "gain" else "%"
 
 
 def _format_reproduced(row: pd.Series) -> str:
     spread = f" ± {row['spread']:.2f}" if pd.notna(row["spread"]) else ""
     runs = f"{int(row['n_runs'])} run{'s' if row['n_runs'] != 1 else ''}"
-    return f"{row['reproduced']:.2f}{spread} ({runs}, {row['tier']} tier, {row['device']})"
+    where = f"{runs}, {row['tier']} tier, {row['device']}"
+    return f"{row['reproduced']:.2f}{spread} {_unit(row['metric'])} ({where})"
 
 
 def _verdict_counts(table: pd.DataFrame) -> str:
@@ -343,9 +369,8 @@ def verdict_text(table: pd.DataFrame, claims: ClaimSet | None = None) -> str:
     lines = [f"Rows by verdict: {summary}.", ""]
     for _, row in checked.iterrows():
         claim = claims.by_id(row["claim"])
-        unit = "points" if row["metric"] == "gain" else "%"
-        lines.append(f"- **{row['claim']}** ({claim['paper']}, {row['claimed']:g} {unit} on {row['split']}): "
-                     f"**{row['verdict']}**; reproduced {_format_reproduced(row)}."
+        lines.append(f"- **{row['claim']}** ({claim['paper']}, {row['claimed']:g} {_unit(row['metric'])} on "
+                     f"{row['split']}): **{row['verdict']}**; measured {_format_reproduced(row)}."
                      + (f" Protocol: {row['note']}." if row["note"] else "")
                      + f" Known problems: {claim['notes']}")
     return "\n".join(lines)
@@ -357,7 +382,7 @@ def reference_level(claim_id: str = "human", claims: ClaimSet | None = None) -> 
     return float(claim["value"]), float(claim.get("uncertainty", 0.0))
 
 
-NOT_AVAILABLE = "n/a (no committed runs yet)"
+NOT_AVAILABLE = "n/a"
 
 
 def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensemble.EnsembleResult],
@@ -375,6 +400,8 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
     single_claims = standard[standard["ensemble"].isna()]
     best_single_claim = single_claims.loc[single_claims["claimed"].idxmax()]
     numbers = {
+        "runs_status": (f"The figures below come from the {len(runs)} committed runs." if runs else
+                        f"**{ensemble.NO_RUNS}** Every figure that needs a run reads {NOT_AVAILABLE}."),
         "runs_count": str(len(runs)),
         "tiers": _joined(run.metrics.get("tier") for run in runs) or NOT_AVAILABLE,
         "devices": _joined(run.metrics.get("device") for run in runs) or NOT_AVAILABLE,
@@ -397,7 +424,7 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
         margin = 100 * accuracy_half_width(best["reproduced"] / 100, test_images)
         numbers |= {
             "test_margin": f"±{margin:.2f} points ({test_images} test images)",
-            "best_single": f"{best['model']}: {_format_reproduced(best)} % on {RUN_TEST_SPLIT}",
+            "best_single": f"{best['model']}, {_format_reproduced(best)}",
             "best_single_vs_human": f"{best['reproduced'] - human:+.2f} points",
             "best_single_vs_best_claim": f"{best['reproduced'] - best_single_claim['claimed']:+.2f} points",
         }

@@ -99,8 +99,10 @@ def fit_weights(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return softmax(result.x)
 
 
-def load_runs(runs_dir: Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
-    """The committed runs (of the given tiers; ``None`` for all), in name order."""
+def load_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
+    """The committed runs (of the given tiers; ``None`` for all), in name order. ``runs_dir`` defaults to
+    ``results/runs``; a string is accepted, as notebook parameters give one."""
+    runs_dir = Path(runs_dir) if runs_dir is not None else None
     runs = [load_run(name, runs_dir) for name in list_runs(runs_dir)]
     return [run for run in runs if tiers is None or run.metrics.get("tier") in tiers]
 
@@ -230,7 +232,8 @@ def named_ensembles(group: str, runs: Sequence[Run], tta: bool = False) -> tuple
 def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
                         tta_options: Sequence[bool] = (False, True)) -> tuple[list[Ensemble], list[str]]:
     """Every ensemble to evaluate: all runs of a group, the validation-selected members, the named ones."""
-    ensembles, notes = [], []
+    ensembles: list[Ensemble] = []
+    notes = [] if runs else [NO_RUNS]
     for group, group_runs in evaluation_groups(runs).items():
         for tta in tta_options:
             usable = [run for run in group_runs if not tta or has_tta(run)]
@@ -248,7 +251,20 @@ def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
             named, named_notes = named_ensembles(group, usable, tta)
             ensembles += named
             notes += named_notes
-    return ensembles, notes
+    return _distinct(ensembles, notes)
+
+
+def _distinct(ensembles: list[Ensemble], notes: list[str]) -> tuple[list[Ensemble], list[str]]:
+    """Drop an ensemble whose members (and TTA choice) repeat an earlier one, with a note saying so."""
+    kept: dict[tuple, Ensemble] = {}
+    for candidate in ensembles:
+        key = (candidate.group, candidate.tta, frozenset(candidate.member_names))
+        if key in kept:
+            tta = " with TTA" if candidate.tta else ""
+            notes.append(f"{candidate.group}: {candidate.name}{tta} has the same members as {kept[key].name}")
+        else:
+            kept[key] = candidate
+    return list(kept.values()), notes
 
 
 @dataclass
@@ -326,23 +342,24 @@ def label(result: EnsembleResult) -> str:
     return f"{result.ensemble.name} [{result.combiner}{tta}] ({result.ensemble.group})"
 
 
-def cpu_ms_per_image(model_name: str, images: int = 8) -> float:
-    """CPU forward time per image of a freshly built (untrained) registered model at 48x48 input.
+def cpu_ms_per_image(model_name: str) -> float:
+    """CPU forward time of one 48x48 image (batch of one, as a recognizer classifies one face at a time)
+    through a freshly built, untrained registered model.
 
-    Weights do not change the arithmetic, so an untrained model times the same as the trained one.
-    One warm-up image first, so allocation and one-off setup are not counted.
+    Weights do not change the arithmetic, so the untrained model times the same as the trained one. One
+    untimed forward first, so allocation and one-off setup are not counted.
     """
     import torch
 
     from fer_study.models import create_model
 
     model = create_model(model_name).eval()
-    batch = torch.rand(images, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
+    image = torch.rand(1, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        model(batch[:1])
+        model(image)
         start = time.perf_counter()
-        model(batch)
-        return (time.perf_counter() - start) * 1000.0 / images
+        model(image)
+        return (time.perf_counter() - start) * 1000.0
 
 
 def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFrame:
@@ -375,7 +392,8 @@ def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFram
         })
     columns = ["run", "model", "dataset", "tier", "device", "seed", "parent", "params", "tta", "val_acc_pct",
                "test_acc_pct", "test_acc_tta_pct", "cpu_ms_per_image", "note"]
-    return pd.DataFrame(rows, columns=columns)
+    # Nullable integers: a run without a parameter count shows blank, not as a float.
+    return pd.DataFrame(rows, columns=columns).astype({"params": "Int64"})
 
 
 def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -413,6 +431,7 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
                "gain_pp", "gain_low", "gain_high", *(f"recall_{name}" for name in CLASS_NAMES)]
     if cost is not None:
         columns += ["params", "cpu_ms_per_image"]
+        return pd.DataFrame(rows, columns=columns).astype({"params": "Int64"})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -420,9 +439,10 @@ COST_COLUMNS = ["label", "kind", "test_acc_pct", "params", "cpu_ms_per_image"]
 
 
 def cost_points(members: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Members and ensembles as points for an accuracy-vs-cost plot (test accuracy without TTA)."""
-    plain = table[~table["tta"].astype(bool)]
+    """Members and mean-softmax ensembles as points for an accuracy-vs-cost plot (test accuracy without
+    TTA; the other combiners cost the same)."""
+    plain = table[~table["tta"].astype(bool) & (table["combiner"] == "mean")]
     frames = [members.assign(kind="single model", label=members["run"]),
-              plain.assign(kind="ensemble", label=plain["ensemble"] + " [" + plain["combiner"] + "]")]
+              plain.assign(kind="ensemble (mean)", label=plain["ensemble"])]
     frames = [frame[COST_COLUMNS] for frame in frames if len(frame)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COST_COLUMNS)

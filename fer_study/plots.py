@@ -26,6 +26,8 @@ def use_house_style() -> None:
 def _figure(ncols: int = 1, height: float = 4.0, width: float = FIGURE_WIDTH) -> tuple[Figure, np.ndarray]:
     use_house_style()
     figure, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False, layout="constrained")
+    # Detached from pyplot: the notebook shows the returned figure once, not again as an open figure.
+    plt.close(figure)
     return figure, axes[0]
 
 
@@ -39,11 +41,25 @@ def message_figure(message: str, title: str | None = None) -> Figure:
     return figure
 
 
+class Table:
+    """A table as a notebook shows it: styled HTML in the book, plain text wherever only text is read."""
+
+    def __init__(self, frame: pd.DataFrame, precision: int = 2) -> None:
+        self.frame, self.precision = frame, precision
+
+    def _repr_html_(self) -> str:
+        return self.frame.style.format(precision=self.precision, na_rep="").hide(axis="index").to_html()
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=False, na_rep="",
+                                    float_format=lambda value: f"{value:.{self.precision}f}")
+
+
 def show_table(table: pd.DataFrame, empty_message: str = NOTHING_TO_DRAW, precision: int = 2):
     """The table for display (numbers rounded, no index), or the message in bold when it has no rows."""
     if table is None or table.empty:
         return Markdown(f"**{empty_message}**")
-    return table.style.format(precision=precision, na_rep="").hide(axis="index")
+    return Table(table, precision)
 
 
 def plot_history(history: pd.DataFrame, metrics: tuple[str, ...] = ("loss", "accuracy"),
@@ -133,8 +149,9 @@ def plot_gains(table: pd.DataFrame, title: str | None = None) -> Figure:
 
 def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None = None,
                 reference_label: str = "human", title: str | None = None) -> Figure:
-    """Claimed (open circles) and reproduced (filled, with the spread over seeds) accuracy per table row,
-    with an optional reference band (value, uncertainty), e.g. human accuracy."""
+    """Claimed (open circles) and reproduced (filled, with the spread over seeds; grey for scaled variants,
+    which are not compared) accuracy per row of ``claims.comparison_table``, with an optional reference
+    band (value, uncertainty), e.g. human accuracy."""
     rows = comparison[comparison["metric"] == "accuracy"] if comparison is not None else pd.DataFrame()
     if rows.empty:
         return message_figure(NOTHING_TO_DRAW, title)
@@ -151,8 +168,13 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
                      label=f"{reference_label} {value:g} ± {uncertainty:g} %")
     axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
                  zorder=3)
-    axes.errorbar(rows["reproduced"], positions, xerr=np.nan_to_num(rows["spread"].astype(float)), fmt="o",
-                  color="C0", capsize=3, label="reproduced", zorder=4)
+    compared = (rows["verdict"] != "not comparable").to_numpy()
+    for mask, colour, label in ((compared, "C0", "reproduced"),
+                                (~compared, "grey", "scaled variant (not compared)")):
+        if mask.any():
+            axes.errorbar(rows["reproduced"][mask], positions[mask],
+                          xerr=np.nan_to_num(rows["spread"][mask].astype(float)), fmt="o", color=colour,
+                          capsize=3, label=label, zorder=4)
     axes.set_yticks(positions, labels, fontsize="x-small")
     axes.invert_yaxis()
     axes.set(xlabel="accuracy %", title=title or "")

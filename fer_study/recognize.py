@@ -19,7 +19,8 @@ A ``Recognizer`` is a face detector, the training preprocessing and a classifier
     {"path": "a.jpg", "faces": [{"box": [x, y, w, h], "emotion": "happy", "scores": {"angry": 0.01, ...}}],
      "error": null}
 
-and one line per processed frame of a video or camera, with the frame index and its time in seconds::
+and one line per processed frame of a video or camera (``"path": "webcam:N"``), with the frame index
+and its time in seconds::
 
     {"path": "clip.mp4", "frame": 0, "time": 0.0, "faces": [...], "error": null}
 
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 import yaml
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -65,6 +67,7 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".m
 # skipping the smallest scales is what makes the Haar detector real-time (see ``HaarDetector``).
 DEFAULT_MIN_FACE_SIZE = 64
 SCORE_DECIMALS = 4
+ANNOTATION_COLOR = (0, 200, 255)  # BGR amber: visible on skin, hair and most backgrounds
 
 
 class InputError(ValueError):
@@ -175,6 +178,22 @@ def video_frames(capture: cv2.VideoCapture, frame_step: int = 1) -> Iterator[tup
 # ------------------------------------------------------------------------------------------- detectors
 
 
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch ops on ``count`` threads, then restore the previous setting (a sub-microsecond switch).
+
+    The recognizer's torch work (MTCNN on one frame, the classifier on a few 48x48 faces) is too small
+    to split well: extra threads mostly wait for each other, and on a busy machine those waits multiply
+    the wall-clock time many times over. Both therefore run on one thread.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade, searched on a downscaled gray frame.
 
@@ -185,8 +204,8 @@ class HaarDetector:
 
     def __init__(self, min_face_size: int = DEFAULT_MIN_FACE_SIZE, scale_factor: float = 1.1,
                  min_neighbors: int = 5, find_eyes: bool = False) -> None:
-        self.faces = _cascade("haarcascade_frontalface_default.xml")
-        self.eyes = _cascade("haarcascade_eye_tree_eyeglasses.xml") if find_eyes else None
+        self.faces = load_cascade("haarcascade_frontalface_default.xml")
+        self.eyes = load_cascade("haarcascade_eye_tree_eyeglasses.xml") if find_eyes else None
         window = min(self.faces.getOriginalWindowSize())
         self.scale = min(1.0, window / min_face_size)
         self.scale_factor = scale_factor
@@ -223,7 +242,7 @@ class HaarDetector:
         return centres[0], centres[1]
 
 
-def _cascade(file_name: str) -> cv2.CascadeClassifier:
+def load_cascade(file_name: str) -> cv2.CascadeClassifier:
     cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / file_name))
     if cascade.empty():
         raise RuntimeError(f"OpenCV has no {file_name} under {cv2.data.haarcascades} (OpenCV 5 ships none)")
@@ -240,7 +259,7 @@ class MtcnnDetector:
 
     def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(1):
             boxes, _, landmarks = self.mtcnn.detect(rgb, landmarks=True)
         if boxes is None:
             return []
@@ -320,21 +339,6 @@ class EmotionClassifier:
             return ensemble.mean_softmax([model(batch).numpy() for model in self.models])
 
 
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch ops on ``count`` threads, then restore the previous setting (a sub-microsecond switch).
-
-    A few 48x48 faces are too little work to split: extra threads only wait for each other, and on a
-    busy machine those waits multiply the forward time many times over.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def pretrained_model(name: str) -> nn.Module:
     try:
         return create_model(name, pretrained=True)
@@ -385,7 +389,7 @@ def checkpointed_ensembles(runs: Sequence[Run]) -> list[ensemble.EnsembleResult]
 
 def ensemble_members(name: str) -> list[str]:
     """The runs of a named ensemble (as ``fer_study.ensemble`` names them, optionally followed by its
-    dataset group in parentheses), or of ``best``: the best on validation (see ``best_checkpointed_runs``)."""
+    dataset group in parentheses), or of ``best``: the best on validation (``best_checkpointed_runs``)."""
     if name == BEST_ENSEMBLE:
         members = best_checkpointed_runs()[BEST_ENSEMBLE_ROW]
         if not members:
@@ -465,20 +469,32 @@ class Recognizer:
         return faces
 
 
+def faces_table(faces: Sequence[Face]) -> pd.DataFrame:
+    """One row per face: its box, its top emotion and the probabilities in ``CLASS_NAMES`` order."""
+    return pd.DataFrame([{"box": list(face.box), "emotion": face.emotion, **face.scores} for face in faces],
+                        columns=["box", "emotion", *CLASS_NAMES])
+
+
 def annotate(image: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
-    """A BGR copy of ``image`` with each face's box and its top emotion and score drawn."""
+    """A BGR copy of ``image`` with each face's box and a label (top emotion and its probability)."""
     canvas = as_bgr(image).copy()
-    thickness = max(1, round(max(canvas.shape[:2]) / 500))
+    # Lines and text grow with the image, so that labels stay legible on large photos.
+    scale = max(canvas.shape[:2]) / 640
+    thickness = max(1, round(2 * scale))
+    font_scale = 0.6 * scale
     for face in faces:
         x, y, w, h = face.box
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), (0, 200, 255), thickness)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), ANNOTATION_COLOR, thickness)
         label = f"{face.emotion} {face.scores[face.emotion]:.2f}"
-        (_, text_height), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thickness, thickness)
-        # The label goes above the box, or below it when the box touches the top of the image.
-        above = y - 4 * thickness
-        origin = (x, above if above > text_height else y + h + text_height + thickness)
-        cv2.putText(canvas, label, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thickness, (0, 200, 255),
-                    thickness, cv2.LINE_AA)
+        (text_width, text_height), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                                                              thickness)
+        label_height = text_height + baseline + 2 * thickness
+        # The label sits on the box's top edge, or inside the box when the box touches the image top.
+        top = y - label_height if y >= label_height else y
+        cv2.rectangle(canvas, (x, top), (x + text_width + 2 * thickness, top + label_height),
+                      ANNOTATION_COLOR, cv2.FILLED)
+        cv2.putText(canvas, label, (x + thickness, top + thickness + text_height), cv2.FONT_HERSHEY_SIMPLEX,
+                    font_scale, (0, 0, 0), thickness, cv2.LINE_AA)
     return canvas
 
 
@@ -497,25 +513,38 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     choice.add_argument("--ensemble", metavar="NAME",
                         help=f"a named ensemble of runs with checkpoints (fer_study.ensemble's names, e.g. "
                         f"'RMN-style'), or '{BEST_ENSEMBLE}': the best on validation")
-    parser.add_argument("--detector", choices=DETECTORS[:2], default="haar")
+    parser.add_argument("--detector", choices=("haar", "mtcnn"), default="haar",
+                        help="face detector (--crops skips detection)")
     parser.add_argument("--crops", action="store_true",
                         help="inputs are already face crops: classify each whole image, no detection")
     parser.add_argument("--align", action="store_true", help="level the eyes before cropping each face")
-    parser.add_argument("--min-face-size", type=int, default=DEFAULT_MIN_FACE_SIZE,
+    parser.add_argument("--min-face-size", type=positive_int, default=DEFAULT_MIN_FACE_SIZE,
                         help="smallest face side searched for, in input pixels")
     parser.add_argument("--annotate", type=Path, metavar="DIR",
                         help="write each image (or video) with boxes and labels drawn into DIR")
     parser.add_argument("--webcam", type=int, metavar="N", help="read camera N until it ends or Ctrl-C")
-    parser.add_argument("--frame-step", type=int, default=1, metavar="K",
+    parser.add_argument("--frame-step", type=positive_int, default=1, metavar="K",
                         help="process every K-th video frame")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for counts and sizes."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
 
 
 def run_cli(args: argparse.Namespace) -> int:
     if not args.paths and args.webcam is None:
         print("give at least one PATH or --webcam N", file=sys.stderr)
         return 2
-    recognizer = Recognizer(load_classifier(args.model, args.run, args.ensemble),
-                            detector="none" if args.crops else args.detector, align=args.align,
+    try:
+        classifier = load_classifier(args.model, args.run, args.ensemble)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        print(f"cannot load the classifier: {error}", file=sys.stderr)
+        return 2
+    recognizer = Recognizer(classifier, detector="none" if args.crops else args.detector, align=args.align,
                             min_face_size=args.min_face_size)
     writer = AnnotationWriter(args.annotate) if args.annotate else None
     failures = 0

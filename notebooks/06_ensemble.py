@@ -54,8 +54,8 @@ plots.show_table(ensemble_claims[["id", "paper", "ensemble", "metric", "value", 
 #
 # ## The committed runs
 #
-# Accuracies recomputed from each run's predictions; CPU time is per 48x48 image on this machine for one
-# view.
+# Accuracies are recomputed from each run's predictions; CPU time is for one 48x48 image (a batch of
+# one, one view) on the machine that executed this notebook.
 
 # %%
 runs = ensemble.load_runs(runs_dir, tiers)
@@ -122,6 +122,6 @@ plots.plot_accuracy_vs_cost(points, cost="cpu_ms_per_image", title="Test accurac
 #   best-on-validation weights only.
 # - TTA uses the deterministic views of `fer_study.train.tta` (flip, ten-crop, flip and rotate), not the
 #   RMN code's random views.
-# - Cost is measured on untrained copies of the registered models, on this machine's CPU, for one view
-#   at the native 48x48 input (each model resizes inside itself); TTA multiplies it by its number of
-#   views.
+# - Cost is measured on untrained copies of the registered models, on the CPU that executed this
+#   notebook, one image at a time at the native 48x48 input (each model resizes inside itself); TTA
+#   multiplies it by its number of views. An ensemble's time is the sum of its members'.

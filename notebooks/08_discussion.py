@@ -46,6 +46,8 @@ for name, value in numbers.items():
 # %% [markdown]
 # ## Conclusion
 #
+# {glue:md}`runs_status`
+#
 # The study has {glue:md}`runs_count` committed runs (tiers: {glue:md}`tiers`; devices:
 # {glue:md}`devices`). The best single model on PrivateTest is {glue:md}`best_single`:
 # {glue:md}`best_single_vs_human` against the human estimate of {glue:md}`human_accuracy`, and

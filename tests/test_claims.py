@@ -18,7 +18,7 @@ import pytest
 import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import claims
+from fer_study import claims, ensemble
 
 N = 200
 LABELS = labels_for(N)
@@ -136,6 +136,6 @@ def test_table_joins_claims_with_runs(tmp_path):
 
     text = claims.verdict_text(table)
     assert "**rmn-single**" in text and "**held**" in text and "**not reproduced**" in text
-    numbers = claims.discussion_numbers([], table, [])
-    assert numbers["best_single"].startswith("resmasking_dropout1: 72.50 ± 3.54")
+    numbers = claims.discussion_numbers(ensemble.load_runs(tmp_path), table, [])
+    assert numbers["best_single"].startswith("resmasking_dropout1, 72.50 ± 3.54 %")
     assert numbers["best_single_vs_human"] == "+7.50 points"

@@ -153,17 +153,45 @@ def test_tables_with_cost(tmp_path, monkeypatch):
     assert members.loc[0, "cpu_ms_per_image"] > 0
     assert np.isnan(members.loc[1, "cpu_ms_per_image"])
     assert "not registered" in members.loc[1, "note"]
-    results, _ = ensemble.evaluate_all(runs, bootstrap_samples=50)
+    results, notes = ensemble.evaluate_all(runs, bootstrap_samples=50)
+    # Greedy selection keeps both runs, the same ensemble as "all runs": listed once.
+    assert "fer2013: greedy selection (val) has the same members as all runs" in notes
+    assert set(ensemble.results_table(results)["ensemble"]) == {"all runs"}
     table = ensemble.results_table(results, members)
     assert set(table["params"]) == {350.0}
     assert table["cpu_ms_per_image"].isna().all()  # one member's time is unknown, so the total is too
     points = ensemble.cost_points(members, table)
-    assert set(points["kind"]) == {"single model", "ensemble"}
+    assert points["kind"].tolist() == ["single model", "single model", "ensemble (mean)"]
 
 
 def test_no_runs_gives_empty_tables(tmp_path):
     runs = ensemble.load_runs(tmp_path)
     results, notes = ensemble.evaluate_all(runs)
-    assert runs == [] and results == [] and notes == []
+    assert runs == [] and results == [] and notes == [ensemble.NO_RUNS]
     assert ensemble.results_table(results, ensemble.member_table(runs)).empty
     assert ensemble.best_result(results) is None
+
+
+def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from fer_study import plots
+
+    runs = _trio(tmp_path)
+    results, _ = ensemble.evaluate_all(runs, bootstrap_samples=20)
+    members = ensemble.member_table(runs)
+    table = ensemble.results_table(results, members)
+    counts = pd.DataFrame({"class": ["angry", "happy"] * 2, "count": [3, 5, 2, 4],
+                           "split": ["train", "train", "val", "val"]})
+    drawn = [plots.plot_history(runs[0].history), plots.plot_confusion(*ensemble.best_confusion(results)),
+             plots.plot_gains(table), plots.plot_class_counts(counts),
+             plots.plot_accuracy_vs_cost(ensemble.cost_points(members, table))]
+    assert [len(figure.axes) for figure in drawn] == [3, 2, 1, 1, 1]  # history: loss, accuracy, lr
+    no_points = ensemble.cost_points(members.iloc[:0], table.iloc[:0])
+    empty = [plots.plot_history(pd.DataFrame()), plots.plot_confusion(None, ensemble.NO_RUNS),
+             plots.plot_gains(table.iloc[:0]), plots.plot_accuracy_vs_cost(no_points)]
+    assert all(not figure.axes[0].axison for figure in empty)
+    assert repr(plots.show_table(members)).split()[0] == "run"

@@ -63,6 +63,7 @@ def _calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:
 def test_forward_backward_gives_finite_logits_and_gradients(name):
     torch.manual_seed(0)
     model = create_model(name)
+    assert isinstance(model.input_size, int) and isinstance(model.paper_model, bool)
     logits = model(torch.rand(2, 1, IMAGE_SIZE, IMAGE_SIZE))
     assert logits.shape == (2, NUM_CLASSES)
     assert torch.isfinite(logits).all()
@@ -71,15 +72,12 @@ def test_forward_backward_gives_finite_logits_and_gradients(name):
     assert gradients and all(torch.isfinite(g).all() for g in gradients)
 
 
-def test_every_model_states_its_input_size_and_whether_it_is_a_paper_model():
-    for name in list_models():
-        model = create_model(name)
-        assert isinstance(model.input_size, int) and model.input_size >= IMAGE_SIZE - 8, name
-        assert isinstance(model.paper_model, bool), name
+def test_scaled_and_study_models_are_not_paper_models():
     assert not create_model("resemotenet_s").paper_model
     assert not create_model("vgg_cpu").paper_model
     assert not create_model("arbex_resnet18").paper_model
     assert create_model("resemotenet").paper_model
+    assert create_model("resemotenet").input_size == 64 and create_model("resemotenet_s").input_size == 48
 
 
 @pytest.mark.parametrize("name", ["vgg_cpu", "resemotenet_s", "resemotenet", "vggnet", "mini_xception"])
@@ -133,16 +131,16 @@ def test_registering_a_name_twice_raises():
 
 def _first_logits_alone_and_with_other_images(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     torch.manual_seed(1)
-    batch = torch.rand(4, 1, IMAGE_SIZE, IMAGE_SIZE)
+    batch = torch.rand(3, 1, IMAGE_SIZE, IMAGE_SIZE)
     other = batch.clone()
-    other[1:] = torch.rand(3, 1, IMAGE_SIZE, IMAGE_SIZE)
+    other[1:] = torch.rand(2, 1, IMAGE_SIZE, IMAGE_SIZE)
     with torch.no_grad():
         return model(batch)[0], model(other)[0]
 
 
 def test_pattlite_published_batch_attention_leaks_across_the_batch():
     torch.manual_seed(0)
-    calibration = torch.rand(8, 1, IMAGE_SIZE, IMAGE_SIZE)
+    calibration = torch.rand(6, 1, IMAGE_SIZE, IMAGE_SIZE)
     per_sample = create_model("pattlite")
     published = create_model("pattlite", batch_attention=True)
     published.load_state_dict(per_sample.state_dict())  # same weights; only the attention axis differs
@@ -180,15 +178,15 @@ def test_emonext_regulariser_is_per_sample_unless_the_published_batch_form_is_as
 def test_reliability_balancing_wraps_any_backbone_and_trains():
     torch.manual_seed(0)
     images, labels = torch.rand(4, 1, IMAGE_SIZE, IMAGE_SIZE), torch.tensor([0, 1, 2, 3])
-    for backbone in ("vgg_cpu", "mini_xception"):
-        model = ReliabilityBalancing(create_model(backbone))
-        for progress in (0.0, 0.5, 1.0):
-            logits, loss = model.training_loss(
-                images, labels, progress, class_weights=torch.ones(NUM_CLASSES)
-            )
-            assert logits.shape == (4, NUM_CLASSES) and torch.isfinite(loss)
-        loss.backward()
-        assert model.anchors.grad is not None and torch.isfinite(model.anchors.grad).all()
+    model = ReliabilityBalancing(create_model("vgg_cpu"))
+    for progress in (0.0, 0.5, 1.0):
+        logits, loss = model.training_loss(images, labels, progress, class_weights=torch.ones(NUM_CLASSES))
+        assert logits.shape == (4, NUM_CLASSES) and torch.isfinite(loss)
+    loss.backward()
+    assert model.anchors.grad is not None and torch.isfinite(model.anchors.grad).all()
+    # A backbone whose own classifier is a conv on the feature map works through forward_features too.
+    _, loss = ReliabilityBalancing(create_model("mini_xception")).training_loss(images, labels, 1.0)
+    assert torch.isfinite(loss)
 
 
 def test_reliability_balancing_attention_is_per_sample_by_default():

@@ -14,6 +14,8 @@ Fit = Literal["resize", "center_crop"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Keras BatchNormalization default; ported Keras models keep it so their outputs match.
+KERAS_BN_EPS = 1e-3
 
 
 class InputAdapter(nn.Module):

@@ -28,10 +28,15 @@ import torch
 from torch import nn
 
 from fer_study.constants import CLASS_NAMES, NUM_CLASSES
-from fer_study.models._layers import InputAdapter, SamePadConv2d, SamePadMaxPool2d, SeparableConv2d
+from fer_study.models._layers import (
+    KERAS_BN_EPS,
+    InputAdapter,
+    SamePadConv2d,
+    SamePadMaxPool2d,
+    SeparableConv2d,
+)
 from fer_study.models._registry import register_model
 
-KERAS_BN_EPS = 1e-3
 # ``fer.FER._get_labels()`` of fer 25.10.3, index -> label; checked against CLASS_NAMES at load time.
 FER_PACKAGE_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 

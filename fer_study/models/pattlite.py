@@ -33,12 +33,17 @@ import torch
 from torch import nn
 
 from fer_study.constants import NUM_CLASSES
-from fer_study.models._layers import InputAdapter, SamePadConv2d, ScaledDotAttention, SeparableConv2d
+from fer_study.models._layers import (
+    KERAS_BN_EPS,
+    InputAdapter,
+    SamePadConv2d,
+    ScaledDotAttention,
+    SeparableConv2d,
+)
 from fer_study.models._registry import register_model
 
 # (pointwise width, stride) of Keras MobileNetV1 blocks 1-9; the cut keeps block 9's depthwise half.
 MOBILENET_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1))
-KERAS_BN_EPS = 1e-3
 
 
 @dataclass(frozen=True)

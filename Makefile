@@ -1,0 +1,50 @@
+# Thin aliases over the project's Python entry points. `make book` and `make test` do everything.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Raw data: FER_DATA if set, else ../shared/data when it exists, else data/raw (see fer_study/paths.py).
+FER_DATA ?= $(if $(wildcard ../shared/data/*.zip),$(abspath ../shared/data),$(CURDIR)/data/raw)
+export FER_DATA
+TIER ?= cpu
+
+.PHONY: venv data test test-all book run train sync lint clean-book
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# Build (once) and validate the HDF5 caches of the base datasets.
+data: venv
+	$(PY) -m fer_study.data
+
+test: venv
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: venv
+	$(PY) -m pytest -q
+
+# Execute every notebook with params/$(TIER)/ (committed runs are loaded, not retrained), then render.
+book: venv data
+	$(PY) -m fer_study.book build --tier $(TIER)
+
+# One notebook: make run NB=01_dataset TIER=smoke
+run: venv
+	$(PY) -m fer_study.book run $(NB) --tier $(TIER)
+
+# One training run: make train CONFIG=params/cpu/runs/vgg_cpu.yaml [ARGS=--resume]
+train: venv
+	$(PY) -m fer_study.train $(CONFIG) $(ARGS)
+
+sync: venv
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+lint: venv
+	$(VENV)/bin/ruff check fer_study tests
+
+clean-book:
+	rm -rf book/_build book/executed

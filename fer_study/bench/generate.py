@@ -1,0 +1,62 @@
+"""``python -m fer_study.bench generate``: seconds per generated image on this machine's device.
+
+Times ``fer_study.generate.generate_faces`` (one image per call of the pipeline, as the report's
+generator runs) with a local model folder, after one warm-up image: the figure the report's Table 2
+(section 6.3.1) gives per model.
+
+``--tiny`` times the tiny randomly initialised test pipeline instead: it checks the plumbing on a machine
+without real weights, and its figures say nothing about a real model; the output says so.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from fer_study.generate import (
+    GenerationSettings,
+    ModelNotFoundError,
+    build_tiny_pipeline,
+    default_device,
+    generate_faces,
+)
+
+TINY_LABEL = "TINY RANDOM TEST PIPELINE (plumbing check only; not a real model, its timing means nothing)"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_study.bench generate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="local diffusers pipeline folder, name under FER_MODELS, or a "
+                                        "Hugging Face repo id already in the local cache")
+    source.add_argument("--tiny", action="store_true", help="time the tiny random test pipeline")
+    parser.add_argument("--count", type=int, default=5, help="timed images after the warm-up image")
+    parser.add_argument("--size", type=int, help="image side in pixels (default: report's 512; tiny: 32)")
+    parser.add_argument("--steps", type=int, help="inference steps (default: report's 40; tiny: 2)")
+    parser.add_argument("--emotion", default="happy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", help="torch device (default: cuda when available)")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    defaults = GenerationSettings()
+    size = args.size or (32 if args.tiny else defaults.width)
+    steps = args.steps or (2 if args.tiny else defaults.steps)
+    settings = GenerationSettings(width=size, height=size, steps=steps)
+    device = args.device or str(default_device())
+    with tempfile.TemporaryDirectory() as scratch:
+        model = build_tiny_pipeline(Path(scratch) / "tiny") if args.tiny else args.model
+        try:
+            timings = generate_faces(model, args.emotion, args.count + 1, args.seed, Path(scratch) / "out",
+                                     settings, device)
+        except ModelNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    timed = timings["seconds"].iloc[1:]
+    print(f"model: {TINY_LABEL if args.tiny else args.model}")
+    print(f"device: {device}; {size}x{size}, {settings.steps} steps, guidance {settings.guidance_scale}")
+    print(f"warm-up image: {timings['seconds'].iloc[0]:.3f} s")
+    print(f"seconds per image over {len(timed)} images: mean {timed.mean():.3f}, "
+          f"min {timed.min():.3f}, max {timed.max():.3f}")
+    return 0

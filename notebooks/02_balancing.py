@@ -1,0 +1,202 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Dataset variants and balancing
+#
+# The report's first research question is how to fix FER2013's class imbalance and small size
+# (sections 3.3, 6.2 and 6.3.1). This notebook builds every dataset variant the report used and shows
+# what each one changes:
+#
+# - `fer2013_a`: the training split enlarged with augmented copies (rotation, random-size crop,
+#   contrast and brightness jitter), about x1.35 per class and x2.16 for *disgust*;
+# - `fer2013_f`: training images in which deepface (OpenCV detector) finds no face are dropped;
+# - `fer2013_fa`: the kept training faces replaced by deepface's aligned crop, resized to 48x48;
+# - `ferplus_s`: FER+ (7-class majority labels) with its training classes semi-balanced. The report
+#   used AffectNet images for this; AffectNet cannot be had here, so augmented copies (and generated
+#   faces, when a folder of them is given) fill the classes instead.
+#
+# Variants change training data only: validation and test remain the full, unfiltered official splits,
+# so every model in the study is evaluated on the same 3,589 PrivateTest images.
+#
+# The last sections reproduce the report's generated-image pipeline: its dynamic prompt generator, a
+# local text-to-image model with the report's settings, the face crop that turns generated images into
+# FER-style faces, and the balancing of a split from a folder of such faces.
+
+# %% tags=["parameters"]
+variant_names = ["fer2013_a", "fer2013_f", "fer2013_fa", "ferplus_s"]
+limit = None  # images per split of a random sample to build from in memory; None: the cached variants
+augment_growth = 1.35
+augment_class_growth = {"disgust": 2.16}
+augment_seed = 0
+face_detector = "opencv"
+face_upscale = 4
+semi_balance_fraction = 0.5
+semi_balance_max_growth = 3.0
+generated_faces_dir = None  # per-class folders of 48x48 generated faces; None: none are used
+generator_model = None  # local diffusers pipeline folder, or a Hugging Face repo id already cached
+generation_emotions = ["disgust", "fear"]
+generation_count = 4
+prompt_seed = 0
+prompt_examples = 4
+grid_images = 20
+
+# %%
+import pandas as pd
+
+from fer_study import generate, paths
+from fer_study.data import faces, variants
+from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, OFFICIAL_GROUPS, balance_table
+
+pd.set_option("display.width", 160)
+pd.set_option("display.max_colwidth", None)  # prompts are long
+
+# %% [markdown]
+# ## What balancing FER2013 would take (report 3.3)
+#
+# The report's counting script found how many images each class lacks to reach the largest class. It
+# grouped the images as the Kaggle folders do (`train` = Training, `test` = PublicTest + PrivateTest),
+# which is how it arrived at 21,796 images to add for training and 5,240 for testing. The same table
+# for the official three splits follows.
+
+# %%
+bases = {name: variants.base_dataset(name, limit) for name in ("fer2013", "ferplus")}
+balance_table(bases["fer2013"], KAGGLE_FOLDER_GROUPS)
+
+# %%
+balance_table(bases["fer2013"], OFFICIAL_GROUPS)
+
+# %% [markdown]
+# ## The variants
+#
+# With `limit = None` each variant is read from its cache (built on first use, then validated on
+# every load: validation and test counts equal the base dataset's, training counts equal those recorded
+# at build). With a `limit` the variants are built in memory from a random sample of that many images
+# per split, with the settings below.
+
+# %%
+overrides = {
+    "fer2013_a": {"growth": augment_growth, "class_growth": augment_class_growth, "seed": augment_seed},
+    "fer2013_f": {"detector": face_detector, "upscale": face_upscale},
+    "fer2013_fa": {"detector": face_detector, "upscale": face_upscale},
+    "ferplus_s": {"fraction": semi_balance_fraction, "max_growth": semi_balance_max_growth,
+                  "seed": augment_seed, "generated_dir": generated_faces_dir},
+}
+datasets = {name: variants.get_variant(name, bases[variants.VARIANTS[name].base], overrides[name])
+            for name in variant_names}
+variants.settings_table(datasets)
+
+# %% [markdown]
+# Images per split and class, and the change in total from the variant's source:
+
+# %%
+variants.counts_table({**bases, **datasets})
+
+# %% [markdown]
+# Images added (positive) or dropped (negative) per class:
+
+# %%
+variants.change_table(datasets)
+
+# %% [markdown]
+# ## Augmented images (`fer2013_a`)
+#
+# Each pair shows a training image and one of its augmented copies (`augN` is the N-th copy made from
+# that image). Copies are drawn from a seeded permutation of each class, so the variant is the same on
+# every build.
+
+# %%
+faces.face_grid(*variants.augmented_examples(datasets["fer2013_a"], grid_images // 2), columns=10)
+
+# %% [markdown]
+# ## Faces deepface does not find (`fer2013_f`, `fer2013_fa`)
+#
+# deepface's `extract_faces` runs with the OpenCV (Haar cascade) detector, the one that works offline
+# here along with `fastmtcnn` and `skip` (see `fer_study.data.faces` for which detectors fail and
+# why). FER2013 faces are 48x48: each image is upscaled before detection, since Haar's face window and
+# eye cascade need larger faces. Images per split and class without a detected face: dropped from
+# training, counted but kept in validation and test.
+
+# %%
+variants.drop_table(datasets["fer2013_f"])
+
+# %%
+face_table = variants.get_face_table(bases["fer2013"], overrides["fer2013_f"])
+face_table.summary()
+
+# %%
+face_table.outcome_counts()
+
+# %% [markdown]
+# Training images the filter drops (class and reason under each):
+
+# %%
+faces.face_grid(*face_table.dropped("train", grid_images), columns=10)
+
+# %% [markdown]
+# Validation and test images without a detected face; they stay in the evaluation splits, and
+# `FaceTable.kept_in("test")` gives the mask for a filtered-test score shown beside the full one:
+
+# %%
+faces.face_grid(*face_table.dropped("test", grid_images), columns=10)
+
+# %% [markdown]
+# Kept training images and their aligned crops in `fer2013_fa` (where deepface found both eyes, it
+# rotates the face to level them; every crop is then resized back to 48x48):
+
+# %%
+faces.face_grid(*variants.aligned_examples(face_table, bases["fer2013"], grid_images // 2), columns=10)
+
+# %% [markdown]
+# ## Semi-balanced FER+ (`ferplus_s`)
+#
+# Each training class grows towards a fraction (`semi_balance_fraction`) of the largest class, but by at
+# most `semi_balance_max_growth` times, since many copies of few sources would be near-duplicates. Per
+# class: the source count, the target, and how many generated faces and augmented copies were added.
+
+# %%
+variants.train_sources(datasets["ferplus_s"])
+
+# %% [markdown]
+# ## Dynamic prompts (report 6.2)
+#
+# The report's prompt template, with every bracketed element drawn anew for each image from a pool and
+# the seed increased by 200 per image:
+#
+# > [selected-context] image with a [emotion1], [emotion2], deeply [emotion3] single [selected-gender]
+# > that is [selected-emotion] and has a detailed [selected-expression]. Person is expressive,
+# > [selected-age], [selected-nationality] and has a [selected-race] genetic. Focus on eyes, eyebrows,
+# > mouth and other facial factors to express the [emotion1].
+
+# %%
+prompts = generate.PromptGenerator()
+pd.concat([prompts.jobs(emotion, prompt_examples, prompt_seed) for emotion in generation_emotions],
+          ignore_index=True)
+
+# %% [markdown]
+# ## Generating faces (report 6.2)
+#
+# Images come from a local text-to-image pipeline with the report's settings (512x512, 40 steps,
+# guidance 5.5, negative prompt). No weights can be downloaded here: with `generator_model = None`, or
+# a model that is not on disk, this step says so and is skipped. The report's choice was Realistic
+# Vision v6; its timing per image on a given device comes from `python -m fer_study.bench generate`.
+
+# %%
+generate.generate_examples(generator_model, generation_emotions, generation_count, prompt_seed,
+                           paths.cache_dir() / "generated")
+
+# %% [markdown]
+# ## Balancing a split from a folder of generated faces
+#
+# `generate.balance_from_folder` fills each class of a split up to a target (by default its largest
+# class) from per-class folders of 48x48 faces and checks the counts afterwards. The plan below shows
+# how many faces each class of FER2013's training split needs and, when `generated_faces_dir` is set,
+# how many the folder holds.
+
+# %%
+generate.balance_plan(bases["fer2013"], "train", generated_faces_dir)
