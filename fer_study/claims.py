@@ -171,14 +171,13 @@ def _protocol_notes(claim: dict, run_tta: set[str] | None, claims: ClaimSet) -> 
     if claim["split"] != RUN_TEST_SPLIT:
         notes.append(f"claimed on {claim['split']} split; runs are tested on {RUN_TEST_SPLIT}")
     tta = claim["protocol"]["tta"]
-    reproduced_with = f"reproduced with {', '.join(sorted(run_tta))}" if run_tta else "no equivalent here"
+    run_side = f"; reproduced with {', '.join(sorted(run_tta))}" if run_tta else ""
     if tta == "unclear":
         notes.append("claim's TTA not stated")
     elif tta not in claims.tta_equivalents:
-        notes.append(f"claim used {tta} TTA, which has no equivalent here"
-                     + (f"; {reproduced_with}" if run_tta else ""))
+        notes.append(f"claim used {tta} TTA, which has no equivalent here{run_side}")
     elif run_tta and run_tta != {claims.tta_equivalents[tta]}:
-        notes.append(f"claim used {tta} TTA, {reproduced_with}")
+        notes.append(f"claim used {tta} TTA{run_side}")
     if claim["pretraining"] not in ("none", "unclear", "unknown"):
         notes.append(f"claim starts from {claim['pretraining']}")
     if claim["extra_data"] != "none":
@@ -196,33 +195,36 @@ def _joined(values) -> str:
     return ", ".join(sorted({str(value) for value in values}))
 
 
-def _recipe(run: Run) -> tuple[str, str, str]:
-    """Runs with the same model, tier and training splits are seeds of one recipe."""
-    return (str(run.metrics.get("model")), str(run.metrics.get("tier")),
+def _recipe(run: Run) -> tuple[str, str, str, str]:
+    """Runs with the same model, model options, tier and training splits are seeds of one recipe."""
+    model_kwargs = run.config.get("model_kwargs") or {}
+    options = ", ".join(f"{key}={value}" for key, value in sorted(model_kwargs.items()))
+    return (str(run.metrics.get("model")), options, str(run.metrics.get("tier")),
             "+".join(run.metrics.get("train_splits") or ["train"]))
 
 
-def _recipe_note(train_splits: str) -> list[str]:
-    return [] if train_splits == "train" else [f"trained on {train_splits}"]
+def _recipe_notes(options: str, train_splits: str) -> list[str]:
+    return ([f"model options: {options}"] if options else []) + (
+        [] if train_splits == "train" else [f"trained on {train_splits}"])
 
 
 def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
     """One row per recipe (model, tier, training splits): the mean and spread over its runs (seeds)."""
     rows = []
-    groups: dict[tuple[str, str, str], list[Run]] = {}
+    groups: dict[tuple[str, str, str, str], list[Run]] = {}
     for run in runs:
         groups.setdefault(_recipe(run), []).append(run)
-    for (model, tier, train_splits), members in sorted(groups.items()):
+    for (model, options, tier, train_splits), members in sorted(groups.items()):
         use_tta = _wants_tta(claim) and all(ensemble.has_tta(run) for run in members)
         run_tta = {str(run.metrics.get("tta")) for run in members} if use_tta else {"none"}
         accuracies = 100 * np.array([ensemble.accuracy(run, "test", use_tta) for run in members])
         reproduced = float(accuracies.mean())
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
-        notes = _recipe_note(train_splits) + _protocol_notes(claim, run_tta, claims)
+        notes = _recipe_notes(options, train_splits) + _protocol_notes(claim, run_tta, claims)
         comparable = model == claim["model"] and all(run.metrics.get("paper_model", True) for run in members)
         if not comparable:
-            notes.insert(0, f"{model} is not the paper's model (scaled variant of {claim['model']}): shown, "
-                            "not compared")
+            why = f"scaled variant of {claim['model']}" if model != claim["model"] else "its runs say so"
+            notes.insert(0, f"{model} is not the paper's model ({why}): shown, not compared")
         rows.append(_claim_fields(claim) | {
             "model": model, "reproduced": reproduced,
             "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
@@ -287,12 +289,12 @@ def _matches(run: Run, claim: dict, models: set[str]) -> bool:
 def _unclaimed_rows(runs: list[Run]) -> list[dict]:
     """Runs that no claim is about (the study's own models, fine-tuned baselines, ...), per dataset and
     recipe."""
-    groups: dict[tuple[str, tuple[str, str, str]], list[Run]] = {}
+    groups: dict[tuple[str, tuple[str, str, str, str]], list[Run]] = {}
     for run in runs:
         groups.setdefault((str(run.metrics.get("dataset")), _recipe(run)), []).append(run)
     rows = []
-    for (dataset, (model, tier, train_splits)), members in sorted(groups.items()):
-        notes = _recipe_note(train_splits)
+    for (dataset, (model, options, tier, train_splits)), members in sorted(groups.items()):
+        notes = _recipe_notes(options, train_splits)
         if not all(run.metrics.get("paper_model", True) for run in members):
             notes.append("the study's own or a scaled model, not a paper's")
         accuracies = 100 * np.array([ensemble.accuracy(run, "test") for run in members])

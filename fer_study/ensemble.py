@@ -151,11 +151,6 @@ def accuracy(run: Run, split: str, tta: bool = False) -> float:
     return float((run.logits(split, tta).argmax(axis=1) == run.labels(split)).mean())
 
 
-def _validation_accuracy(members: Sequence[Run], tta: bool) -> float:
-    scores = probabilities(members, "val", tta).mean(axis=0)
-    return float((scores.argmax(axis=1) == members[0].labels("val")).mean())
-
-
 def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = False) -> list[Run]:
     """Members chosen by the validation accuracy of their mean-softmax ensemble; test is never read.
 
@@ -164,20 +159,26 @@ def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = Fals
     ``MAX_EXHAUSTIVE_MEMBERS`` runs); among equally accurate subsets the smaller one wins.
     """
     check_aligned(runs)
-    ranked = sorted(runs, key=lambda run: (-accuracy(run, "val", tta), run.name))
+    labels = runs[0].labels("val")
+    # Each run's softmax once: exhaustive search scores up to 2**10 subsets of them.
+    validation = {run.name: softmax(run.logits("val", tta)) for run in runs}
+
+    def score(members: Sequence[Run]) -> float:
+        mean = np.mean([validation[run.name] for run in members], axis=0)
+        return float((mean.argmax(axis=1) == labels).mean())
+
+    ranked = sorted(runs, key=lambda run: (-score([run]), run.name))
     if method == "greedy":
-        chosen = [ranked[0]]
-        best = _validation_accuracy(chosen, tta)
+        chosen, best = [ranked[0]], score(ranked[:1])
         while True:
             chosen_names = {run.name for run in chosen}
-            candidates = [(_validation_accuracy([*chosen, run], tta), run) for run in ranked
-                          if run.name not in chosen_names]
+            candidates = [(score([*chosen, run]), run) for run in ranked if run.name not in chosen_names]
             if not candidates:
                 return chosen
-            score, run = max(candidates, key=lambda candidate: candidate[0])
-            if score <= best:
+            candidate_score, run = max(candidates, key=lambda candidate: candidate[0])
+            if candidate_score <= best:
                 return chosen
-            chosen, best = [*chosen, run], score
+            chosen, best = [*chosen, run], candidate_score
     if method == "exhaustive":
         if len(ranked) > MAX_EXHAUSTIVE_MEMBERS:
             raise ValueError(f"exhaustive selection over {len(ranked)} runs is limited to "
@@ -185,7 +186,7 @@ def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = Fals
         subsets = (list(subset) for size in range(1, len(ranked) + 1)
                    for subset in itertools.combinations(ranked, size))
         # max() keeps the first of equal scores, and subsets come smallest first.
-        return max(subsets, key=lambda subset: _validation_accuracy(subset, tta))
+        return max(subsets, key=score)
     raise ValueError(f"unknown selection {method!r}; choose from {', '.join(SELECTIONS)}")
 
 
@@ -325,7 +326,10 @@ def evaluate_all(runs: Sequence[Run], selection: str = "greedy", combiners: Sequ
 
 
 def best_result(results: Sequence[EnsembleResult]) -> EnsembleResult | None:
-    """The ensemble with the highest *validation* accuracy (test accuracy would be a biased pick)."""
+    """The ensemble with the highest *validation* accuracy (test accuracy would be a biased pick).
+
+    Validation accuracy flatters the ensembles whose members or weights were fitted on validation, but the
+    pick never sees the test set, so the test numbers of the pick stay honest."""
     return max(results, key=lambda result: result.val_accuracy, default=None)
 
 
@@ -407,9 +411,12 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
     rows = []
     for result in results:
         names = result.ensemble.member_names
+        fitted = result.combiner == "weighted"
+        weights = ", ".join(f"{weight:.2f}" for weight in result.weights) if fitted else ""
         row = {
             "group": result.ensemble.group, "ensemble": result.ensemble.name, "combiner": result.combiner,
             "tta": result.ensemble.tta, "n_members": len(names), "members": ", ".join(names),
+            "weights": weights,
             "val_acc_pct": 100 * result.val_accuracy,
             "test_acc_pct": 100 * result.test["accuracy"],
             "test_acc_low": 100 * result.accuracy_interval[0],
@@ -426,9 +433,10 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
             row["params"] = cost.loc[names, "params"].astype(float).sum(min_count=len(names))
             row["cpu_ms_per_image"] = cost.loc[names, "cpu_ms_per_image"].sum(min_count=len(names))
         rows.append(row)
-    columns = ["group", "ensemble", "combiner", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
-               "test_acc_low", "test_acc_high", "macro_f1", "best_member", "best_member_test_acc_pct",
-               "gain_pp", "gain_low", "gain_high", *(f"recall_{name}" for name in CLASS_NAMES)]
+    columns = ["group", "ensemble", "combiner", "tta", "n_members", "members", "weights", "val_acc_pct",
+               "test_acc_pct", "test_acc_low", "test_acc_high", "macro_f1", "best_member",
+               "best_member_test_acc_pct", "gain_pp", "gain_low", "gain_high",
+               *(f"recall_{name}" for name in CLASS_NAMES)]
     if cost is not None:
         columns += ["params", "cpu_ms_per_image"]
         return pd.DataFrame(rows, columns=columns).astype({"params": "Int64"})

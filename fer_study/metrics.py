@@ -32,8 +32,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
 def bootstrap_indices(n_items: int, samples: int, seed: int = 0) -> np.ndarray:
     """``samples`` resamples (with replacement) of ``range(n_items)``, shape (samples, n_items).
 
-    Every interval of one comparison must use the same draws, so paired quantities (an ensemble and its
-    best member on the same resampled images) move together.
+    The same seed gives the same draws, so intervals of one comparison resample the same test sets.
     """
     rng = np.random.default_rng(seed)
     return rng.integers(0, n_items, size=(samples, n_items), dtype=np.int32)

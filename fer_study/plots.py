@@ -5,6 +5,8 @@ is nothing to draw (no committed runs yet, no cost recorded), draws a message sa
 failing, so notebooks need no branches.
 """
 
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -23,11 +25,18 @@ def use_house_style() -> None:
     sns.set_theme(**HOUSE_STYLE)
 
 
-def _figure(ncols: int = 1, height: float = 4.0, width: float = FIGURE_WIDTH) -> tuple[Figure, np.ndarray]:
+def _grid(nrows: int, ncols: int, height: float, width: float) -> tuple[Figure, np.ndarray]:
+    """A figure in the house style with a (nrows, ncols) array of axes."""
     use_house_style()
-    figure, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, layout="constrained")
     # Detached from pyplot: the notebook shows the returned figure once, not again as an open figure.
     plt.close(figure)
+    return figure, axes
+
+
+def _figure(ncols: int = 1, height: float = 4.0, width: float = FIGURE_WIDTH) -> tuple[Figure, np.ndarray]:
+    """A figure with one row of ``ncols`` axes."""
+    figure, axes = _grid(1, ncols, height, width)
     return figure, axes[0]
 
 
@@ -42,21 +51,26 @@ def message_figure(message: str, title: str | None = None) -> Figure:
 
 
 class Table:
-    """A table as a notebook shows it: styled HTML in the book, plain text wherever only text is read."""
+    """A table as a notebook shows it: styled HTML in the book, plain text wherever only text is read.
+
+    A named index (e.g. ``split``) is part of the table and shown; an unnamed one is only row numbers."""
 
     def __init__(self, frame: pd.DataFrame, precision: int = 2) -> None:
         self.frame, self.precision = frame, precision
+        self.show_index = any(name is not None for name in frame.index.names)
 
     def _repr_html_(self) -> str:
-        return self.frame.style.format(precision=self.precision, na_rep="").hide(axis="index").to_html()
+        styler = self.frame.style.format(precision=self.precision, na_rep="")
+        return (styler if self.show_index else styler.hide(axis="index")).to_html()
 
     def __repr__(self) -> str:
-        return self.frame.to_string(index=False, na_rep="",
+        return self.frame.to_string(index=self.show_index, na_rep="",
                                     float_format=lambda value: f"{value:.{self.precision}f}")
 
 
 def show_table(table: pd.DataFrame, empty_message: str = NOTHING_TO_DRAW, precision: int = 2):
-    """The table for display (numbers rounded, no index), or the message in bold when it has no rows."""
+    """The table for display (numbers rounded, row numbers hidden), or the message in bold when it has no
+    rows."""
     if table is None or table.empty:
         return Markdown(f"**{empty_message}**")
     return Table(table, precision)
@@ -112,6 +126,27 @@ def plot_class_counts(counts: pd.DataFrame, x: str = "class", y: str = "count", 
     figure, (axes,) = _figure(height=4.0)
     sns.barplot(data=counts, x=x, y=y, hue=hue if hue in counts.columns else None, order=order, ax=axes)
     axes.set(xlabel="", ylabel=y.replace("_", " "), title=title or "")
+    return figure
+
+
+def plot_face_grid(images: np.ndarray, labels: np.ndarray, per_row: int = 8, title: str | None = None,
+                   class_names: tuple[str, ...] = CLASS_NAMES) -> Figure:
+    """Faces (N, H, W; uint8 or floats in [0, 1]) in rows of ``per_row``, each titled with its class."""
+    images = np.asarray(images)
+    if len(images) == 0:
+        return message_figure("No images to draw.", title)
+    rows = -(-len(images) // per_row)
+    figure, grid = _grid(rows, per_row, height=1.2 * rows + 0.4, width=1.1 * per_row)
+    brightest = 255 if images.dtype == np.uint8 else 1.0
+    for axes, image, label in itertools.zip_longest(grid.flat, images, labels):
+        axes.axis("off")
+        if image is not None:
+            axes.imshow(image.squeeze(), cmap="gray", vmin=0, vmax=brightest)
+            # Labels outside the class range are images a protocol leaves out (e.g. FER+ ties).
+            name = class_names[int(label)] if 0 <= int(label) < len(class_names) else "excluded"
+            axes.set_title(name, fontsize="small")
+    if title:
+        figure.suptitle(title)
     return figure
 
 

@@ -35,10 +35,11 @@ def one_hot_logits(predicted: np.ndarray, confidence=4.0) -> np.ndarray:
 def write_run(runs_dir: Path, name: str, val_predicted: np.ndarray, test_predicted: np.ndarray, *,
               val_confidence=4.0, test_confidence=4.0, tta: dict[str, np.ndarray] | None = None,
               val_labels: np.ndarray | None = None, test_labels: np.ndarray | None = None,
-              test_ids: np.ndarray | None = None, **metrics) -> Path:
+              test_ids: np.ndarray | None = None, config: dict | None = None, **metrics) -> Path:
     """A run folder whose val/test logits predict the given classes; ``tta`` adds TTA logits per split.
 
-    ``metrics`` override the metrics.json defaults (model, dataset, tier, seed, params, ...)."""
+    ``metrics`` override the metrics.json defaults (model, dataset, tier, seed, params, ...); ``config``
+    adds config.yaml entries."""
     val_labels = labels_for(len(val_predicted)) if val_labels is None else val_labels
     test_labels = labels_for(len(test_predicted)) if test_labels is None else test_labels
     predictions = {
@@ -57,5 +58,5 @@ def write_run(runs_dir: Path, name: str, val_predicted: np.ndarray, test_predict
     history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.5, 1.2, 1.0], "val_loss": [1.6, 1.4, 1.3],
                             "train_accuracy": [0.4, 0.5, 0.6], "val_accuracy": [0.38, 0.45, 0.5],
                             "lr": [0.1, 0.05, 0.01]})
-    return save_run(Path(runs_dir) / name, {"run_name": name, "model": values["model"]}, values, history,
-                    predictions)
+    return save_run(Path(runs_dir) / name, {"run_name": name, "model": values["model"]} | (config or {}),
+                    values, history, predictions)

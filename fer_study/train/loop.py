@@ -12,6 +12,7 @@ stage on ``val``). PrivateTest is evaluated once, at the end, and only reported.
 
 import copy
 import hashlib
+import inspect
 import time
 from pathlib import Path
 
@@ -48,6 +49,53 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
+def train_step(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
+               optimizer: torch.optim.Optimizer, loss_fn: nn.CrossEntropyLoss,
+               progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step on a float batch on the model's device; returns its (logits, loss).
+
+    On CUDA the batch is channels-last and the forward pass runs in bfloat16 autocast. A model with its
+    own ``training_loss`` (EmoNeXt: label-smoothed cross-entropy plus the attention regulariser; ARBEx:
+    reliability balancing) trains with that loss, every other model with ``loss_fn``. ``progress`` is the
+    fraction of training done, which ARBEx's loss uses as its trust ramp.
+    """
+    device = images.device
+    if device.type == "cuda":
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        if hasattr(model, "training_loss"):
+            options = _model_loss_options(model, loss_fn, progress)
+            logits, loss = model.training_loss(images, targets, **options)
+        else:
+            logits = model(images)
+            loss = loss_fn(logits.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return logits, loss
+
+
+def _model_loss_options(model: nn.Module, loss_fn: nn.CrossEntropyLoss, progress: float) -> dict:
+    """The optional arguments of a model's own ``training_loss`` that the loop can give it."""
+    offered = {"progress": progress, "class_weights": loss_fn.weight}
+    accepted = inspect.signature(model.training_loss).parameters
+    return {name: value for name, value in offered.items() if name in accepted}
+
+
+def _check_model_loss(model: nn.Module, config: TrainConfig) -> None:
+    """A model's own loss takes hard labels and sets its own label smoothing: refuse what it would ignore."""
+    if not hasattr(model, "training_loss"):
+        return
+    accepted = inspect.signature(model.training_loss).parameters
+    ignored = [setting for setting, asked in (("label_mode 'soft'", config.label_mode == "soft"),
+                                              ("label_smoothing", config.label_smoothing > 0),
+                                              ("class_weights", config.class_weights
+                                               and "class_weights" not in accepted)) if asked]
+    if ignored:
+        raise ValueError(f"model {config.model!r} trains with its own training_loss, which would ignore "
+                         f"{', '.join(ignored)}; set them through model_kwargs where the model has them")
+
+
 def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, epoch: int,
                     optimizer: torch.optim.Optimizer, scheduler, loss_fn, device: torch.device) -> dict:
     model.train()
@@ -57,18 +105,11 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
     total_loss, correct, seen = 0.0, 0, 0
     batches = range(0, len(order) - config.batch_size + 1 if len(order) > config.batch_size else 1,
                     config.batch_size)
-    for start in tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=None):
+    for step, start in enumerate(tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=None)):
         index = order[start:start + config.batch_size]
         images = augment(to_float(data.images[index]), config.augment, generator)
-        targets = data.targets[index]
-        if device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits = model(images)
-        loss = loss_fn(logits.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        progress = (epoch + step / len(batches)) / config.epochs
+        logits, loss = train_step(model, images, data.targets[index], optimizer, loss_fn, progress)
         if SCHEDULERS[config.scheduler] == "batch":
             scheduler.step()
         total_loss += loss.item() * len(index)
@@ -145,6 +186,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
 
     torch.manual_seed(config.seed)
     model = create_model(config.model, **config.model_kwargs)
+    _check_model_loss(model, config)
     if config.parent:
         _initial_weights(model, config.parent)
     model.to(device)

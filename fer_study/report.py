@@ -1,0 +1,273 @@
+"""What the per-paper chapters (notebooks 03-05) show, computed: model summaries, run configs and run
+metrics, the claim rows of one paper, deviation notes taken from the model docstrings, the snapshot
+ensemble of a run, and the PAtt-Lite batch-attention demonstration.
+
+Every function returns plain data (a DataFrame, a list of runs, markdown text) and says plainly when there
+is no committed run yet, so the notebooks stay a few lines per cell and need no branches.
+"""
+
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from torch import nn
+
+from fer_study import ensemble, paths
+from fer_study.claims import ClaimSet, load_claims
+from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
+from fer_study.data import FERDataset, cache_path, load_dataset
+from fer_study.models import create_model
+from fer_study.models._registry import _MODELS
+from fer_study.runs import Run, list_runs, load_run
+
+NO_RUN = "no committed run yet"
+DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
+# Run settings a recipe table shows, in this order (the rest of a config are defaults every run shares).
+RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr", "weight_decay",
+                  "batch_size", "epochs", "scheduler", "early_stopping_patience", "snapshot_epochs", "tta"]
+RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "dataset", "label_mode", "train_splits",
+               "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct", "test_acc_tta_pct", "tta",
+               "macro_f1", "train_minutes"]
+
+
+class FaceSample(NamedTuple):
+    images: np.ndarray  # (N, 48, 48) uint8
+    labels: np.ndarray  # (N,) int64 in CLASS_NAMES order
+    source: str  # where the faces came from, for a caption
+
+
+def sample_faces(count: int, seed: int = 0) -> FaceSample:
+    """``count`` FER2013 training faces when the FER2013 cache exists, else smooth synthetic images.
+
+    The cache is only read, never built here, so this works on a machine without the archives.
+    """
+    rng = np.random.default_rng(seed)
+    if cache_path("fer2013").is_file():
+        train = load_dataset("fer2013").subset("train")
+        chosen = rng.choice(len(train), size=count, replace=count > len(train))
+        return FaceSample(train.images[chosen], train.labels[chosen], "FER2013 training images")
+    # Upsampled coarse noise: smooth, face-sized blobs with the value range of real faces.
+    coarse = rng.integers(0, 256, (count, 6, 6), dtype=np.uint8)
+    images = np.stack([cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_CUBIC)
+                       for image in coarse])
+    labels = np.arange(count, dtype=np.int64) % NUM_CLASSES
+    return FaceSample(images, labels, "synthetic images (no FER2013 cache on this machine)")
+
+
+def scaled_variant_of(model_name: str, claims: ClaimSet | None = None) -> str | None:
+    """The paper model a registered scaled variant shrinks (``claims.yaml``), or ``None``."""
+    return (claims or load_claims()).scaled_variants.get(model_name)
+
+
+def model_role(model_name: str, paper_model: bool, claims: ClaimSet | None = None) -> str:
+    """How a model's numbers may be read against the papers' claims."""
+    paper = scaled_variant_of(model_name, claims)
+    if paper:
+        return f"scaled variant of {paper}: not comparable with its claims"
+    return "paper architecture" if paper_model else "the study's own model, not a paper's"
+
+
+def model_summary(names: list[str]) -> pd.DataFrame:
+    """One row per registered model, computed from a freshly built instance: parameters, input size,
+    whether it is a paper's model, and how its numbers may be compared."""
+    claims = load_claims()
+    rows = []
+    for name in names:
+        model = create_model(name)
+        paper_model = bool(getattr(model, "paper_model", True))
+        rows.append({"model": name, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+                     "input_size": model.input_size, "paper_model": paper_model,
+                     "role": model_role(name, paper_model, claims)})
+    return pd.DataFrame(rows, columns=["model", "params_M", "input_size", "paper_model", "role"])
+
+
+def deviation_notes(model_name: str) -> str:
+    """Markdown: the deviation notes of the model's module docstring, from its "Deliberate deviations" (or
+    "Deviation") paragraph to the end, as written there (RST double backquotes become markdown code)."""
+    if model_name not in _MODELS:
+        raise KeyError(f"unknown model {model_name!r}")
+    module = sys.modules[_MODELS[model_name].__module__]
+    text = module.__doc__ or ""
+    starts = [text.find(heading) for heading in DEVIATION_HEADINGS if heading in text]
+    if not starts:
+        return f"`{model_name}` ({module.__name__}) states no deviations from its paper."
+    notes = text[min(starts):].strip().replace("``", "`")
+    return f"**`{model_name}`** (from the docstring of `{module.__name__}`):\n\n{notes}"
+
+
+def config_path(run_name: str, tier: str) -> Path:
+    return paths.PARAMS_DIR / tier / "runs" / f"{run_name}.yaml"
+
+
+def recipe_table(run_names: list[str], tiers: tuple[str, ...] = ("full", "cpu", "smoke")) -> pd.DataFrame:
+    """The training settings of each run, from the first tier in ``tiers`` that has its config."""
+    rows = []
+    for name in run_names:
+        tier = next((tier for tier in tiers if config_path(name, tier).is_file()), None)
+        if tier is None:
+            rows.append({"run": name, "tier": "no config"})
+            continue
+        values = yaml.safe_load(config_path(name, tier).read_text()) or {}
+        rows.append({"run": name, "tier": tier, **{column: values.get(column) for column in RECIPE_COLUMNS}})
+    frame = pd.DataFrame(rows, columns=["run", "tier", *RECIPE_COLUMNS])
+    # Lists (train splits, snapshot epochs) as text, so the table shows them on one line.
+    return frame.map(lambda value: ", ".join(map(str, value)) if isinstance(value, list) else value)
+
+
+def train_runs(run_names: list[str], tier: str, runs_dir: str | Path | None = None,
+               dataset: FERDataset | None = None) -> list[Path]:
+    """Train the runs that have a config in ``params/<tier>/runs/``, in the given order (a fine-tuning stage
+    after its parent); return their run folders. Names without a config in that tier are skipped, with a
+    line saying so."""
+    from fer_study.train import TrainConfig, fit
+
+    written = []
+    for name in run_names:
+        path = config_path(name, tier)
+        if not path.is_file():
+            print(f"{name}: no {tier}-tier config ({path.relative_to(paths.REPO_ROOT)}); not trained")
+            continue
+        config = TrainConfig.from_yaml(path, run_name=name)
+        written.append(fit(config, dataset, runs_dir=Path(runs_dir) if runs_dir else None))
+    return written
+
+
+def committed_runs(run_names: list[str], runs_dir: str | Path | None = None) -> list[Run]:
+    """The runs among ``run_names`` that are committed in ``runs_dir`` (default ``results/runs``), in order."""
+    available = set(list_runs(Path(runs_dir) if runs_dir else None))
+    return [load_run(name, Path(runs_dir) if runs_dir else None) for name in run_names if name in available]
+
+
+def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """One row per requested run: its metrics (accuracies recomputed from ``predictions.npz``, in percent)
+    when committed, else a row saying there is no committed run yet."""
+    claims = load_claims()
+    found = {run.name: run for run in committed_runs(run_names, runs_dir)}
+    rows = []
+    for name in run_names:
+        run = found.get(name)
+        if run is None:
+            rows.append({"run": name, "status": NO_RUN})
+            continue
+        metrics = run.metrics
+        rows.append({
+            "run": name, "status": "committed", "model": metrics.get("model"),
+            "role": model_role(str(metrics.get("model")), bool(metrics.get("paper_model", True)), claims),
+            "tier": metrics.get("tier"), "device": metrics.get("device"), "dataset": metrics.get("dataset"),
+            "label_mode": metrics.get("label_mode"), "train_splits": ", ".join(metrics.get("train_splits") or []),
+            "parent": metrics.get("parent"), "epochs": metrics.get("epochs"),
+            "selected_epoch": metrics.get("selected_epoch"),
+            "val_acc_pct": 100 * ensemble.accuracy(run, "val"), "test_acc_pct": 100 * ensemble.accuracy(run, "test"),
+            "test_acc_tta_pct": 100 * ensemble.accuracy(run, "test", tta=True) if ensemble.has_tta(run) else np.nan,
+            "tta": metrics.get("tta"), "macro_f1": metrics.get("macro_f1"),
+            "train_minutes": metrics.get("train_seconds", np.nan) / 60,
+        })
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def best_run(runs: list[Run]) -> Run | None:
+    """The run with the highest validation accuracy (choosing by test accuracy would flatter it)."""
+    return max(runs, key=lambda run: (ensemble.accuracy(run, "val"), run.name), default=None)
+
+
+def confusion_of(run: Run | None) -> tuple[list | None, str]:
+    """A run's test confusion matrix and a title for it, or ``(None, NO_RUN)``."""
+    if run is None:
+        return None, NO_RUN
+    return run.metrics["test_confusion"], (f"{run.name}: PrivateTest, accuracy "
+                                           f"{100 * ensemble.accuracy(run, 'test'):.2f} % (no TTA)")
+
+
+def comparison_rows(table: pd.DataFrame, claim_prefixes: tuple[str, ...], models: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of ``claims.comparison_table`` about one paper: claims whose id starts with one of
+    ``claim_prefixes``, and the rows of runs of ``models`` that no claim is about."""
+    about_claim = table["claim"].fillna("").str.startswith(claim_prefixes)
+    unclaimed = table["claim"].isna() & table["model"].isin(models)
+    return table[about_claim | unclaimed].reset_index(drop=True)
+
+
+def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, bootstrap_samples: int = 1000,
+                   seed: int = 0) -> pd.DataFrame:
+    """The snapshot ensemble (mean softmax, without and with TTA) of every run among ``run_names`` that
+    has committed snapshot runs, as ``ensemble.results_table`` rows; empty when there is none."""
+    runs = [run for run in ensemble.load_runs(runs_dir, tiers=None)
+            if run.name in run_names or run.metrics.get("snapshot_of") in run_names]
+    results = []
+    for group, group_runs in ensemble.evaluation_groups(runs).items():
+        for tta in (False, True):
+            named, _ = ensemble.named_ensembles(group, group_runs, tta)
+            results += [ensemble.evaluate(candidate, "mean", bootstrap_samples, seed) for candidate in named
+                        if candidate.name.startswith(ensemble.SNAPSHOT)]
+    return ensemble.results_table(results)
+
+
+def _calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:
+    """Set every BN's statistics to those of ``images`` (one cumulative pass), then switch to eval mode:
+    an untrained network then maps varied faces to varied features instead of squashing them."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(images)
+    model.eval()
+
+
+def pattlite_pair(faces: torch.Tensor, run: Run | None = None) -> tuple[nn.Module, nn.Module, str]:
+    """PAtt-Lite per-sample (our repair) and as published (batch attention), with the same weights.
+
+    Weights: the committed run's ``model.pt`` when ``run`` has one; else random weights, with each
+    variant's BN statistics set from ``faces``. Returns (per-sample, published, a sentence saying which).
+    """
+    torch.manual_seed(0)
+    per_sample = create_model("pattlite")
+    published = create_model("pattlite", batch_attention=True)
+    weights_file = run.path / "model.pt" if run is not None else None
+    if weights_file is not None and weights_file.is_file():
+        per_sample.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+        published.load_state_dict(per_sample.state_dict())
+        return per_sample.eval(), published.eval(), f"the trained weights of run {run.name}"
+    published.load_state_dict(per_sample.state_dict())
+    for model in (per_sample, published):
+        _calibrate_batch_norm(model, faces)
+    return per_sample, published, ("random weights (no committed PAtt-Lite checkpoint), each variant's BN "
+                                   "statistics set from these faces")
+
+
+def batch_attention_demo(faces: torch.Tensor, per_sample: nn.Module, published: nn.Module,
+                         companion_faces: int = 4, copies: int = 7) -> pd.DataFrame:
+    """The first face classified in batches with different companions, by both PAtt-Lite variants.
+
+    ``faces``: a float batch (N, 1, 48, 48) in [0, 1]. Rows: the first face alone, then in a batch with
+    ``copies`` copies of another face, for ``companion_faces`` other faces (those the published model,
+    shown each face alone, assigns another class than the first come first). Columns: each variant's
+    predicted class and probability for the first face, and the largest change of its logits from
+    the face alone.
+    """
+    variants = {"per_sample": per_sample, "published": published}
+    with torch.no_grad():
+        alone = [published(face[None]).argmax(1).item() for face in faces]
+        reference = {name: model(faces[:1])[0] for name, model in variants.items()}
+    # Companions of another class first: they pull the published prediction hardest.
+    companions = sorted(range(1, len(faces)), key=lambda index: (alone[index] == alone[0], index))
+    batches = [("the face alone", faces[:1])] + [
+        (f"with {copies} copies of face {index} (a {CLASS_NAMES[alone[index]]} face to the published model)",
+         torch.cat([faces[:1], faces[index:index + 1].expand(copies, -1, -1, -1)]))
+        for index in companions[:companion_faces]]
+    rows = []
+    with torch.no_grad():
+        for description, batch in batches:
+            row = {"batch": description, "batch_size": len(batch)}
+            for name, model in variants.items():
+                logits = model(batch)[0]
+                probabilities = logits.softmax(0)
+                row |= {f"{name}_prediction": CLASS_NAMES[probabilities.argmax().item()],
+                        f"{name}_probability": probabilities.max().item(),
+                        f"{name}_max_logit_change": (logits - reference[name]).abs().max().item()}
+            rows.append(row)
+    return pd.DataFrame(rows)

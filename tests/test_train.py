@@ -1,0 +1,127 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from fer_study.data import FERDataset
+from fer_study.runs import load_run
+from fer_study.train import TrainConfig, fit
+from fer_study.train.tta import tta_views
+from tests.fixture_data import face
+
+
+@pytest.fixture
+def tiny_dataset() -> FERDataset:
+    """Seven classes, each a brightness level, so a tiny model can learn them in a few epochs."""
+    images, labels, splits = [], [], []
+    for split, per_class in (("train", 12), ("val", 4), ("test", 4)):
+        for label in range(7):
+            for i in range(per_class):
+                noise = face(label * 100 + i + len(images)).astype(np.int16) // 8
+                images.append(np.clip(noise + label * 30, 0, 255).astype(np.uint8))
+                labels.append(label)
+                splits.append(split)
+    n = len(images)
+    return FERDataset("tiny", np.stack(images), np.array(labels), np.array(splits),
+                      np.array([f"img{i}" for i in range(n)]))
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """Checkpoints and runs of the test in a temporary folder."""
+    monkeypatch.setattr("fer_study.paths.CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    return tmp_path / "runs"
+
+
+def tiny_config(name: str, **overrides) -> TrainConfig:
+    settings = {"run_name": name, "model": "vgg_cpu", "model_kwargs": {"widths": [8, 16]}, "epochs": 3,
+                "batch_size": 16, "lr": 0.05, "tier": "smoke", "seed": 7, "num_threads": 1}
+    return TrainConfig.from_dict({**settings, **overrides})
+
+
+def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace):
+    run_dir = fit(tiny_config("tiny", snapshot_epochs=(2,)), tiny_dataset, runs_dir=workspace)
+    run = load_run(run_dir)
+    assert set(run.config) >= {"model", "dataset", "epochs", "seed"}
+    assert len(run.history) == 3 and {"train_loss", "val_accuracy", "val_recall_disgust"} <= set(run.history)
+    for split in ("val", "test"):
+        assert run.logits(split).shape == (28, 7) and run.logits(split, tta=True).shape == (28, 7)
+        assert len(run.ids(split)) == 28
+    accuracy = (run.logits("test").argmax(1) == run.labels("test")).mean()
+    assert run.metrics["test_accuracy"] == pytest.approx(accuracy)
+    assert run.metrics["val_accuracy"] == pytest.approx(run.history["val_accuracy"].max())
+    assert run.metrics["selected_epoch"] == int(run.history["val_accuracy"].idxmax()) + 1
+    assert run.metrics["weights_committed"] and (run_dir / "model.pt").is_file()
+    snapshot = load_run(workspace / "tiny_snap002")
+    assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2
+
+
+def test_resumed_run_ends_like_an_uninterrupted_one(tiny_dataset, workspace, tmp_path):
+    straight = load_run(fit(tiny_config("straight"), tiny_dataset, runs_dir=workspace))
+    interrupted = tiny_config("interrupted")
+    assert fit(interrupted, tiny_dataset, runs_dir=workspace, stop_after_epochs=1) is None
+    resumed = load_run(fit(interrupted, tiny_dataset, runs_dir=workspace, resume=True))
+    np.testing.assert_allclose(resumed.logits("test"), straight.logits("test"), rtol=1e-5, atol=1e-5)
+    assert resumed.history["val_loss"].tolist() == pytest.approx(straight.history["val_loss"].tolist())
+
+
+def test_resume_refuses_a_changed_config(tiny_dataset, workspace):
+    fit(tiny_config("changing"), tiny_dataset, runs_dir=workspace, stop_after_epochs=1)
+    with pytest.raises(ValueError, match="different config"):
+        fit(tiny_config("changing", lr=0.5), tiny_dataset, runs_dir=workspace, resume=True)
+
+
+def test_fine_tuning_stage_starts_from_its_parent(tiny_dataset, workspace, monkeypatch):
+    monkeypatch.setattr("fer_study.paths.RUNS_DIR", workspace)
+    fit(tiny_config("base", epochs=2), tiny_dataset, runs_dir=workspace)
+    stage = load_run(fit(tiny_config("base_ft_val", epochs=1, lr=1e-9, train_splits=("val",), parent="base",
+                                     scheduler="none"), tiny_dataset, runs_dir=workspace))
+    base = load_run(workspace / "base")
+    assert stage.metrics["parent"] == "base" and stage.metrics["selection"] == "last epoch"
+    # With a vanishing learning rate the stage keeps its parent's weights (BN statistics aside).
+    assert (stage.logits("test").argmax(1) == base.logits("test").argmax(1)).mean() > 0.8
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "radam", "ranger_adabelief"])
+def test_every_optimizer_trains(tiny_dataset, workspace, optimizer):
+    config = tiny_config(f"opt_{optimizer}", epochs=1, optimizer=optimizer, lr=1e-3, tta="none")
+    metrics = json.loads((fit(config, tiny_dataset, runs_dir=workspace) / "metrics.json").read_text())
+    assert np.isfinite(metrics["val_accuracy"]) and metrics["test_accuracy_tta"] is None
+
+
+@pytest.mark.parametrize("scheduler", ["none", "onecycle", "cosine", "cyclic", "cosine_warm_restarts", "plateau"])
+def test_every_scheduler_steps(tiny_dataset, workspace, scheduler):
+    run = load_run(fit(tiny_config(f"sched_{scheduler}", epochs=2, scheduler=scheduler, tta="none"),
+                       tiny_dataset, runs_dir=workspace))
+    assert len(run.history) == 2
+
+
+def test_soft_labels_and_class_weights(tiny_dataset, workspace):
+    soft = np.eye(7, dtype=np.float32)[tiny_dataset.labels] * 0.8 + 0.2 / 7
+    tiny_dataset.soft_labels = soft
+    config = tiny_config("soft", epochs=1, label_mode="soft", class_weights=True)
+    assert load_run(fit(config, tiny_dataset, runs_dir=workspace)).metrics["label_mode"] == "soft"
+
+
+def test_early_stopping_stops(tiny_dataset, workspace):
+    run = load_run(fit(tiny_config("stopping", epochs=6, lr=0.0, scheduler="none", early_stopping_patience=1),
+                       tiny_dataset, runs_dir=workspace))
+    assert len(run.history) == 2
+
+
+def test_config_errors_name_the_file_and_setting(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"model": "vgg_cpu", "epochz": 3}))
+    with pytest.raises(ValueError, match=r"bad\.yaml.*epochz"):
+        TrainConfig.from_yaml(path, run_name="bad")
+
+
+@pytest.mark.parametrize(("mode", "views", "side"), [("none", 1, 48), ("flip", 2, 48), ("ten_crop", 10, 40),
+                                                     ("flip_rotate", 10, 48)])
+def test_tta_views(mode, views, side):
+    batch = torch.rand(3, 1, 48, 48)
+    out = tta_views(batch, mode, crop=40)
+    assert len(out) == views and all(view.shape == (3, 1, side, side) for view in out)
+    assert torch.equal(out[0], batch) or mode == "ten_crop"
