@@ -20,6 +20,16 @@ PARAMS_DIR = REPO_ROOT / "params"
 BOOK_DIR = REPO_ROOT / "book"
 EXECUTED_DIR = BOOK_DIR / "executed"
 CHECKPOINTS_DIR = REPO_ROOT / "checkpoints"
+# Smoke-tier runs only prove that code runs: they go to a git-ignored scratch folder, never results/.
+SCRATCH_DIR = REPO_ROOT / "scratch"
+
+
+def runs_dir_for(tier: str) -> Path:
+    return SCRATCH_DIR / "runs" if tier == "smoke" else RUNS_DIR
+
+
+def checkpoints_dir_for(tier: str) -> Path:
+    return SCRATCH_DIR / "checkpoints" if tier == "smoke" else CHECKPOINTS_DIR
 
 
 def _from_env(variable: str, default: Path) -> Path:

@@ -103,17 +103,20 @@ def plot_history(history: pd.DataFrame, metrics: tuple[str, ...] = ("loss", "acc
 def plot_confusion(confusion, title: str | None = None, class_names: tuple[str, ...] = CLASS_NAMES,
                    normalize: bool = True) -> Figure:
     """Confusion-matrix heatmap, rows = true class. ``normalize`` shows each row in percent (its recall
-    on the diagonal); the counts are still in the data, not lost."""
+    on the diagonal); the counts are still in the data, not lost. A DataFrame keeps its own row and
+    column labels and axis names (e.g. FER2013 labels against FER+ labels)."""
     if confusion is None or len(confusion) == 0:
         return message_figure(NOTHING_TO_DRAW, title)
-    counts = np.asarray(confusion, dtype=float)
+    frame = (confusion if isinstance(confusion, pd.DataFrame)
+             else pd.DataFrame(np.asarray(confusion), index=class_names, columns=class_names))
+    counts = frame.to_numpy(dtype=float)
     rows = counts.sum(axis=1, keepdims=True)
     values = 100 * np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0) if normalize else counts
-    figure, (axes,) = _figure(height=5.5, width=6.5)
+    figure, (axes,) = _figure(height=5.5, width=6.5 + 0.5 * (counts.shape[1] - counts.shape[0]))
     colour_label = "% of true class" if normalize else "images"
-    sns.heatmap(pd.DataFrame(values, index=class_names, columns=class_names), annot=True, fmt=".0f",
+    sns.heatmap(pd.DataFrame(values, index=frame.index, columns=frame.columns), annot=True, fmt=".0f",
                 cmap="Blues", square=True, cbar_kws={"label": colour_label}, ax=axes)
-    axes.set(xlabel="predicted", ylabel="true", title=title or "")
+    axes.set(xlabel=frame.columns.name or "predicted", ylabel=frame.index.name or "true", title=title or "")
     return figure
 
 

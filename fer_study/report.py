@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from torch import nn
 
 from fer_study import ensemble, paths
@@ -24,12 +23,14 @@ from fer_study.data import FERDataset, cache_path, load_dataset
 from fer_study.models import create_model
 from fer_study.models._registry import _MODELS
 from fer_study.runs import Run, list_runs, load_run
+from fer_study.train import TrainConfig, fit
 
 NO_RUN = "no committed run yet"
 DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
-# Run settings a recipe table shows, in this order (the rest of a config are defaults every run shares).
-RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr", "weight_decay",
-                  "batch_size", "epochs", "scheduler", "early_stopping_patience", "snapshot_epochs", "tta"]
+# The settings that tell the study's runs apart; momentum, augmentation and the rest are in the configs.
+RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr",
+                  "weight_decay", "batch_size", "epochs", "scheduler", "early_stopping_patience",
+                  "snapshot_epochs", "tta"]
 RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "dataset", "label_mode", "train_splits",
                "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct", "test_acc_tta_pct", "tta",
                "macro_f1", "train_minutes"]
@@ -105,27 +106,28 @@ def config_path(run_name: str, tier: str) -> Path:
 
 
 def recipe_table(run_names: list[str], tiers: tuple[str, ...] = ("full", "cpu", "smoke")) -> pd.DataFrame:
-    """The training settings of each run, from the first tier in ``tiers`` that has its config."""
+    """The resolved training settings of each run, from the first tier in ``tiers`` that has its config."""
     rows = []
     for name in run_names:
         tier = next((tier for tier in tiers if config_path(name, tier).is_file()), None)
         if tier is None:
             rows.append({"run": name, "tier": "no config"})
             continue
-        values = yaml.safe_load(config_path(name, tier).read_text()) or {}
-        rows.append({"run": name, "tier": tier, **{column: values.get(column) for column in RECIPE_COLUMNS}})
+        values = TrainConfig.from_yaml(config_path(name, tier), run_name=name).to_dict()  # defaults filled in
+        rows.append({"run": name, "tier": tier, **{column: values[column] for column in RECIPE_COLUMNS}})
     frame = pd.DataFrame(rows, columns=["run", "tier", *RECIPE_COLUMNS])
-    # Lists (train splits, snapshot epochs) as text, so the table shows them on one line.
-    return frame.map(lambda value: ", ".join(map(str, value)) if isinstance(value, list) else value)
+    # As written in the configs: rates in their own notation, lists on one line, counts as integers.
+    for column in ("lr", "weight_decay"):
+        frame[column] = frame[column].map(lambda value: f"{value:g}" if pd.notna(value) else "")
+    frame = frame.map(lambda value: ", ".join(map(str, value)) if isinstance(value, list) else value)
+    return frame.astype({"batch_size": "Int64", "epochs": "Int64", "early_stopping_patience": "Int64"})
 
 
 def train_runs(run_names: list[str], tier: str, runs_dir: str | Path | None = None,
                dataset: FERDataset | None = None) -> list[Path]:
     """Train the runs that have a config in ``params/<tier>/runs/``, in the given order (a fine-tuning stage
-    after its parent); return their run folders. Names without a config in that tier are skipped, with a
-    line saying so."""
-    from fer_study.train import TrainConfig, fit
-
+    after its parent, which the loop looks up in ``results/runs``); return their run folders. Names without
+    a config in that tier are skipped, with a line saying so."""
     written = []
     for name in run_names:
         path = config_path(name, tier)
@@ -138,9 +140,10 @@ def train_runs(run_names: list[str], tier: str, runs_dir: str | Path | None = No
 
 
 def committed_runs(run_names: list[str], runs_dir: str | Path | None = None) -> list[Run]:
-    """The runs among ``run_names`` that are committed in ``runs_dir`` (default ``results/runs``), in order."""
-    available = set(list_runs(Path(runs_dir) if runs_dir else None))
-    return [load_run(name, Path(runs_dir) if runs_dir else None) for name in run_names if name in available]
+    """The runs among ``run_names`` committed in ``runs_dir`` (default ``results/runs``), in that order."""
+    runs_dir = Path(runs_dir) if runs_dir else None
+    available = set(list_runs(runs_dir))
+    return [load_run(name, runs_dir) for name in run_names if name in available]
 
 
 def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
@@ -159,31 +162,39 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
             "run": name, "status": "committed", "model": metrics.get("model"),
             "role": model_role(str(metrics.get("model")), bool(metrics.get("paper_model", True)), claims),
             "tier": metrics.get("tier"), "device": metrics.get("device"), "dataset": metrics.get("dataset"),
-            "label_mode": metrics.get("label_mode"), "train_splits": ", ".join(metrics.get("train_splits") or []),
+            "label_mode": metrics.get("label_mode"),
+            "train_splits": ", ".join(metrics.get("train_splits") or []),
             "parent": metrics.get("parent"), "epochs": metrics.get("epochs"),
             "selected_epoch": metrics.get("selected_epoch"),
-            "val_acc_pct": 100 * ensemble.accuracy(run, "val"), "test_acc_pct": 100 * ensemble.accuracy(run, "test"),
-            "test_acc_tta_pct": 100 * ensemble.accuracy(run, "test", tta=True) if ensemble.has_tta(run) else np.nan,
+            "val_acc_pct": 100 * ensemble.accuracy(run, "val"),
+            "test_acc_pct": 100 * ensemble.accuracy(run, "test"),
+            "test_acc_tta_pct": (100 * ensemble.accuracy(run, "test", tta=True) if ensemble.has_tta(run)
+                                 else np.nan),
             "tta": metrics.get("tta"), "macro_f1": metrics.get("macro_f1"),
             "train_minutes": metrics.get("train_seconds", np.nan) / 60,
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
-def best_run(runs: list[Run]) -> Run | None:
-    """The run with the highest validation accuracy (choosing by test accuracy would flatter it)."""
-    return max(runs, key=lambda run: (ensemble.accuracy(run, "val"), run.name), default=None)
+def best_run(runs: list[Run], dataset: str | None = None) -> Run | None:
+    """The run (of ``dataset``, when given) with the highest validation accuracy; choosing by test
+    accuracy would flatter it, and accuracies of different datasets are not comparable."""
+    candidates = [run for run in runs if dataset is None or run.metrics.get("dataset") == dataset]
+    return max(candidates, key=lambda run: (ensemble.accuracy(run, "val"), run.name), default=None)
 
 
-def confusion_of(run: Run | None) -> tuple[list | None, str]:
-    """A run's test confusion matrix and a title for it, or ``(None, NO_RUN)``."""
+def best_confusion(runs: list[Run], dataset: str) -> tuple[list | None, str]:
+    """The test confusion matrix of the best-on-validation run of ``dataset`` and a title for it, or
+    ``(None, a title saying there is no committed run)``."""
+    run = best_run(runs, dataset)
     if run is None:
-        return None, NO_RUN
-    return run.metrics["test_confusion"], (f"{run.name}: PrivateTest, accuracy "
-                                           f"{100 * ensemble.accuracy(run, 'test'):.2f} % (no TTA)")
+        return None, f"{dataset}: {NO_RUN}"
+    return run.metrics["test_confusion"], (f"{dataset}, {run.name} (best on validation): test accuracy "
+                                           f"{100 * ensemble.accuracy(run, 'test'):.2f} % without TTA")
 
 
-def comparison_rows(table: pd.DataFrame, claim_prefixes: tuple[str, ...], models: tuple[str, ...]) -> pd.DataFrame:
+def comparison_rows(table: pd.DataFrame, claim_prefixes: tuple[str, ...],
+                    models: tuple[str, ...]) -> pd.DataFrame:
     """The rows of ``claims.comparison_table`` about one paper: claims whose id starts with one of
     ``claim_prefixes``, and the rows of runs of ``models`` that no claim is about."""
     about_claim = table["claim"].fillna("").str.startswith(claim_prefixes)

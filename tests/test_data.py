@@ -30,7 +30,7 @@ def test_csv_reader_is_lossless_and_keeps_label_order(tmp_path):
     dataset = read_fer2013_csv(write_fer2013_csv(tmp_path / "fer2013.csv", rows))
     assert len(dataset) == len(rows)
     assert list(dataset.ids[:2]) == ["row00000", "row00001"]
-    for index, (label, usage, image) in enumerate(rows):
+    for index, (label, _usage, image) in enumerate(rows):
         assert dataset.labels[index] == label
         np.testing.assert_array_equal(dataset.images[index], image)
     assert dataset.splits[-1] == "test"

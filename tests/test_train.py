@@ -32,6 +32,7 @@ def tiny_dataset() -> FERDataset:
 def workspace(tmp_path, monkeypatch):
     """Checkpoints and runs of the test in a temporary folder."""
     monkeypatch.setattr("fer_study.paths.CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    monkeypatch.setattr("fer_study.paths.SCRATCH_DIR", tmp_path / "scratch")
     return tmp_path / "runs"
 
 
@@ -54,6 +55,7 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert run.metrics["val_accuracy"] == pytest.approx(run.history["val_accuracy"].max())
     assert run.metrics["selected_epoch"] == int(run.history["val_accuracy"].idxmax()) + 1
     assert run.metrics["weights_committed"] and (run_dir / "model.pt").is_file()
+    assert str(run_dir).startswith(str(workspace))
     snapshot = load_run(workspace / "tiny_snap002")
     assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2
 
@@ -73,8 +75,7 @@ def test_resume_refuses_a_changed_config(tiny_dataset, workspace):
         fit(tiny_config("changing", lr=0.5), tiny_dataset, runs_dir=workspace, resume=True)
 
 
-def test_fine_tuning_stage_starts_from_its_parent(tiny_dataset, workspace, monkeypatch):
-    monkeypatch.setattr("fer_study.paths.RUNS_DIR", workspace)
+def test_fine_tuning_stage_starts_from_its_parent(tiny_dataset, workspace):
     fit(tiny_config("base", epochs=2), tiny_dataset, runs_dir=workspace)
     stage = load_run(fit(tiny_config("base_ft_val", epochs=1, lr=1e-9, train_splits=("val",), parent="base",
                                      scheduler="none"), tiny_dataset, runs_dir=workspace))
@@ -125,3 +126,15 @@ def test_tta_views(mode, views, side):
     out = tta_views(batch, mode, crop=40)
     assert len(out) == views and all(view.shape == (3, 1, side, side) for view in out)
     assert torch.equal(out[0], batch) or mode == "ten_crop"
+
+
+def test_smoke_runs_never_land_in_results(tiny_dataset, workspace, tmp_path):
+    run_dir = fit(tiny_config("smoke_default", epochs=1, tta="none"), tiny_dataset)
+    assert run_dir == tmp_path / "scratch" / "runs" / "smoke_default"
+    assert (tmp_path / "scratch" / "checkpoints" / "smoke_default" / "last.pt").is_file()
+
+
+def test_zero_epochs_evaluates_the_weights_as_they_are(tiny_dataset, workspace):
+    run = load_run(fit(tiny_config("as_is", epochs=0), tiny_dataset, runs_dir=workspace))
+    assert run.metrics["epochs"] == 0 and run.metrics["selected_epoch"] == 0
+    assert np.isfinite(run.metrics["test_accuracy"])

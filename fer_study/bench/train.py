@@ -9,11 +9,13 @@ Per model, in one process, on the same faces and from the same initial weights:
   a ``DataLoader`` with torchvision transforms of the same kind (gray, flip, affine jitter, ToTensor),
   each batch moved to the device and given to the same step (``train_step``).
 
-Images/s leave out one warm-up batch per pipeline. FLOPs per image are the forward and backward FLOPs of
-one training step, counted by ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix
-products; element-wise work is not counted), so achieved GFLOP/s = images/s x FLOPs per image. The
-machine's matmul GFLOP/s is the median of timed square matrix products in the dtype the engine computes
-in (float32 on CPU, bfloat16 under autocast on CUDA); ``engine_of_matmul_pct`` is the engine's share of it.
+Images/s leave out one warm-up batch per pipeline. Without loader processes (the CPU default) the two
+pipelines take turns batch by batch, so a shared machine's changing load falls on both alike. FLOPs per
+image are the forward and backward FLOPs of one training step, counted by
+``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products; element-wise work is not
+counted), so achieved GFLOP/s = images/s x FLOPs per image. The machine's matmul GFLOP/s is the median
+of timed square matrix products in the dtype the engine computes in (float32 on CPU, bfloat16 under
+autocast on CUDA); ``engine_of_matmul_pct`` is the engine's share of it.
 
 Faces are FER2013 training images when the FER2013 cache exists, else synthetic images. On a shared
 machine wall-clock speed depends on what else runs: the load average is printed beside the table.
@@ -25,6 +27,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +38,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
-from fer_study.constants import CLASS_NAMES
+from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.data.tensors import AugmentConfig, SplitTensors
 from fer_study.models import create_model, list_models
 from fer_study.report import sample_faces
@@ -78,7 +81,8 @@ def training_flops_per_image(model: torch.nn.Module, config: TrainConfig) -> flo
     """Forward + backward FLOPs of one training step per 48x48 image (counted on a CPU copy)."""
     model = copy.deepcopy(model).cpu()
     optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay)
-    images = torch.rand(FLOP_COUNT_BATCH, 1, 48, 48, generator=torch.Generator().manual_seed(0))
+    images = torch.rand(FLOP_COUNT_BATCH, 1, IMAGE_SIZE, IMAGE_SIZE,
+                        generator=torch.Generator().manual_seed(0))
     labels = torch.arange(FLOP_COUNT_BATCH) % len(CLASS_NAMES)
     model.train()
     with FlopCounterMode(display=False) as counter:
@@ -86,26 +90,63 @@ def training_flops_per_image(model: torch.nn.Module, config: TrainConfig) -> flo
     return counter.get_total_flops() / FLOP_COUNT_BATCH
 
 
-def engine_images_per_second(model: torch.nn.Module, config: TrainConfig, faces: np.ndarray,
-                             labels: np.ndarray, device: torch.device) -> float:
-    """Images/s of the training loop's epoch over ``faces`` (uint8 on the device), after one warm-up batch."""
+def engine_batches(model: torch.nn.Module, config: TrainConfig, faces: np.ndarray, labels: np.ndarray,
+                   device: torch.device) -> Iterator[int]:
+    """Train with the loop's own epoch function on ``faces`` held as uint8 on the device, one batch per
+    step of the iterator; yields the images trained on."""
     images = torch.from_numpy(faces).unsqueeze(1).to(device)
     targets = torch.from_numpy(labels).to(device)
-    data = SplitTensors(images, targets, targets, np.arange(len(faces)).astype(str))
-    warm_up = SplitTensors(images[:config.batch_size], targets[:config.batch_size],
-                           targets[:config.batch_size], data.ids[:config.batch_size])
-    timed = SplitTensors(images[config.batch_size:], targets[config.batch_size:],
-                         targets[config.batch_size:], data.ids[config.batch_size:])
+    ids = np.arange(len(faces)).astype(str)
     optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay)
-    scheduler = build_scheduler(config.scheduler, optimizer, config.lr, config.epochs,
-                                len(timed) // config.batch_size)
+    scheduler = build_scheduler(config.scheduler, optimizer, config.lr, config.epochs, 1)
     loss_fn = torch.nn.CrossEntropyLoss()
-    train_one_epoch(model, warm_up, config, 0, optimizer, scheduler, loss_fn, device)
-    _synchronize(device)
-    start = time.perf_counter()
-    train_one_epoch(model, timed, config, 0, optimizer, scheduler, loss_fn, device)
-    _synchronize(device)
-    return len(timed) / (time.perf_counter() - start)
+    for epoch, start in enumerate(range(0, len(faces) - config.batch_size + 1, config.batch_size)):
+        batch = slice(start, start + config.batch_size)
+        data = SplitTensors(images[batch], targets[batch], targets[batch], ids[batch])
+        train_one_epoch(model, data, config, epoch, optimizer, scheduler, loss_fn, device)
+        yield config.batch_size
+
+
+def plain_batches(model: torch.nn.Module, config: TrainConfig, folder: Path, workers: int,
+                  device: torch.device) -> Iterator[int]:
+    """Train through an ImageFolder + PIL DataLoader and ``train_step``, one batch per step of the
+    iterator; yields the images trained on.
+
+    ImageFolder numbers the class folders present alphabetically; what the labels mean does not change
+    the arithmetic being timed."""
+    loader = DataLoader(datasets.ImageFolder(str(folder), transform=plain_transform(config.augment)),
+                        batch_size=config.batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                        pin_memory=device.type == "cuda")
+    optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    for images, labels in loader:
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        _, loss = train_step(model, images, labels, optimizer, loss_fn, progress=0.0)
+        loss.item()  # a plain loop reads the loss every batch, as the engine does
+        yield len(images)
+
+
+def images_per_second(pipelines: dict[str, Iterator[int]], batches: int, interleave: bool,
+                      device: torch.device) -> dict[str, float]:
+    """Images/s of each pipeline over ``batches`` batches after one warm-up batch each.
+
+    Interleaved, the pipelines take turns batch by batch, so a shared machine's changing load falls on
+    both alike. Loader processes would prefetch while the other pipeline runs, so with them the pipelines
+    run one after the other."""
+    rounds = range(batches + 1)
+    schedule = ([(round_, name) for round_ in rounds for name in pipelines] if interleave
+                else [(round_, name) for name in pipelines for round_ in rounds])
+    seconds, images = dict.fromkeys(pipelines, 0.0), dict.fromkeys(pipelines, 0)
+    for round_, name in schedule:
+        _synchronize(device)
+        start = time.perf_counter()
+        count = next(pipelines[name])
+        _synchronize(device)
+        if round_:  # round 0 warms up: allocation, kernel selection, loader start
+            seconds[name] += time.perf_counter() - start
+            images[name] += count
+    return {name: images[name] / seconds[name] for name in pipelines}
 
 
 def write_image_folder(root: Path, faces: np.ndarray, labels: np.ndarray) -> Path:
@@ -128,32 +169,6 @@ def plain_transform(augment: AugmentConfig) -> transforms.Compose:
     ])
 
 
-def plain_images_per_second(model: torch.nn.Module, config: TrainConfig, folder: Path, workers: int,
-                            device: torch.device) -> float:
-    """Images/s of an ImageFolder + PIL DataLoader feeding ``train_step``, after one warm-up batch.
-
-    ImageFolder numbers the class folders present alphabetically; the labels' meaning does not change the
-    arithmetic being timed."""
-    loader = DataLoader(datasets.ImageFolder(str(folder), transform=plain_transform(config.augment)),
-                        batch_size=config.batch_size, shuffle=True, num_workers=workers, drop_last=True,
-                        pin_memory=device.type == "cuda")
-    optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    model.train()
-    timed_images, start = 0, None
-    for step, (images, labels) in enumerate(loader):
-        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        _, loss = train_step(model, images, labels, optimizer, loss_fn, progress=0.0)
-        loss.item()  # a plain loop reads the loss every batch, as the engine does
-        if step == 0:
-            _synchronize(device)
-            start = time.perf_counter()
-        else:
-            timed_images += len(images)
-    _synchronize(device)
-    return timed_images / (time.perf_counter() - start)
-
-
 def benchmark_table(models: list[str], batch_size: int | None = None, batches: int | None = None,
                     workers: int | None = None, device: str = "auto") -> pd.DataFrame:
     """One row per model: engine and plain images/s, their ratio, achieved GFLOP/s and the matmul peak."""
@@ -173,9 +188,12 @@ def benchmark_table(models: list[str], batch_size: int | None = None, batches: i
             torch.manual_seed(config.seed)
             initial = create_model(name, **config.model_kwargs)
             flops = training_flops_per_image(initial, config)
-            engine = engine_images_per_second(copy.deepcopy(initial).to(device), config, faces.images,
-                                              faces.labels, device)
-            plain = plain_images_per_second(copy.deepcopy(initial).to(device), config, folder, workers, device)
+            speed = images_per_second(
+                {"engine": engine_batches(copy.deepcopy(initial).to(device), config, faces.images,
+                                          faces.labels, device),
+                 "plain": plain_batches(copy.deepcopy(initial).to(device), config, folder, workers, device)},
+                batches, interleave=workers == 0, device=device)
+            engine, plain = speed["engine"], speed["plain"]
             rows.append({
                 "model": name, "params_M": sum(p.numel() for p in initial.parameters()) / 1e6,
                 "input_size": initial.input_size, "batch_size": batch_size,
@@ -215,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=_model_names, default=list(DEFAULT_MODELS),
                         help=f"comma-separated registered models (default: {','.join(DEFAULT_MODELS)})")
     parser.add_argument("--batch-size", type=int, help="images per batch (default: 32 on CPU, 256 on CUDA)")
-    parser.add_argument("--batches", type=int, help="timed batches per pipeline (default: 3 on CPU, 50 on CUDA)")
+    parser.add_argument("--batches", type=int,
+                        help="timed batches per pipeline (default: 3 on CPU, 50 on CUDA)")
     parser.add_argument("--workers", type=int, help="plain DataLoader processes (default: 0 on CPU, one per "
                                                     f"core up to {MAX_CUDA_WORKERS} on CUDA)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -1,7 +1,8 @@
 """``python -m fer_study.train CONFIG.yaml [--resume] [--set key=value ...]``: one training run.
 
-The run is named after the config file's stem unless the file sets ``run_name``; it is written to
-``results/runs/<run_name>/`` and its epoch checkpoints to ``checkpoints/<run_name>/``.
+The run is named after the config file's stem (``--set run_name=...`` renames it); it is written to
+``results/runs/<run_name>/`` and its epoch checkpoints to ``checkpoints/<run_name>/`` (smoke-tier runs
+to the git-ignored ``scratch/``, so they never mix with results).
 """
 
 import argparse

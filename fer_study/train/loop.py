@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fer_study import paths
 from fer_study.constants import CLASS_NAMES, NUM_CLASSES
@@ -143,8 +143,8 @@ def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.devic
     return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
 
 
-def _checkpoint_path(run_name: str) -> Path:
-    return paths.CHECKPOINTS_DIR / run_name / "last.pt"
+def _checkpoint_path(config: TrainConfig) -> Path:
+    return paths.checkpoints_dir_for(config.tier) / config.run_name / "last.pt"
 
 
 def _save_atomic(state: dict, path: Path) -> None:
@@ -154,11 +154,11 @@ def _save_atomic(state: dict, path: Path) -> None:
     tmp.replace(path)
 
 
-def _initial_weights(model: nn.Module, parent: str) -> None:
-    parent_run = load_run(parent)
+def _initial_weights(model: nn.Module, parent: str, runs_dir: Path, checkpoints_dir: Path) -> None:
+    parent_run = load_run(parent, runs_dir)
     checkpoint = parent_run.path / "model.pt"
     if not checkpoint.is_file():
-        checkpoint = paths.CHECKPOINTS_DIR / parent / "best.pt"
+        checkpoint = checkpoints_dir / parent / "model.pt"
     if not checkpoint.is_file():
         raise FileNotFoundError(f"parent run {parent!r} has no weights at {parent_run.path / 'model.pt'} "
                                 f"or {checkpoint}")
@@ -175,6 +175,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    runs_dir = Path(runs_dir) if runs_dir is not None else paths.runs_dir_for(config.tier)
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
     soft = config.label_mode == "soft"
     if config.label_mode not in ("hard", "soft"):
@@ -188,7 +189,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     model = create_model(config.model, **config.model_kwargs)
     _check_model_loss(model, config)
     if config.parent:
-        _initial_weights(model, config.parent)
+        _initial_weights(model, config.parent, runs_dir, paths.checkpoints_dir_for(config.tier))
     model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -202,7 +203,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     history: list[dict] = []
     best = {"val_accuracy": -1.0, "epoch": 0, "state": None}
     start_epoch, train_seconds = 0, 0.0
-    checkpoint_path = _checkpoint_path(config.run_name)
+    checkpoint_path = _checkpoint_path(config)
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         if state["config"] != config.to_dict():
@@ -247,19 +248,19 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         if config.early_stopping_patience is not None and stale_epochs >= config.early_stopping_patience:
             break
 
-    model.load_state_dict(best["state"])
-    torch.save(best["state"], checkpoint_path.with_name("best.pt"))
+    if best["state"] is not None:  # None only with epochs: 0, which evaluates the weights as they are
+        model.load_state_dict(best["state"])
     return _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, best["epoch"], device,
-                      runs_dir or paths.RUNS_DIR, config.run_name)
+                      runs_dir, config.run_name)
 
 
 def _write_snapshot_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
-                        history: list[dict], train_seconds: float, epoch: int, runs_dir: Path | None) -> None:
+                        history: list[dict], train_seconds: float, epoch: int, runs_dir: Path) -> None:
     """A snapshot of the weights at ``epoch`` becomes its own run, named after and parented by its run."""
     name = f"{config.run_name}_snap{epoch:03d}"
     device = next(model.parameters()).device
     _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, epoch, device,
-               runs_dir or paths.RUNS_DIR, name, snapshot_of=config.run_name)
+               runs_dir, name, snapshot_of=config.run_name)
 
 
 def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
@@ -285,7 +286,7 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
     weights_sha256 = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     if weights_bytes > MAX_COMMITTED_CHECKPOINT_BYTES:
         # Too large to commit: keep it beside the training checkpoints and record what it was.
-        target = paths.CHECKPOINTS_DIR / name / "model.pt"
+        target = paths.checkpoints_dir_for(config.tier) / name / "model.pt"
         target.parent.mkdir(parents=True, exist_ok=True)
         weights_path.replace(target)
     metrics = {

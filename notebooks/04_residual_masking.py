@@ -1,0 +1,114 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Residual Masking Network, CBAM-ResNet and ResNet
+#
+# **Claim (Pham, Vu, Tran 2020; report §6.3.2).** The Residual Masking Network (a ResNet34 whose four
+# stages are re-weighted by U-Net masks) claims 74.14 % on FER2013's PrivateTest as a single model and
+# 76.82 % as an ensemble with six other CNNs, mostly starting from ImageNet weights (one from VGGFace2)
+# and tested with random flip-and-rotate views. The report reproduced three members of that ensemble: RMN
+# 74.14 %, CBAM-ResNet 73.34 % and ResNet 73.14 %. Every claim about these models, as data:
+
+# %% tags=["parameters"]
+# Runs to show, by name (params/<tier>/runs/<name>.yaml): RMN's recipe for the RMN and the ensemble members
+# the study builds, and ResNet18 at the native 48x48 resolution (CPU tier).
+runs = ["resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34", "resnet18_native"]
+runs_dir = None  # None: the committed runs in results/runs
+train = False  # True: first train the runs with a config in params/<tier>/runs (hours; full tier: GPU)
+tier = "full"  # the tier whose run configs `train` uses
+bootstrap_samples = 1000
+seed = 0
+
+# %%
+from IPython.display import Markdown, display
+
+from fer_study import claims, plots, report
+
+plots.use_house_style()
+claim_set = claims.load_claims()
+claim_prefixes = ("rmn", "report-rmn", "report-cbam", "report-resnet")
+models = ("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34")
+
+# %%
+claim_table = claims.claims_frame(claim_set)
+plots.show_table(claim_table[claim_table["id"].str.startswith(claim_prefixes)][
+    ["id", "paper", "model", "ensemble", "split", "metric", "value", "tta", "pretraining", "notes"]])
+
+# %% [markdown]
+# ## Setup: the models and the recipes
+#
+# All four take the gray face resized to 224 and stacked to three channels, as RMN's pipeline does.
+# Parameters and input size are computed from the registered models.
+
+# %%
+plots.show_table(report.model_summary(list(models)))
+
+# %% [markdown]
+# The training settings of each run, from its config file (whose comments say where every setting comes
+# from and what differs from RMN's recipe; `resnet18_native` keeps the 48x48 input and the CPU recipe):
+
+# %%
+plots.show_table(report.recipe_table(runs))
+
+# %% [markdown]
+# ## Train or load the runs
+#
+# With `train = True` the runs that have a config in this tier are trained first; otherwise the committed
+# runs are loaded. Accuracies are recomputed from each run's saved predictions, in percent (validation =
+# PublicTest, test = PrivateTest; TTA = the run's `tta` views).
+
+# %%
+if train:
+    report.train_runs(runs, tier, runs_dir)
+loaded = report.committed_runs(runs, runs_dir)
+plots.show_table(report.runs_table(runs, runs_dir))
+
+# %% [markdown]
+# ## Learning curves
+
+# %%
+figures = [plots.plot_history(run.history, title=f"{run.name} ({run.metrics['tier']} tier)")
+           for run in loaded]
+for figure in figures or [plots.message_figure(f"Learning curves: {report.NO_RUN}.")]:
+    display(figure)
+
+# %% [markdown]
+# ## Confusion matrix
+#
+# Of the run with the best validation accuracy, on PrivateTest; each row in percent of the true class.
+
+# %%
+plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
+
+# %% [markdown]
+# ## Claimed vs reproduced
+#
+# The rows of the study's comparison table (chapter 7) about RMN and its ensemble: each claim beside the
+# committed runs, with every protocol difference in `note` (above all the ImageNet pretraining the study
+# cannot have). The RMN-style ensemble (the best RMN, CBAM-ResNet and ResNet runs on validation) is built
+# in chapter 6 and appears here once a run of each family is committed.
+
+# %%
+table = claims.comparison_table(runs_dir, claim_set, bootstrap_samples=bootstrap_samples, seed=seed)
+rows = report.comparison_rows(table, claim_prefixes, models)
+plots.show_table(rows[["claim", "paper", "model", "ensemble", "split", "claimed", "reproduced", "n_runs",
+                       "tier", "claim_tta", "run_tta", "verdict", "note"]])
+
+# %%
+plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
+                  title="RMN family: claimed (open) and reproduced (filled) accuracy")
+
+# %% [markdown]
+# ## Deviations from the papers
+#
+# The models' own deviations, as their modules document them (the recipes' deviations are in the config
+# comments):
+
+# %%
+Markdown("\n\n".join(report.deviation_notes(name) for name in ("resmasking_dropout1", "resnet34")))

@@ -1,0 +1,88 @@
+"""Every notebook runs end to end with its smoke parameters; paired files stay in sync; notebooks stay thin."""
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from fer_study import book, paths
+from fer_study.book import TIERS, list_notebooks, load_parameters
+
+NOTEBOOKS = list_notebooks()
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_paired_ipynb_matches_the_py_file(stem):
+    source = jupytext.read(paths.NOTEBOOKS_DIR / f"{stem}.py")
+    paired = jupytext.read(paths.NOTEBOOKS_DIR / f"{stem}.ipynb")
+    assert [c.source for c in source.cells] == [c.source for c in paired.cells], \
+        f"{stem}.ipynb drifted from {stem}.py: run `make sync`"
+    stored = json.loads((paths.NOTEBOOKS_DIR / f"{stem}.ipynb").read_text())
+    assert all(not cell.get("outputs") for cell in stored["cells"]), f"{stem}.ipynb is committed with outputs"
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_notebook_shape(stem):
+    notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{stem}.py")
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "first cell must be a # Title"
+    parameter_cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameter_cells) == 1, "exactly one parameters cell"
+    names = {target.id for node in ast.parse(parameter_cells[0].source).body if isinstance(node, ast.Assign)
+             for target in node.targets}
+    for tier in TIERS:
+        unknown = set(load_parameters(stem, tier)) - names
+        assert not unknown, f"params/{tier}/{stem}.yaml sets {unknown}, not in the parameters cell"
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            defined = [n for n in ast.walk(ast.parse(cell.source))
+                       if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef)]
+            assert not defined, f"{stem} defines {defined[0].name}: notebooks call the library, they define nothing"
+
+
+def test_book_table_of_contents_lists_every_notebook():
+    toc = (paths.BOOK_DIR / "_toc.yml").read_text()
+    assert [stem for stem in NOTEBOOKS if f"executed/{stem}" not in toc] == []
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, real_data_dir) -> Path:
+    """A copy of the book's configuration whose chapters the smoke runs below execute into."""
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(paths.BOOK_DIR / name, root / name)
+    return root
+
+
+def _execute(stem: str, root: Path) -> Path:
+    executed = root / "executed" / f"{stem}.ipynb"
+    return executed if executed.exists() else book.run_notebook(stem, "smoke", output_dir=root / "executed")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_notebook_executes_with_smoke_parameters(stem, smoke_book):
+    cells = json.loads(_execute(stem, smoke_book).read_text())["cells"]
+    errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+
+
+@pytest.mark.notebook
+def test_book_renders_the_chapters_and_the_results_table(smoke_book):
+    for stem in NOTEBOOKS:
+        _execute(stem, smoke_book)
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", str(smoke_book), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = smoke_book / "_build" / "html"
+    assert (html / "index.html").is_file()
+    results = (html / "executed" / "07_results.html").read_text()
+    assert "claimed" in results and "reproduced" in results and "<table" in results
+    dataset = (html / "executed" / "01_dataset.html").read_text()
+    assert "21796" in dataset and "5240" in dataset
