@@ -255,3 +255,8 @@ def test_mini_xception_pretrained_accuracy_on_private_test_images():
         predictions = model(torch.from_numpy(np.stack(images))[:, None]).argmax(dim=1)
     # fer's model scores ~66 % on PrivateTest; a wrong layout or label order lands far below.
     assert (predictions == labels).float().mean() > 0.58
+
+
+def test_resnet_at_another_input_size_is_not_the_papers_model():
+    assert create_model("resnet18").paper_model
+    assert not create_model("resnet18", input_size=48).paper_model

@@ -47,11 +47,12 @@ def add_cbam_to_bottlenecks(trunk: nn.Module) -> None:
 
 
 class ResNetClassifier(nn.Module):
-    paper_model = True
-
     def __init__(self, config: ResNetConfig, weights_path: str | Path | None = None) -> None:
         super().__init__()
         self.config = config
+        # Another input size or normalisation makes a variant that is never set against the paper's claim.
+        default = ResNetConfig()
+        self.paper_model = (config.input_size, config.normalization) == (default.input_size, default.normalization)
         self.input_size = config.input_size
         self.adapter = InputAdapter(config.input_size, channels=3, normalization=config.normalization)
         self.trunk = resnet_trunk(config.depth, weights_path)

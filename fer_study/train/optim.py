@@ -29,7 +29,7 @@ def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float,
 
 def build_scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, epochs: int, steps_per_epoch: int,
                     **options) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau:
-    total_steps = epochs * steps_per_epoch
+    total_steps = max(1, epochs * steps_per_epoch)  # epochs: 0 evaluates only, yet builds a schedule
     if name == "none":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     if name == "onecycle":
