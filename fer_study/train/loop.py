@@ -175,6 +175,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    # The code that trains is the code at the start: record its commit now, not when the run ends.
+    provenance = {"git_commit": git_commit(), "command": command_line()}
     runs_dir = Path(runs_dir) if runs_dir is not None else paths.runs_dir_for(config.tier)
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
     soft = config.label_mode == "soft"
@@ -241,7 +243,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
                     "state": copy.deepcopy(model.state_dict())}
         stale_epochs = 0 if improved else stale_epochs + 1
         if epoch + 1 in config.snapshot_epochs:
-            _write_snapshot_run(config, model, val, test, history, train_seconds, epoch + 1, runs_dir)
+            _write_snapshot_run(config, model, val, test, history, train_seconds, epoch + 1, runs_dir, provenance)
         _save_atomic({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "history": history, "best": best,
                       "epoch": epoch + 1, "train_seconds": train_seconds}, checkpoint_path)
@@ -251,21 +253,22 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     if best["state"] is not None:  # None only with epochs: 0, which evaluates the weights as they are
         model.load_state_dict(best["state"])
     return _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, best["epoch"], device,
-                      runs_dir, config.run_name)
+                      runs_dir, config.run_name, provenance)
 
 
 def _write_snapshot_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
-                        history: list[dict], train_seconds: float, epoch: int, runs_dir: Path) -> None:
+                        history: list[dict], train_seconds: float, epoch: int, runs_dir: Path,
+                        provenance: dict) -> None:
     """A snapshot of the weights at ``epoch`` becomes its own run, named after and parented by its run."""
     name = f"{config.run_name}_snap{epoch:03d}"
     device = next(model.parameters()).device
     _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, epoch, device,
-               runs_dir, name, snapshot_of=config.run_name)
+               runs_dir, name, provenance, snapshot_of=config.run_name)
 
 
 def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
                history: pd.DataFrame, train_seconds: float, selected_epoch: int, device: torch.device,
-               runs_dir: Path, name: str, snapshot_of: str | None = None) -> Path:
+               runs_dir: Path, name: str, provenance: dict, snapshot_of: str | None = None) -> Path:
     predictions: dict[str, np.ndarray] = {}
     results: dict[str, dict] = {}
     for split, data in (("val", val), ("test", test)):
@@ -305,7 +308,7 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
         "parent": snapshot_of or config.parent, "snapshot_of": snapshot_of,
         "weights_bytes": weights_bytes, "weights_sha256": weights_sha256,
         "weights_committed": weights_bytes <= MAX_COMMITTED_CHECKPOINT_BYTES,
-        "git_commit": git_commit(), "command": command_line(),
+        **provenance,
     }
     return save_run(run_dir, config.to_dict(), metrics, history, predictions)
 
