@@ -232,6 +232,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
                     **{f"val_recall_{c}": val_metrics["per_class"][c]["recall"] for c in CLASS_NAMES},
                     "seconds": seconds})
         history.append(row)
+        print(f"{config.run_name} epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss']:.3f}, "
+              f"val accuracy {row['val_accuracy']:.4f} ({seconds:.0f} s)", flush=True)
         train_seconds += seconds
         if SCHEDULERS[config.scheduler] == "epoch":
             scheduler.step()
