@@ -92,9 +92,16 @@ def load_run(name_or_path: str | Path, runs_dir: Path | None = None) -> Run:
         path=path,
         config=yaml.safe_load((path / "config.yaml").read_text()),
         metrics=json.loads((path / "metrics.json").read_text()),
-        history=pd.read_csv(path / "history.csv"),
+        history=_read_history(path / "history.csv"),
         predictions=predictions,
     )
+
+
+def _read_history(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:  # a run with no training epochs (weights evaluated as they are)
+        return pd.DataFrame()
 
 
 def list_runs(runs_dir: Path | None = None) -> list[str]:

@@ -138,3 +138,8 @@ def test_zero_epochs_evaluates_the_weights_as_they_are(tiny_dataset, workspace):
     run = load_run(fit(tiny_config("as_is", epochs=0), tiny_dataset, runs_dir=workspace))
     assert run.metrics["epochs"] == 0 and run.metrics["selected_epoch"] == 0
     assert np.isfinite(run.metrics["test_accuracy"])
+
+
+def test_zero_epoch_run_loads_with_an_empty_history(tiny_dataset, workspace):
+    run = load_run(fit(tiny_config("no_epochs", epochs=0, tta="none"), tiny_dataset, runs_dir=workspace))
+    assert run.history.empty
