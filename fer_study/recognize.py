@@ -418,7 +418,8 @@ def best_checkpointed_runs() -> dict[str, list[str]]:
 def load_classifier(model: str | None = None, runs: Sequence[str | Path] = (),
                     ensemble_name: str | None = None) -> EmotionClassifier:
     """A registered model's pretrained weights, the checkpoints of runs, or a named ensemble's runs;
-    several runs' softmax probabilities are averaged. Nothing given: ``DEFAULT_MODEL``."""
+    several runs' softmax probabilities are averaged. Nothing given: the committed run with a checkpoint
+    that is best on validation (PublicTest), else ``DEFAULT_MODEL``'s shipped weights."""
     if sum(map(bool, (model, runs, ensemble_name))) > 1:
         raise ValueError("give one of a model, runs or an ensemble")
     if ensemble_name:
@@ -427,6 +428,10 @@ def load_classifier(model: str | None = None, runs: Sequence[str | Path] = (),
         members = "+".join(map(str, runs))
         return EmotionClassifier([model_from_run(run) for run in runs],
                                  name=f"{ensemble_name}: {members}" if ensemble_name else members)
+    if model is None:
+        best_run = best_checkpointed_runs()[BEST_RUN_ROW]
+        if best_run:
+            return load_classifier(runs=best_run)
     name = model or DEFAULT_MODEL
     return EmotionClassifier([pretrained_model(name)], name=name)
 
@@ -507,7 +512,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
                         + ") and folders (searched recursively)")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--model",
-                        help=f"a registered model with pretrained weights (default {DEFAULT_MODEL})")
+                        help="a registered model with pretrained weights (default: the committed run with a "
+                        f"checkpoint that is best on validation, else {DEFAULT_MODEL})")
     choice.add_argument("--run", action="append", default=[], metavar="RUN",
                         help=f"a run name or folder with a {CHECKPOINT_NAME}; repeat to average several")
     choice.add_argument("--ensemble", metavar="NAME",

