@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import jupytext
+import nbformat
 import papermill
 import yaml
 
@@ -43,11 +44,23 @@ def run_notebook(stem: str, tier: str = "cpu", output_dir: Path | None = None, *
     output_dir = Path(output_dir or paths.EXECUTED_DIR)
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{stem}.ipynb"
-    papermill.execute_notebook(jupytext.read(source), str(output),
-                               parameters={**load_parameters(stem, tier), **overrides},
-                               kernel_name="python3", language="python", cwd=str(paths.NOTEBOOKS_DIR),
-                               progress_bar=False)
+    executed = papermill.execute_notebook(jupytext.read(source), str(output),
+                                          parameters={**load_parameters(stem, tier), **overrides},
+                                          kernel_name="python3", language="python",
+                                          cwd=str(paths.NOTEBOOKS_DIR), progress_bar=False)
+    hide_default_parameters(executed)
+    nbformat.write(executed, output)
     return output
+
+
+def hide_default_parameters(notebook: nbformat.NotebookNode) -> None:
+    """Show the reader the parameters a run used once: papermill's injected cell, not the defaults too."""
+    cells = notebook.cells
+    if any("injected-parameters" in cell.metadata.get("tags", []) for cell in cells):
+        for cell in cells:
+            tags = cell.metadata.get("tags", [])
+            if "parameters" in tags and "remove-cell" not in tags:
+                cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
 def build_book(tier: str = "cpu", execute: bool = True) -> Path:

@@ -6,6 +6,7 @@ A claim is compared with a reproduction only under the claim's own dataset; ever
 variant is shown beside its paper's claim but never compared with it.
 """
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,12 +196,18 @@ def _joined(values) -> str:
     return ", ".join(sorted({str(value) for value in values}))
 
 
-def _recipe(run: Run) -> tuple[str, str, str, str]:
-    """Runs with the same model, model options, tier and training splits are seeds of one recipe."""
+# Settings that do not make another recipe: runs differing only in these are seeds of one recipe.
+SEED_SETTINGS = {"run_name", "seed", "num_threads", "device"}
+
+
+def _recipe(run: Run) -> tuple[str, str, str, str, str]:
+    """(model, model options, tier, training splits, the whole recipe): runs whose configs differ only in
+    ``SEED_SETTINGS`` are seeds of one recipe."""
     model_kwargs = run.config.get("model_kwargs") or {}
     options = ", ".join(f"{key}={value}" for key, value in sorted(model_kwargs.items()))
+    recipe = json.dumps({k: v for k, v in run.config.items() if k not in SEED_SETTINGS}, sort_keys=True, default=str)
     return (str(run.metrics.get("model")), options, str(run.metrics.get("tier")),
-            "+".join(run.metrics.get("train_splits") or ["train"]))
+            "+".join(run.metrics.get("train_splits") or ["train"]), recipe)
 
 
 def _recipe_notes(options: str, train_splits: str) -> list[str]:
@@ -209,12 +216,12 @@ def _recipe_notes(options: str, train_splits: str) -> list[str]:
 
 
 def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
-    """One row per recipe (model, tier, training splits): the mean and spread over its runs (seeds)."""
+    """One row per recipe (runs whose configs differ only in the seed): the mean and spread over its runs."""
     rows = []
-    groups: dict[tuple[str, str, str, str], list[Run]] = {}
+    groups: dict[tuple[str, str, str, str, str], list[Run]] = {}
     for run in runs:
         groups.setdefault(_recipe(run), []).append(run)
-    for (model, options, tier, train_splits), members in sorted(groups.items()):
+    for (model, options, tier, train_splits, _), members in sorted(groups.items()):
         use_tta = _wants_tta(claim) and all(ensemble.has_tta(run) for run in members)
         run_tta = {str(run.metrics.get("tta")) for run in members} if use_tta else {"none"}
         accuracies = 100 * np.array([ensemble.accuracy(run, "test", use_tta) for run in members])
@@ -289,12 +296,12 @@ def _matches(run: Run, claim: dict, models: set[str]) -> bool:
 def _unclaimed_rows(runs: list[Run]) -> list[dict]:
     """Runs that no claim is about (the study's own models, fine-tuned baselines, ...), per dataset and
     recipe."""
-    groups: dict[tuple[str, tuple[str, str, str, str]], list[Run]] = {}
+    groups: dict[tuple[str, tuple[str, str, str, str, str]], list[Run]] = {}
     for run in runs:
         groups.setdefault((str(run.metrics.get("dataset")), _recipe(run)), []).append(run)
     rows = []
-    for (dataset, (model, options, tier, train_splits)), members in sorted(groups.items()):
-        notes = _recipe_notes(options, train_splits)
+    for (dataset, (model, options, tier, train_splits, _)), members in sorted(groups.items()):
+        notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits)]
         if not all(run.metrics.get("paper_model", True) for run in members):
             notes.append("the study's own or a scaled model, not a paper's")
         accuracies = 100 * np.array([ensemble.accuracy(run, "test") for run in members])

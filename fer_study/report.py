@@ -31,9 +31,9 @@ DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
 RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr",
                   "weight_decay", "batch_size", "epochs", "scheduler", "early_stopping_patience",
                   "snapshot_epochs", "tta"]
-RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "dataset", "label_mode", "train_splits",
-               "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct", "test_acc_tta_pct", "tta",
-               "macro_f1", "train_minutes"]
+RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "dataset", "label_mode", "class_weights",
+               "train_splits", "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct", "test_acc_tta_pct",
+               "tta", "macro_f1", "train_minutes"]
 
 
 class FaceSample(NamedTuple):
@@ -162,7 +162,7 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
             "run": name, "status": "committed", "model": metrics.get("model"),
             "role": model_role(str(metrics.get("model")), bool(metrics.get("paper_model", True)), claims),
             "tier": metrics.get("tier"), "device": metrics.get("device"), "dataset": metrics.get("dataset"),
-            "label_mode": metrics.get("label_mode"),
+            "label_mode": metrics.get("label_mode"), "class_weights": bool(run.config.get("class_weights")),
             "train_splits": ", ".join(metrics.get("train_splits") or []),
             "parent": metrics.get("parent"), "epochs": metrics.get("epochs"),
             "selected_epoch": metrics.get("selected_epoch"),

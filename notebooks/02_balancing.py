@@ -41,6 +41,9 @@ semi_balance_max_growth = 3.0
 generated_faces_dir = None  # per-class folders of 48x48 generated faces; None: none are used
 generator_model = None  # local diffusers pipeline folder, or a Hugging Face repo id already cached
 generation_emotions = ["disgust", "fear"]
+# The research-question-1 experiment: one CPU-tier model, same recipe, seed and budget, per variant.
+experiment_runs = ["resemotenet_s", "resemotenet_s_fer2013_a", "resemotenet_s_fer2013_a_cw", "resemotenet_s_fer2013_fa"]
+runs_dir = None  # None: the committed runs in results/runs
 generation_count = 4
 prompt_seed = 0
 prompt_examples = 4
@@ -204,3 +207,19 @@ generate.generate_examples(generator_model, generation_emotions, generation_coun
 
 # %%
 generate.balance_plan(bases["fer2013"], "train", generated_faces_dir)
+
+# %% [markdown]
+# ## Experiment: which training data helps? (research question 1)
+#
+# The same CPU-tier model (`resemotenet_s`, ResEmoteNet with widths / 8 at 48x48: the fastest model
+# here, not the paper's) with the same recipe, seed and epoch budget, trained on the original training
+# split, the augmented one (with and without balanced class weights) and the deepface-aligned one.
+# Every run is evaluated on the full, official PublicTest (validation) and PrivateTest (test), in
+# percent; `macro_f1` is on PrivateTest without TTA. Runs not committed yet say so.
+
+# %%
+from fer_study import plots, report
+
+experiment = report.runs_table(experiment_runs, runs_dir)
+plots.show_table(experiment[["run", "status", "dataset", "class_weights", "epochs", "val_acc_pct", "test_acc_pct",
+                             "test_acc_tta_pct", "macro_f1", "train_minutes", "device"]])

@@ -146,3 +146,18 @@ def test_table_joins_claims_with_runs(tmp_path):
     numbers = claims.discussion_numbers(ensemble.load_runs(tmp_path), table, [])
     assert numbers["best_single"].startswith("resmasking_dropout1, 72.50 ± 3.54 %")
     assert numbers["best_single_vs_human"] == "+7.50 points"
+
+
+def test_runs_with_different_recipes_are_not_averaged_as_seeds(tmp_path):
+    labels = labels_for(20)
+    common = {"model": "vgg_cpu", "dataset": "fer2013", "tier": "cpu", "paper_model": False}
+    write_run(tmp_path, "plain", labels, wrong_on(labels, [0]), config={"class_weights": False, "seed": 0}, **common)
+    write_run(tmp_path, "weighted", labels, wrong_on(labels, [0, 1]), config={"class_weights": True, "seed": 0},
+              **common)
+    write_run(tmp_path, "plain_seed1", labels, wrong_on(labels, [0, 1, 2]),
+              config={"class_weights": False, "seed": 1}, **common)
+    table = claims.comparison_table(tmp_path, tiers=("cpu",), bootstrap_samples=10)
+    rows = table[table["claim"].isna()].set_index("n_runs")
+    assert sorted(table.loc[table["claim"].isna(), "n_runs"]) == [1, 2]
+    assert rows.loc[1, "reproduced"] == pytest.approx(90.0)
+    assert rows.loc[2, "reproduced"] == pytest.approx((95.0 + 85.0) / 2)

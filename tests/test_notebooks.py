@@ -70,6 +70,9 @@ def test_notebook_executes_with_smoke_parameters(stem, smoke_book):
     cells = json.loads(_execute(stem, smoke_book).read_text())["cells"]
     errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    shown_parameters = [c for c in cells if {"parameters", "injected-parameters"} & set(c["metadata"].get("tags", []))
+                        and "remove-cell" not in c["metadata"].get("tags", [])]
+    assert len(shown_parameters) == 1, "the book shows the parameters a run used once"
 
 
 @pytest.mark.notebook
