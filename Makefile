@@ -7,7 +7,7 @@ FER_DATA ?= $(if $(wildcard ../shared/data/*.zip),$(abspath ../shared/data),$(CU
 export FER_DATA
 TIER ?= cpu
 
-.PHONY: venv data test test-all book run train sync lint clean-book
+.PHONY: venv data test test-fast book run train sync lint clean-book
 
 venv: $(VENV)/.installed
 
@@ -22,11 +22,12 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 data: venv
 	$(PY) -m fer_study.data
 
+# Everything, the slow model tests included (~4-8 min on 2 idle cores with the real data).
 test: venv
-	$(PY) -m pytest -q -m "not slow"
-
-test-all: venv
 	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow"
 
 # Execute every notebook with params/$(TIER)/ (committed runs are loaded, not retrained), then render.
 book: venv data
