@@ -16,8 +16,8 @@
 #
 # ## Protocol
 #
-# - **Splits.** FER2013's official `Usage` split: Training (28,709 images) trains, **PublicTest**
-#   (3,589) is the validation set, **PrivateTest** (3,589) is the test set. Early stopping, checkpoint
+# - **Splits.** FER2013's official `Usage` split: Training trains, **PublicTest** is the validation
+#   set, **PrivateTest** is the test set (their sizes, counted from the data, are in the next chapter). Early stopping, checkpoint
 #   choice, hyperparameters and ensemble members are chosen on PublicTest only; PrivateTest is only
 #   reported. Dataset variants (augmented, filtered, aligned, balanced) change training data only:
 #   every model is tested on the full, unfiltered PrivateTest.

@@ -22,7 +22,7 @@
 #   faces, when a folder of them is given) fill the classes instead.
 #
 # Variants change training data only: validation and test remain the full, unfiltered official splits,
-# so every model in the study is evaluated on the same 3,589 PrivateTest images.
+# so every model in the study is evaluated on the same, full PrivateTest.
 #
 # The last sections reproduce the report's generated-image pipeline: its dynamic prompt generator, a
 # local text-to-image model with the report's settings, the face crop that turns generated images into
