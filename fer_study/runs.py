@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from fer_study import paths
+from fer_study.files import atomic_write
 
 PREDICTION_SPLITS = ("val", "test")
 
@@ -63,20 +64,18 @@ def command_line() -> str:
 
 def save_run(run_dir: Path, config: dict, metrics: dict, history: pd.DataFrame,
              predictions: dict[str, np.ndarray]) -> Path:
-    """Write a run folder; each file is written to a temporary name first, then renamed."""
+    """Write a run folder; each file is written atomically (``files.atomic_write``)."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(run_dir / "config.yaml", lambda p: p.write_text(yaml.safe_dump(config, sort_keys=False)))
-    _write_atomic(run_dir / "history.csv", lambda p: history.to_csv(p, index=False))
-    _write_atomic(run_dir / "metrics.json", lambda p: p.write_text(json.dumps(metrics, indent=2) + "\n"))
-    _write_atomic(run_dir / "predictions.npz", lambda p: np.savez_compressed(p, **predictions))
+    with atomic_write(run_dir / "config.yaml") as tmp:
+        Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False))
+    with atomic_write(run_dir / "history.csv") as tmp:
+        history.to_csv(tmp, index=False)
+    with atomic_write(run_dir / "metrics.json") as tmp:
+        Path(tmp).write_text(json.dumps(metrics, indent=2) + "\n")
+    # A file handle, because np.savez_compressed appends ".npz" to a name that lacks it.
+    with atomic_write(run_dir / "predictions.npz") as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **predictions)
     return run_dir
-
-
-def _write_atomic(target: Path, write) -> None:
-    tmp = target.with_name(target.name + ".tmp" + target.suffix)
-    write(tmp)
-    tmp.replace(target)
 
 
 def load_run(name_or_path: str | Path, runs_dir: Path | None = None) -> Run:

@@ -1,9 +1,5 @@
 """HDF5 caches (h5py): one file per dataset, written atomically, validated on every load."""
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
@@ -11,28 +7,11 @@ import numpy as np
 
 from fer_study.constants import CLASS_NAMES
 from fer_study.data.dataset import FERDataset
+from fer_study.files import atomic_write
 
 
 class CacheError(RuntimeError):
     """A cache file that cannot be read or does not hold what its dataset must hold."""
-
-
-@contextmanager
-def atomic_write(path: Path) -> Iterator[str]:
-    """Yield a temporary file name beside ``path``; rename it to ``path`` only when the block succeeds.
-
-    A failure at any point leaves an existing file at ``path`` untouched and no partial file behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        yield tmp_name
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def write_h5(path: Path, dataset: FERDataset) -> Path:

@@ -39,8 +39,9 @@ import pandas as pd
 
 from fer_study import paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
-from fer_study.data.cache import CacheError, atomic_write
+from fer_study.data.cache import CacheError
 from fer_study.data.dataset import FERDataset
+from fer_study.files import atomic_write
 
 log = logging.getLogger(__name__)
 

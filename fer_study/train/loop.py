@@ -28,6 +28,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
+from fer_study.files import atomic_write
 from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
 from fer_study.runs import command_line, git_commit, load_run, save_run
@@ -147,13 +148,6 @@ def _checkpoint_path(config: TrainConfig) -> Path:
     return paths.checkpoints_dir_for(config.tier) / config.run_name / "last.pt"
 
 
-def _save_atomic(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
 def _initial_weights(model: nn.Module, parent: str, runs_dir: Path, checkpoints_dir: Path) -> None:
     parent_run = load_run(parent, runs_dir)
     checkpoint = parent_run.path / "model.pt"
@@ -246,9 +240,10 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         stale_epochs = 0 if improved else stale_epochs + 1
         if epoch + 1 in config.snapshot_epochs:
             _write_snapshot_run(config, model, val, test, history, train_seconds, epoch + 1, runs_dir, provenance)
-        _save_atomic({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "history": history, "best": best,
-                      "epoch": epoch + 1, "train_seconds": train_seconds}, checkpoint_path)
+        with atomic_write(checkpoint_path) as tmp:
+            torch.save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "history": history, "best": best,
+                        "epoch": epoch + 1, "train_seconds": train_seconds}, tmp)
         if config.early_stopping_patience is not None and stale_epochs >= config.early_stopping_patience:
             break
 
