@@ -100,6 +100,13 @@ def plot_history(history: pd.DataFrame, metrics: tuple[str, ...] = ("loss", "acc
     return figure
 
 
+def plot_histories(runs: list) -> list[Figure]:
+    """The learning curves of each run (``runs.Run``), titled with its name and tier; one message figure
+    when there is no run."""
+    return [plot_history(run.history, title=f"{run.name} ({run.metrics['tier']} tier)") for run in runs] or [
+        message_figure(NOTHING_TO_DRAW, "Learning curves")]
+
+
 def plot_confusion(confusion, title: str | None = None, class_names: tuple[str, ...] = CLASS_NAMES,
                    normalize: bool = True) -> Figure:
     """Confusion-matrix heatmap, rows = true class. ``normalize`` shows each row in percent (its recall

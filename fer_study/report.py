@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from fer_study import ensemble, paths
-from fer_study.claims import ClaimSet, load_claims
+from fer_study.claims import ClaimSet, claims_frame, comparison_table, load_claims
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from fer_study.data import FERDataset, cache_path, load_dataset
 from fer_study.models import create_model
@@ -31,6 +31,11 @@ DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
 RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr",
                   "weight_decay", "batch_size", "epochs", "scheduler", "early_stopping_patience",
                   "snapshot_epochs", "tta"]
+# What a chapter shows of its paper's claims and of its rows of the comparison table.
+CLAIM_COLUMNS = ["id", "paper", "model", "ensemble", "dataset", "split", "metric", "value", "tta", "pretraining",
+                 "extra_data", "notes"]
+SECTION_COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", "split", "claimed", "reproduced",
+                              "n_runs", "tier", "claim_tta", "run_tta", "verdict", "note"]
 RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "dataset", "label_mode", "class_weights",
                "train_splits", "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct", "test_acc_tta_pct",
                "tta", "macro_f1", "train_minutes"]
@@ -58,6 +63,12 @@ def sample_faces(count: int, seed: int = 0) -> FaceSample:
                        for image in coarse])
     labels = np.arange(count, dtype=np.int64) % NUM_CLASSES
     return FaceSample(images, labels, "synthetic images (no FER2013 cache on this machine)")
+
+
+def paper_claims(claim_prefixes: tuple[str, ...], claims: ClaimSet | None = None) -> pd.DataFrame:
+    """The claims whose id starts with one of ``claim_prefixes``, one row each, as a chapter shows them."""
+    frame = claims_frame(claims)
+    return frame[frame["id"].str.startswith(claim_prefixes)].reindex(columns=CLAIM_COLUMNS).reset_index(drop=True)
 
 
 def scaled_variant_of(model_name: str, claims: ClaimSet | None = None) -> str | None:
@@ -139,6 +150,14 @@ def train_runs(run_names: list[str], tier: str, runs_dir: str | Path | None = No
     return written
 
 
+def load_or_train(run_names: list[str], tier: str, runs_dir: str | Path | None = None,
+                  train: bool = False) -> list[Run]:
+    """The committed runs among ``run_names``, after training those with a ``tier`` config when ``train``."""
+    if train:
+        train_runs(run_names, tier, runs_dir)
+    return committed_runs(run_names, runs_dir)
+
+
 def committed_runs(run_names: list[str], runs_dir: str | Path | None = None) -> list[Run]:
     """The runs among ``run_names`` committed in ``runs_dir`` (default ``results/runs``), in that order."""
     runs_dir = Path(runs_dir) if runs_dir else None
@@ -200,6 +219,15 @@ def comparison_rows(table: pd.DataFrame, claim_prefixes: tuple[str, ...],
     about_claim = table["claim"].fillna("").str.startswith(claim_prefixes)
     unclaimed = table["claim"].isna() & table["model"].isin(models)
     return table[about_claim | unclaimed].reset_index(drop=True)
+
+
+def paper_comparison(claim_prefixes: tuple[str, ...], models: tuple[str, ...],
+                     runs_dir: str | Path | None = None, claims: ClaimSet | None = None,
+                     bootstrap_samples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One chapter's rows of the study's comparison table (``comparison_rows`` of
+    ``claims.comparison_table``), every column a chapter needs to read a verdict, plotting ones included."""
+    table = comparison_table(runs_dir, claims, bootstrap_samples=bootstrap_samples, seed=seed)
+    return comparison_rows(table, claim_prefixes, models)
 
 
 def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, bootstrap_samples: int = 1000,

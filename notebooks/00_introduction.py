@@ -17,10 +17,10 @@
 # ## Protocol
 #
 # - **Splits.** FER2013's official `Usage` split: Training trains, **PublicTest** is the validation
-#   set, **PrivateTest** is the test set (their sizes, counted from the data, are in the next chapter). Early stopping, checkpoint
-#   choice, hyperparameters and ensemble members are chosen on PublicTest only; PrivateTest is only
-#   reported. Dataset variants (augmented, filtered, aligned, balanced) change training data only:
-#   every model is tested on the full, unfiltered PrivateTest.
+#   set, **PrivateTest** is the test set (their sizes, counted from the data, are in the next chapter).
+#   Early stopping, checkpoint choice, hyperparameters and ensemble members are chosen on PublicTest
+#   only; PrivateTest is only reported. Dataset variants (augmented, filtered, aligned, balanced)
+#   change training data only: every model is tested on the full, unfiltered PrivateTest.
 # - **Test-time augmentation** is reported separately from single-view accuracy, and a claim is only
 #   compared with a reproduction made under its own protocol; where protocols differ the table says so.
 # - **Reproduced** means: a committed run of the paper's model (not a scaled variant), whose PrivateTest

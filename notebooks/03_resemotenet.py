@@ -41,9 +41,7 @@ claim_prefixes = ("resemotenet", "report-resemotenet", "report-snapshot")
 models = ("resemotenet", "resemotenet_s")
 
 # %%
-claim_table = claims.claims_frame(claim_set)
-plots.show_table(claim_table[claim_table["id"].str.startswith(claim_prefixes)][
-    ["id", "paper", "dataset", "split", "metric", "value", "tta", "extra_data", "notes"]])
+plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -70,9 +68,7 @@ plots.show_table(report.recipe_table(runs))
 # from each run's saved predictions, in percent (validation = PublicTest, test = PrivateTest).
 
 # %%
-if train:
-    report.train_runs(runs, tier, runs_dir)
-loaded = report.committed_runs(runs, runs_dir)
+loaded = report.load_or_train(runs, tier, runs_dir, train)
 plots.show_table(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
@@ -82,9 +78,7 @@ plots.show_table(report.runs_table(runs, runs_dir))
 # warm-restart schedules show as saw teeth).
 
 # %%
-figures = [plots.plot_history(run.history, title=f"{run.name} ({run.metrics['tier']} tier)")
-           for run in loaded]
-for figure in figures or [plots.message_figure(f"Learning curves: {report.NO_RUN}.")]:
+for figure in plots.plot_histories(loaded):
     display(figure)
 
 # %% [markdown]
@@ -121,10 +115,8 @@ plots.show_table(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_
 # scaled variant's rows say *not comparable*.
 
 # %%
-table = claims.comparison_table(runs_dir, claim_set, bootstrap_samples=bootstrap_samples, seed=seed)
-rows = report.comparison_rows(table, claim_prefixes, models)
-plots.show_table(rows[["claim", "paper", "model", "ensemble", "dataset", "split", "claimed", "reproduced",
-                       "n_runs", "tier", "verdict", "note"]])
+rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
+plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
 
 # %%
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",

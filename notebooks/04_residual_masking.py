@@ -36,9 +36,7 @@ claim_prefixes = ("rmn", "report-rmn", "report-cbam", "report-resnet")
 models = ("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34")
 
 # %%
-claim_table = claims.claims_frame(claim_set)
-plots.show_table(claim_table[claim_table["id"].str.startswith(claim_prefixes)][
-    ["id", "paper", "model", "ensemble", "split", "metric", "value", "tta", "pretraining", "notes"]])
+plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -64,18 +62,14 @@ plots.show_table(report.recipe_table(runs))
 # PublicTest, test = PrivateTest; TTA = the run's `tta` views).
 
 # %%
-if train:
-    report.train_runs(runs, tier, runs_dir)
-loaded = report.committed_runs(runs, runs_dir)
+loaded = report.load_or_train(runs, tier, runs_dir, train)
 plots.show_table(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
 
 # %%
-figures = [plots.plot_history(run.history, title=f"{run.name} ({run.metrics['tier']} tier)")
-           for run in loaded]
-for figure in figures or [plots.message_figure(f"Learning curves: {report.NO_RUN}.")]:
+for figure in plots.plot_histories(loaded):
     display(figure)
 
 # %% [markdown]
@@ -95,10 +89,8 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # in chapter 6 and appears here once a run of each family is committed.
 
 # %%
-table = claims.comparison_table(runs_dir, claim_set, bootstrap_samples=bootstrap_samples, seed=seed)
-rows = report.comparison_rows(table, claim_prefixes, models)
-plots.show_table(rows[["claim", "paper", "model", "ensemble", "split", "claimed", "reproduced", "n_runs",
-                       "tier", "claim_tta", "run_tta", "verdict", "note"]])
+rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
+plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
 
 # %%
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",

@@ -41,9 +41,7 @@ claim_prefixes = ("pattlite", "report-pattlite", "emonext", "report-emonext")
 models = ("pattlite", "emonext_tiny")
 
 # %%
-claim_table = claims.claims_frame(claim_set)
-plots.show_table(claim_table[claim_table["id"].str.startswith(claim_prefixes)][
-    ["id", "paper", "model", "dataset", "split", "value", "tta", "pretraining", "notes"]])
+plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -98,18 +96,14 @@ plots.show_table(demo, precision=4)
 # PublicTest, test = PrivateTest).
 
 # %%
-if train:
-    report.train_runs(runs, tier, runs_dir)
-loaded = report.committed_runs(runs, runs_dir)
+loaded = report.load_or_train(runs, tier, runs_dir, train)
 plots.show_table(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
 
 # %%
-figures = [plots.plot_history(run.history, title=f"{run.name} ({run.metrics['tier']} tier)")
-           for run in loaded]
-for figure in figures or [plots.message_figure(f"Learning curves: {report.NO_RUN}.")]:
+for figure in plots.plot_histories(loaded):
     display(figure)
 
 # %% [markdown]
@@ -128,10 +122,8 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # cannot be had here).
 
 # %%
-table = claims.comparison_table(runs_dir, claim_set, bootstrap_samples=bootstrap_samples, seed=seed)
-rows = report.comparison_rows(table, claim_prefixes, models)
-plots.show_table(rows[["claim", "paper", "model", "dataset", "split", "claimed", "reproduced", "n_runs",
-                       "tier", "claim_tta", "run_tta", "verdict", "note"]])
+rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
+plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
 
 # %%
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",

@@ -8,7 +8,7 @@ import torch
 from fixture_faces import noise_dataset
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import paths, report
+from fer_study import paths, plots, report
 from fer_study.constants import NUM_CLASSES
 
 N_IMAGES = 14
@@ -82,6 +82,25 @@ def test_comparison_rows_keep_the_papers_claims_and_its_unclaimed_runs():
     rows = report.comparison_rows(table, ("rmn", "report-rmn"), ("resnet18",))
     assert rows["claim"].tolist()[:2] == ["rmn-single", "report-rmn"]
     assert rows["model"].tolist()[2:] == ["resnet18"]
+
+
+def test_paper_claims_and_paper_comparison_keep_one_papers_rows(tmp_path):
+    claim_rows = report.paper_claims(("rmn", "report-rmn"))
+    assert list(claim_rows.columns) == report.CLAIM_COLUMNS
+    assert claim_rows["id"].str.match(r"^(rmn|report-rmn)").all() and len(claim_rows) > 0
+    _run(tmp_path, "resnet18_native", val_wrong=[0], test_wrong=[1], model="resnet18")
+    rows = report.paper_comparison(("rmn",), ("resnet18",), tmp_path, bootstrap_samples=20)
+    assert set(report.SECTION_COMPARISON_COLUMNS) <= set(rows.columns)
+    assert rows["claim"].fillna("").str.startswith("rmn").any()
+    assert (rows["model"] == "resnet18").any()  # the unclaimed run of a chapter's model
+
+
+def test_load_or_train_loads_committed_runs_and_plots_their_curves(tmp_path):
+    _run(tmp_path, "cyclic", val_wrong=[0], test_wrong=[0])
+    runs = report.load_or_train(["cyclic", "missing"], "smoke", tmp_path)
+    assert [run.name for run in runs] == ["cyclic"]
+    assert len(plots.plot_histories(runs)) == 1
+    assert len(plots.plot_histories([])) == 1  # the message figure
 
 
 def test_snapshot_table_builds_the_snapshot_ensemble_of_a_run(tmp_path):
