@@ -30,15 +30,15 @@ DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
 # The settings that tell the study's runs apart; momentum, augmentation and the rest are in the configs.
 RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr",
                   "weight_decay", "batch_size", "epochs", "scheduler", "early_stopping_patience",
-                  "snapshot_epochs", "tta"]
+                  "snapshot_epochs", "tta", "precision"]
 # What a chapter shows of its paper's claims and of its rows of the comparison table.
 CLAIM_COLUMNS = ["id", "paper", "model", "ensemble", "dataset", "split", "metric", "value", "tta", "pretraining",
                  "extra_data", "notes"]
 SECTION_COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", "split", "claimed", "reproduced",
                               "n_runs", "tier", "claim_tta", "run_tta", "verdict", "note"]
-RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "dataset", "label_mode", "class_weights",
-               "train_splits", "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct", "test_acc_tta_pct",
-               "tta", "macro_f1", "train_minutes"]
+RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "precision", "dataset", "label_mode",
+               "class_weights", "train_splits", "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct",
+               "test_acc_tta_pct", "tta", "macro_f1", "train_minutes"]
 
 
 class FaceSample(NamedTuple):
@@ -180,7 +180,8 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
         rows.append({
             "run": name, "status": "committed", "model": metrics.get("model"),
             "role": model_role(str(metrics.get("model")), bool(metrics.get("paper_model", True)), claims),
-            "tier": metrics.get("tier"), "device": metrics.get("device"), "dataset": metrics.get("dataset"),
+            "tier": metrics.get("tier"), "device": metrics.get("device"), "precision": metrics.get("precision"),
+            "dataset": metrics.get("dataset"),
             "label_mode": metrics.get("label_mode"), "class_weights": bool(run.config.get("class_weights")),
             "train_splits": ", ".join(metrics.get("train_splits") or []),
             "parent": metrics.get("parent"), "epochs": metrics.get("epochs"),

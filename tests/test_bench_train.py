@@ -33,6 +33,7 @@ def test_benchmark_table_has_positive_speeds_flops_and_their_ratios(table):
     assert row["engine_gflop_s"] == pytest.approx(row["engine_img_s"] * row["gflop_per_image"])
     assert row["engine_of_matmul_pct"] == pytest.approx(100 * row["engine_gflop_s"] / row["matmul_gflop_s"])
     assert "synthetic" in table.attrs["faces"] and table.attrs["workers"] == 0
+    assert row["engine_precision"] == "bfloat16"
 
 
 def test_command_prints_the_table_with_device_and_load(table, monkeypatch, capsys):
@@ -45,7 +46,7 @@ def test_command_prints_the_table_with_device_and_load(table, monkeypatch, capsy
     monkeypatch.setattr(bench_train, "benchmark_table", measured)
     assert bench_main(["train", *TINY]) == 0
     out = capsys.readouterr().out
-    assert asked == [(["vgg_cpu"], 4, 2, None, "cpu")]
+    assert asked == [(["vgg_cpu"], 4, 2, None, "cpu", "bfloat16")]
     assert "load average" in out and "engine_vs_plain" in out and "vgg_cpu" in out
 
 

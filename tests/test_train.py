@@ -60,9 +60,11 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2
 
 
-def test_resumed_run_ends_like_an_uninterrupted_one(tiny_dataset, workspace, tmp_path):
-    straight = load_run(fit(tiny_config("straight"), tiny_dataset, runs_dir=workspace))
-    interrupted = tiny_config("interrupted")
+@pytest.mark.parametrize("precision", ["auto", "bfloat16"])
+def test_resumed_run_ends_like_an_uninterrupted_one(tiny_dataset, workspace, tmp_path, precision):
+    straight = load_run(fit(tiny_config("straight", precision=precision), tiny_dataset, runs_dir=workspace))
+    assert straight.metrics["precision"] == ("bfloat16" if precision == "bfloat16" else "float32")
+    interrupted = tiny_config("interrupted", precision=precision)
     assert fit(interrupted, tiny_dataset, runs_dir=workspace, stop_after_epochs=1) is None
     resumed = load_run(fit(interrupted, tiny_dataset, runs_dir=workspace, resume=True))
     np.testing.assert_allclose(resumed.logits("test"), straight.logits("test"), rtol=1e-5, atol=1e-5)
@@ -116,6 +118,9 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"model": "vgg_cpu", "epochz": 3}))
     with pytest.raises(ValueError, match=r"bad\.yaml.*epochz"):
+        TrainConfig.from_yaml(path, run_name="bad")
+    path.write_text(yaml.safe_dump({"model": "vgg_cpu", "precision": "float16"}))
+    with pytest.raises(ValueError, match=r"bad\.yaml.*precision must be one of auto, bfloat16, float32"):
         TrainConfig.from_yaml(path, run_name="bad")
 
 

@@ -1,21 +1,25 @@
-"""``python -m fer_study.bench train [--models a,b] [--batch-size N] [--batches N] [--workers N]``:
+"""``python -m fer_study.bench train [--models a,b] [--batch-size N] [--batches N] [--workers N]
+[--precision P]``:
 training speed of the project's engine beside a plain torchvision pipeline, per model, on this device.
 
 Per model, in one process, on the same faces and from the same initial weights:
 
 - **engine**: the faces as one uint8 tensor on the device, batched augmentation on the device and the
-  training loop's own epoch (``fer_study.train.loop.train_one_epoch``);
+  training loop's own epoch (``fer_study.train.loop.train_one_epoch``) in the ``--precision`` a run
+  config would set (default bfloat16 autocast, which CPUs with AMX or AVX512-BF16 compute several times
+  faster than float32);
 - **plain**: the same faces written as PNG files into a temporary ``ImageFolder``, read with PIL through
   a ``DataLoader`` with torchvision transforms of the same kind (gray, flip, affine jitter, ToTensor),
-  each batch moved to the device and given to the same step (``train_step``).
+  each batch moved to the device and given to the same step (``train_step``) in float32, as a
+  torchvision tutorial loop computes. ``--precision float32`` leaves only the data pipelines different.
 
 Images/s leave out one warm-up batch per pipeline. Without loader processes (the CPU default) the two
 pipelines take turns batch by batch, so a shared machine's changing load falls on both alike. FLOPs per
 image are the forward and backward FLOPs of one training step, counted by
 ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products; element-wise work is not
 counted), so achieved GFLOP/s = images/s x FLOPs per image. The machine's matmul GFLOP/s is the median
-of timed square matrix products in the dtype the engine computes in (float32 on CPU, bfloat16 under
-autocast on CUDA); ``engine_of_matmul_pct`` is the engine's share of it.
+of timed square matrix products in the dtype the engine computes in (bfloat16 under autocast, else
+float32); ``engine_of_matmul_pct`` is the engine's share of it.
 
 Faces are FER2013 training images when the FER2013 cache exists, else synthetic images. On a shared
 machine wall-clock speed depends on what else runs: the load average is printed beside the table.
@@ -42,8 +46,8 @@ from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.data.tensors import AugmentConfig, SplitTensors
 from fer_study.models import create_model, list_models
 from fer_study.report import sample_faces
-from fer_study.train.config import TrainConfig
-from fer_study.train.loop import resolve_device, train_one_epoch, train_step
+from fer_study.train.config import PRECISIONS, TrainConfig
+from fer_study.train.loop import computes_in_bfloat16, resolve_device, train_one_epoch, train_step
 from fer_study.train.optim import build_optimizer, build_scheduler
 
 # The CPU-tier models; the paper models at 224 px take minutes per batch on a 2-core CPU.
@@ -56,14 +60,16 @@ DEFAULT_BATCHES = {"cpu": 3, "cuda": 50}
 # arithmetic; on CUDA one per core up to 8, a generous setting for a tutorial-style loader.
 MAX_CUDA_WORKERS = 8
 MATMUL_SIDE = {"cpu": 1024, "cuda": 8192}
-MATMUL_DTYPE = {"cpu": torch.float32, "cuda": torch.bfloat16}
+DEFAULT_PRECISION = "bfloat16"
+PLAIN_PRECISION = "float32"
 MATMUL_REPEATS = 10
 FLOP_COUNT_BATCH = 2
 
 
-def matmul_gflops(device: torch.device) -> float:
-    """Median GFLOP/s of square matrix products on ``device`` in the dtype the engine computes in."""
-    side, dtype = MATMUL_SIDE[device.type], MATMUL_DTYPE[device.type]
+def matmul_gflops(device: torch.device, precision: str) -> float:
+    """Median GFLOP/s of square matrix products on ``device`` in the dtype ``precision`` computes in."""
+    side = MATMUL_SIDE[device.type]
+    dtype = torch.bfloat16 if computes_in_bfloat16(precision, device) else torch.float32
     a = torch.randn(side, side, device=device).to(dtype)
     b = torch.randn(side, side, device=device).to(dtype)
     seconds = []
@@ -86,7 +92,7 @@ def training_flops_per_image(model: torch.nn.Module, config: TrainConfig) -> flo
     labels = torch.arange(FLOP_COUNT_BATCH) % len(CLASS_NAMES)
     model.train()
     with FlopCounterMode(display=False) as counter:
-        train_step(model, images, labels, optimizer, torch.nn.CrossEntropyLoss(), progress=0.0)
+        train_step(model, images, labels, optimizer, torch.nn.CrossEntropyLoss(), 0.0, config.precision)
     return counter.get_total_flops() / FLOP_COUNT_BATCH
 
 
@@ -122,7 +128,7 @@ def plain_batches(model: torch.nn.Module, config: TrainConfig, folder: Path, wor
     model.train()
     for images, labels in loader:
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-        _, loss = train_step(model, images, labels, optimizer, loss_fn, progress=0.0)
+        _, loss = train_step(model, images, labels, optimizer, loss_fn, 0.0, PLAIN_PRECISION)
         loss.item()  # a plain loop reads the loss every batch, as the engine does
         yield len(images)
 
@@ -170,21 +176,23 @@ def plain_transform(augment: AugmentConfig) -> transforms.Compose:
 
 
 def benchmark_table(models: list[str], batch_size: int | None = None, batches: int | None = None,
-                    workers: int | None = None, device: str = "auto") -> pd.DataFrame:
-    """One row per model: engine and plain images/s, their ratio, achieved GFLOP/s and the matmul peak."""
+                    workers: int | None = None, device: str = "auto",
+                    precision: str = DEFAULT_PRECISION) -> pd.DataFrame:
+    """One row per model: engine and plain images/s, their ratio, achieved GFLOP/s and the matmul peak of
+    the engine's ``precision``."""
     device = resolve_device(device)
     batch_size = batch_size or DEFAULT_BATCH_SIZE[device.type]
     batches = batches or DEFAULT_BATCHES[device.type]
     if workers is None:
         workers = min(MAX_CUDA_WORKERS, os.cpu_count() or 1) if device.type == "cuda" else 0
     faces = sample_faces((batches + 1) * batch_size)
-    peak = matmul_gflops(device)
+    peak = matmul_gflops(device, precision)
     rows = []
     with tempfile.TemporaryDirectory(prefix="fer_bench_train_") as tmp:
         folder = write_image_folder(Path(tmp), faces.images, faces.labels)
         for name in models:
             config = TrainConfig(run_name="bench", model=name, batch_size=batch_size, epochs=1,
-                                 scheduler="none", tier="smoke")
+                                 scheduler="none", tier="smoke", precision=precision)
             torch.manual_seed(config.seed)
             initial = create_model(name, **config.model_kwargs)
             flops = training_flops_per_image(initial, config)
@@ -197,6 +205,7 @@ def benchmark_table(models: list[str], batch_size: int | None = None, batches: i
             rows.append({
                 "model": name, "params_M": sum(p.numel() for p in initial.parameters()) / 1e6,
                 "input_size": initial.input_size, "batch_size": batch_size,
+                "engine_precision": "bfloat16" if computes_in_bfloat16(precision, device) else "float32",
                 "gflop_per_image": flops / 1e9, "engine_img_s": engine, "plain_img_s": plain,
                 "engine_vs_plain": engine / plain, "engine_gflop_s": engine * flops / 1e9,
                 "plain_gflop_s": plain * flops / 1e9, "matmul_gflop_s": peak,
@@ -238,9 +247,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="plain DataLoader processes (default: 0 on CPU, one per "
                                                     f"core up to {MAX_CUDA_WORKERS} on CUDA)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help=f"the engine's TrainConfig.precision (default: {DEFAULT_PRECISION}; "
+                             f"the plain pipeline computes in {PLAIN_PRECISION})")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    table = benchmark_table(args.models, args.batch_size, args.batches, args.workers, args.device)
+    table = benchmark_table(args.models, args.batch_size, args.batches, args.workers, args.device,
+                            args.precision)
     info = table.attrs
     print(f"device: {info['device']}; faces: {info['faces']}; {info['batches']} timed batches per pipeline; "
           f"plain loader workers: {info['workers']}; load average {load_before:.1f} at the start, "

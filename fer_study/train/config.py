@@ -7,6 +7,11 @@ import yaml
 
 from fer_study.data.tensors import AugmentConfig
 
+# "auto": bfloat16 autocast on CUDA, float32 on CPU (what the CPU runs before this setting used);
+# "bfloat16": autocast on any device, several times faster on CPUs with AMX or AVX512-BF16;
+# "float32": no autocast anywhere. Weights, optimizer state and the loss stay float32 in every case.
+PRECISIONS = ("auto", "bfloat16", "float32")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -38,6 +43,11 @@ class TrainConfig:
     device: str = "auto"
     limit_train: int | None = None  # first N training images only (smoke tier)
     num_threads: int | None = None
+    precision: str = "auto"  # one of PRECISIONS
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def to_dict(self) -> dict:
         """Plain YAML-safe values (tuples become lists)."""

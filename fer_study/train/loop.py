@@ -46,16 +46,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def computes_in_bfloat16(precision: str, device: torch.device) -> bool:
+    """Whether a ``TrainConfig.precision`` runs the forward pass in bfloat16 autocast on ``device``."""
+    return precision == "bfloat16" or (precision == "auto" and device.type == "cuda")
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 100_003 + epoch)
 
 
 def train_step(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                optimizer: torch.optim.Optimizer, loss_fn: nn.CrossEntropyLoss,
-               progress: float) -> tuple[torch.Tensor, torch.Tensor]:
+               progress: float, precision: str = "auto") -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step on a float batch on the model's device; returns its (logits, loss).
 
-    On CUDA the batch is channels-last and the forward pass runs in bfloat16 autocast. A model with its
+    On CUDA the batch is channels-last. The forward pass runs in bfloat16 autocast where ``precision``
+    (a ``TrainConfig.precision``) says so; the loss is computed in float32. A model with its
     own ``training_loss`` (EmoNeXt: label-smoothed cross-entropy plus the attention regulariser; ARBEx:
     reliability balancing) trains with that loss, every other model with ``loss_fn``. ``progress`` is the
     fraction of training done, which ARBEx's loss uses as its trust ramp.
@@ -63,7 +69,7 @@ def train_step(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
     device = images.device
     if device.type == "cuda":
         images = images.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=computes_in_bfloat16(precision, device)):
         if hasattr(model, "training_loss"):
             options = _model_loss_options(model, loss_fn, progress)
             logits, loss = model.training_loss(images, targets, **options)
@@ -110,7 +116,8 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
         index = order[start:start + config.batch_size]
         images = augment(to_float(data.images[index]), config.augment, generator)
         progress = (epoch + step / len(batches)) / config.epochs
-        logits, loss = train_step(model, images, data.targets[index], optimizer, loss_fn, progress)
+        logits, loss = train_step(model, images, data.targets[index], optimizer, loss_fn, progress,
+                                  config.precision)
         if SCHEDULERS[config.scheduler] == "batch":
             scheduler.step()
         total_loss += loss.item() * len(index)
@@ -120,14 +127,16 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, images: torch.Tensor, tta: str = "none", crop: int = 40) -> np.ndarray:
-    """Logits (N, 7) for uint8 images (N, 1, 48, 48), averaged over the TTA views."""
+def predict_logits(model: nn.Module, images: torch.Tensor, tta: str = "none", crop: int = 40,
+                   precision: str = "auto") -> np.ndarray:
+    """Logits (N, 7) for uint8 images (N, 1, 48, 48), averaged over the TTA views, computed in the
+    ``precision`` the model trained in."""
     model.eval()
     device = next(model.parameters()).device
     outputs = []
     for start in range(0, len(images), EVAL_BATCH):
         batch = to_float(images[start:start + EVAL_BATCH].to(device))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=computes_in_bfloat16(precision, device)):
             views = [model(view).float() for view in tta_views(batch, tta, crop)]
         outputs.append(torch.stack(views).mean(0).cpu())
     return torch.cat(outputs).numpy()
@@ -219,7 +228,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
                **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device)}
         seconds = time.perf_counter() - started
-        val_logits = predict_logits(model, val.images)
+        val_logits = predict_logits(model, val.images, precision=config.precision)
         val_metrics = classification_metrics(val.labels.cpu().numpy(), val_logits)
         row.update({"val_loss": F.cross_entropy(torch.from_numpy(val_logits), val.labels.cpu()).item(),
                     "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"],
@@ -272,10 +281,11 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
         labels = data.labels.cpu().numpy()
         predictions[f"{split}_ids"] = data.ids.astype(str)
         predictions[f"{split}_labels"] = labels
-        predictions[f"{split}_logits"] = predict_logits(model, data.images)
+        predictions[f"{split}_logits"] = predict_logits(model, data.images, precision=config.precision)
         results[split] = classification_metrics(labels, predictions[f"{split}_logits"])
         if config.tta != "none":
-            predictions[f"{split}_logits_tta"] = predict_logits(model, data.images, config.tta, config.tta_crop)
+            predictions[f"{split}_logits_tta"] = predict_logits(model, data.images, config.tta, config.tta_crop,
+                                                                config.precision)
             results[f"{split}_tta"] = classification_metrics(labels, predictions[f"{split}_logits_tta"])
     run_dir = Path(runs_dir) / name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -292,6 +302,7 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
     metrics = {
         "run": name, "model": config.model, "dataset": config.dataset, "label_mode": config.label_mode,
         "train_splits": list(config.train_splits), "tier": config.tier, "device": _device_name(device),
+        "precision": "bfloat16" if computes_in_bfloat16(config.precision, device) else "float32",
         "epochs": len(history), "selected_epoch": selected_epoch,
         "selection": "best validation accuracy" if "val" not in config.train_splits else "last epoch",
         "train_seconds": round(train_seconds, 1), "seed": config.seed,
