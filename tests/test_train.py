@@ -60,15 +60,24 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2
 
 
-@pytest.mark.parametrize("precision", ["auto", "bfloat16"])
-def test_resumed_run_ends_like_an_uninterrupted_one(tiny_dataset, workspace, tmp_path, precision):
-    straight = load_run(fit(tiny_config("straight", precision=precision), tiny_dataset, runs_dir=workspace))
-    assert straight.metrics["precision"] == ("bfloat16" if precision == "bfloat16" else "float32")
-    interrupted = tiny_config("interrupted", precision=precision)
+@pytest.mark.parametrize("settings", [{}, {"precision": "bfloat16"}, {"ema_decay": 0.9, "ema_every": 2}],
+                         ids=["float32", "bfloat16", "weight_average"])
+def test_resumed_run_ends_like_an_uninterrupted_one(tiny_dataset, workspace, tmp_path, settings):
+    straight = load_run(fit(tiny_config("straight", **settings), tiny_dataset, runs_dir=workspace))
+    assert straight.metrics["precision"] == settings.get("precision", "float32")
+    interrupted = tiny_config("interrupted", **settings)
     assert fit(interrupted, tiny_dataset, runs_dir=workspace, stop_after_epochs=1) is None
     resumed = load_run(fit(interrupted, tiny_dataset, runs_dir=workspace, resume=True))
     np.testing.assert_allclose(resumed.logits("test"), straight.logits("test"), rtol=1e-5, atol=1e-5)
     assert resumed.history["val_loss"].tolist() == pytest.approx(straight.history["val_loss"].tolist())
+
+
+def test_weight_average_is_what_validation_and_test_see(tiny_dataset, workspace):
+    plain = load_run(fit(tiny_config("plain", epochs=2), tiny_dataset, runs_dir=workspace))
+    averaged = load_run(fit(tiny_config("averaged", epochs=2, ema_decay=0.5), tiny_dataset, runs_dir=workspace))
+    # Same seed and steps: only the averaging differs, so the evaluated weights must differ.
+    assert not np.allclose(plain.logits("test"), averaged.logits("test"))
+    assert plain.history["train_loss"].tolist() == pytest.approx(averaged.history["train_loss"].tolist())
 
 
 def test_resume_refuses_a_changed_config(tiny_dataset, workspace):
@@ -121,6 +130,9 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
         TrainConfig.from_yaml(path, run_name="bad")
     path.write_text(yaml.safe_dump({"model": "vgg_cpu", "precision": "float16"}))
     with pytest.raises(ValueError, match=r"bad\.yaml.*precision must be one of auto, bfloat16, float32"):
+        TrainConfig.from_yaml(path, run_name="bad")
+    path.write_text(yaml.safe_dump({"model": "vgg_cpu", "ema_decay": 1.5}))
+    with pytest.raises(ValueError, match=r"bad\.yaml.*ema_decay must be between 0 and 1"):
         TrainConfig.from_yaml(path, run_name="bad")
 
 

@@ -26,8 +26,8 @@ Deliberate deviations:
   network trains from scratch.
 - The trunk uses torchvision's ConvNeXt blocks (same arithmetic and parameter count as the official
   ones; key names differ, so official checkpoints would need a key mapping).
-- Training-recipe parts (EMA weights, ten-crop TTA, the warm-restart schedule) belong to the training
-  engine, not the model.
+- Training-recipe parts (EMA weights: ``TrainConfig.ema_decay``; ten-crop TTA, the warm-restart
+  schedule) belong to the training engine, not the model.
 """
 
 from dataclasses import dataclass

@@ -44,10 +44,18 @@ class TrainConfig:
     limit_train: int | None = None  # first N training images only (smoke tier)
     num_threads: int | None = None
     precision: str = "auto"  # one of PRECISIONS
+    # Exponential moving average of the weights (EmoNeXt's code: decay 0.99, updated every 16 steps):
+    # when set, validation, selection, snapshots and the test use the averaged weights.
+    ema_decay: float | None = None
+    ema_every: int = 1
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be between 0 and 1 (exclusive), got {self.ema_decay!r}")
+        if self.ema_every < 1:
+            raise ValueError(f"ema_every must be a positive number of steps, got {self.ema_every!r}")
 
     def to_dict(self) -> dict:
         """Plain YAML-safe values (tuples become lists)."""

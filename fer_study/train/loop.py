@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from fer_study import paths
@@ -103,8 +104,17 @@ def _check_model_loss(model: nn.Module, config: TrainConfig) -> None:
                          f"{', '.join(ignored)}; set them through model_kwargs where the model has them")
 
 
+def weight_average(model: nn.Module, config: TrainConfig) -> AveragedModel | None:
+    """The exponential moving average of ``model``'s weights and BatchNorm statistics that
+    ``config.ema_decay`` asks for, else ``None``."""
+    if config.ema_decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+
+
 def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, epoch: int,
-                    optimizer: torch.optim.Optimizer, scheduler, loss_fn, device: torch.device) -> dict:
+                    optimizer: torch.optim.Optimizer, scheduler, loss_fn, device: torch.device,
+                    average: AveragedModel | None = None) -> dict:
     model.train()
     generator = epoch_generator(config.seed, epoch)
     torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and other in-model randomness
@@ -120,6 +130,8 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
                                   config.precision)
         if SCHEDULERS[config.scheduler] == "batch":
             scheduler.step()
+        if average is not None and (epoch * len(batches) + step + 1) % config.ema_every == 0:
+            average.update_parameters(model)
         total_loss += loss.item() * len(index)
         correct += (logits.argmax(1) == data.labels[index]).sum().item()
         seen += len(index)
@@ -204,6 +216,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     scheduler = build_scheduler(config.scheduler, optimizer, config.lr, config.epochs, steps_per_epoch,
                                 **config.scheduler_options)
     loss_fn = _loss_function(config, train, device)
+    average = weight_average(model, config)
+    evaluated = average.module if average is not None else model  # the weights validation sees
 
     history: list[dict] = []
     best = {"val_accuracy": -1.0, "epoch": 0, "state": None}
@@ -217,6 +231,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         history, best, start_epoch = state["history"], state["best"], state["epoch"]
         train_seconds = state["train_seconds"]
 
@@ -226,9 +242,9 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
             return None
         started = time.perf_counter()
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-               **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device)}
+               **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device, average)}
         seconds = time.perf_counter() - started
-        val_logits = predict_logits(model, val.images, precision=config.precision)
+        val_logits = predict_logits(evaluated, val.images, precision=config.precision)
         val_metrics = classification_metrics(val.labels.cpu().numpy(), val_logits)
         row.update({"val_loss": F.cross_entropy(torch.from_numpy(val_logits), val.labels.cpu()).item(),
                     "val_accuracy": val_metrics["accuracy"], "val_macro_f1": val_metrics["macro_f1"],
@@ -245,14 +261,16 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         improved = row["val_accuracy"] > best["val_accuracy"] or not selects_on_val
         if improved:
             best = {"val_accuracy": row["val_accuracy"], "epoch": epoch + 1,
-                    "state": copy.deepcopy(model.state_dict())}
+                    "state": copy.deepcopy(evaluated.state_dict())}
         stale_epochs = 0 if improved else stale_epochs + 1
         if epoch + 1 in config.snapshot_epochs:
-            _write_snapshot_run(config, model, val, test, history, train_seconds, epoch + 1, runs_dir, provenance)
+            _write_snapshot_run(config, evaluated, val, test, history, train_seconds, epoch + 1, runs_dir,
+                                provenance)
         with atomic_write(checkpoint_path) as tmp:
             torch.save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "history": history, "best": best,
-                        "epoch": epoch + 1, "train_seconds": train_seconds}, tmp)
+                        "epoch": epoch + 1, "train_seconds": train_seconds,
+                        "average": average.state_dict() if average is not None else None}, tmp)
         if config.early_stopping_patience is not None and stale_epochs >= config.early_stopping_patience:
             break
 
