@@ -1,0 +1,66 @@
+"""The committed runs in ``results/runs`` say what their files hold: every accuracy in ``metrics.json``
+is recomputed from ``predictions.npz``, every run's config is the one its params file gives, and the
+committed weights, run again on the real test split, give the committed logits."""
+
+from functools import cache
+
+import numpy as np
+import pytest
+import torch
+
+from fer_study import paths
+from fer_study.data import load_dataset
+from fer_study.data.tensors import split_tensors
+from fer_study.models import create_model
+from fer_study.report import config_path
+from fer_study.runs import list_runs, load_run
+from fer_study.train import TrainConfig, predict_logits
+
+COMMITTED = list_runs(paths.RUNS_DIR)
+
+
+@cache
+def real_test_split(dataset: str):
+    return split_tensors(load_dataset(dataset), ("test",), torch.device("cpu"))
+
+
+def test_there_are_committed_runs():
+    assert COMMITTED, f"no run folders in {paths.RUNS_DIR}"
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_reported_accuracies_are_those_of_the_saved_predictions(name):
+    run = load_run(name)
+    for split in ("val", "test"):
+        correct = run.logits(split).argmax(1) == run.labels(split)
+        assert run.metrics[f"{split}_accuracy"] == pytest.approx(correct.mean(), abs=1e-12), split
+        if f"{split}_logits_tta" in run.predictions:
+            correct = run.logits(split, tta=True).argmax(1) == run.labels(split)
+            assert run.metrics[f"{split}_accuracy_tta"] == pytest.approx(correct.mean(), abs=1e-12), split
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_run_config_is_the_one_its_params_file_gives(name):
+    run = load_run(name)
+    params_name = run.metrics.get("snapshot_of") or name
+    recorded = TrainConfig.from_dict(run.config).to_dict()
+    params = TrainConfig.from_yaml(config_path(params_name, run.metrics["tier"]), run_name=recorded["run_name"])
+    # Threads and device say where it ran, not what it computed.
+    ignored = {"num_threads", "device"}
+    assert {k: v for k, v in recorded.items() if k not in ignored} == {
+        k: v for k, v in params.to_dict().items() if k not in ignored}
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [name for name in COMMITTED if (paths.RUNS_DIR / name / "model.pt").is_file()])
+def test_committed_weights_give_the_committed_test_logits(name):
+    run = load_run(name)
+    config = TrainConfig.from_dict(run.config)
+    model = create_model(config.model, **config.model_kwargs)
+    model.load_state_dict(torch.load(run.path / "model.pt", map_location="cpu", weights_only=True))
+    test = real_test_split(config.dataset)
+    assert np.array_equal(test.ids.astype(str), run.ids("test"))
+    logits = predict_logits(model, test.images, precision=config.precision)
+    assert (logits.argmax(1) == run.logits("test").argmax(1)).mean() > 0.995
+    np.testing.assert_allclose(logits, run.logits("test"), atol=0.05)
