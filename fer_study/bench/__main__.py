@@ -1,7 +1,12 @@
-"""``python -m fer_study.bench KIND [options]``: print speed figures for one part of the study."""
+"""``python -m fer_study.bench KIND [options]``: print speed figures for one part of the study, after a
+line saying which code produced them, so a saved output carries its own provenance."""
 
 import importlib
+import platform
 import sys
+from datetime import UTC, datetime
+
+from fer_study.runs import command_line, git_commit
 
 KINDS = {"train": "fer_study.bench.train", "predict": "fer_study.bench.predict",
          "generate": "fer_study.bench.generate"}
@@ -12,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in KINDS:
         print(f"usage: python -m fer_study.bench {{{','.join(KINDS)}}} [options]", file=sys.stderr)
         return 2
+    print(f"commit {git_commit()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; host {platform.node()}; "
+          f"command: {command_line()}")
     return importlib.import_module(KINDS[argv[0]]).main(argv[1:])
 
 
