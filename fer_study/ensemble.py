@@ -125,10 +125,18 @@ def check_aligned(runs: Sequence[Run]) -> None:
                         "only runs evaluated on the same images can be combined")
 
 
+def held_out_validation(run: Run) -> bool:
+    """Whether the run never trained on the validation split. A fine-tuning stage that trained on
+    PublicTest has validation accuracies that flatter it, so nothing is chosen among runs on validation
+    with it: it joins no ensemble and is never the best run on validation; it is only reported."""
+    return "val" not in (run.metrics.get("train_splits") or ())
+
+
 def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Runs grouped by the images and labels they were evaluated on, named by their datasets."""
+    """The runs with a held-out validation split, grouped by the images and labels they were evaluated
+    on, named by their datasets."""
     groups: dict[str, list[Run]] = {}
-    for run in runs:
+    for run in filter(held_out_validation, runs):
         digest = hashlib.sha256()
         for split in PREDICTION_SPLITS:
             for array in (run.ids(split), run.labels(split)):
@@ -235,6 +243,10 @@ def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
     """Every ensemble to evaluate: all runs of a group, the validation-selected members, the named ones."""
     ensembles: list[Ensemble] = []
     notes = [] if runs else [NO_RUNS]
+    trained_on_val = [run.name for run in runs if not held_out_validation(run)]
+    if trained_on_val:
+        notes.append(f"left out of every ensemble, having trained on the validation split: "
+                     f"{', '.join(trained_on_val)}")
     for group, group_runs in evaluation_groups(runs).items():
         for tta in tta_options:
             usable = [run for run in group_runs if not tta or has_tta(run)]

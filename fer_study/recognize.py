@@ -374,10 +374,11 @@ def model_from_run(run: str | Path) -> nn.Module:
 
 
 def checkpointed_runs(dataset: str | None = BEST_OF_DATASET) -> list[Run]:
-    """The committed result runs (``fer_study.ensemble.load_runs``) that have a checkpoint, of one
-    dataset unless ``None``: validation accuracies are only comparable on the same labels."""
+    """The committed result runs (``fer_study.ensemble.load_runs``) that have a checkpoint and a held-out
+    validation split, of one dataset unless ``None``: validation accuracies are only comparable on the
+    same labels, and only where validation was not trained on."""
     return [run for run in ensemble.load_runs() if checkpoint_path(run.path) is not None
-            and (dataset is None or run.metrics.get("dataset") == dataset)]
+            and ensemble.held_out_validation(run) and (dataset is None or run.metrics.get("dataset") == dataset)]
 
 
 def checkpointed_ensembles(runs: Sequence[Run]) -> list[ensemble.EnsembleResult]:

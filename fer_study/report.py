@@ -197,9 +197,11 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
 
 
 def best_run(runs: list[Run], dataset: str | None = None) -> Run | None:
-    """The run (of ``dataset``, when given) with the highest validation accuracy; choosing by test
-    accuracy would flatter it, and accuracies of different datasets are not comparable."""
-    candidates = [run for run in runs if dataset is None or run.metrics.get("dataset") == dataset]
+    """The run (of ``dataset``, when given) with the highest validation accuracy, among the runs that did
+    not train on validation; choosing by test accuracy would flatter it, and accuracies of different
+    datasets are not comparable."""
+    candidates = [run for run in runs if (dataset is None or run.metrics.get("dataset") == dataset)
+                  and ensemble.held_out_validation(run)]
     return max(candidates, key=lambda run: (ensemble.accuracy(run, "val"), run.name), default=None)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
-from fer_study import ensemble
+from fer_study import ensemble, report
 from fer_study.models import _registry
 from fer_study.runs import load_run
 
@@ -70,6 +70,18 @@ def test_selection_uses_validation_only(tmp_path):
     assert sorted(run.name for run in ensemble.select_members(runs, "exhaustive")) == ["A", "B", "C"]
     result = ensemble.evaluate(ensemble.Ensemble("trio + D", "fer2013", tuple(runs)), bootstrap_samples=0)
     assert result.best_member == "C"
+
+
+def test_a_run_trained_on_validation_is_never_chosen_on_it(tmp_path):
+    runs = _trio(tmp_path)
+    # A fine-tuning stage on train + val: perfect on validation because it trained on it.
+    write_run(tmp_path, "C_ft", LABELS, wrong_on(LABELS, range(15)), train_splits=["train", "val"])
+    runs.append(load_run("C_ft", tmp_path))
+    assert [run.name for run in ensemble.evaluation_groups(runs)["fer2013"]] == ["A", "B", "C"]
+    ensembles, notes = ensemble.candidate_ensembles(runs)
+    assert all("C_ft" not in candidate.member_names for candidate in ensembles)
+    assert any("C_ft" in note and "validation split" in note for note in notes)
+    assert report.best_run(runs).name == "C"
 
 
 def test_greedy_adds_a_member_that_fixes_errors(tmp_path):
