@@ -132,11 +132,20 @@ def held_out_validation(run: Run) -> bool:
     return "val" not in (run.metrics.get("train_splits") or ())
 
 
+def repeats_its_source(run: Run, runs: Sequence[Run]) -> bool:
+    """Whether ``run`` is a snapshot of the epoch its source run selected: the same weights twice."""
+    selected = run.metrics.get("selected_epoch")
+    return selected is not None and any(
+        source.name == run.metrics.get("snapshot_of") and source.metrics.get("selected_epoch") == selected
+        for source in runs)
+
+
 def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """The runs with a held-out validation split, grouped by the images and labels they were evaluated
-    on, named by their datasets."""
+    """The runs with a held-out validation split, each set of weights once (a snapshot of its source's
+    selected epoch is left out), grouped by the images and labels they were evaluated on, named by their
+    datasets."""
     groups: dict[str, list[Run]] = {}
-    for run in filter(held_out_validation, runs):
+    for run in [run for run in runs if held_out_validation(run) and not repeats_its_source(run, runs)]:
         digest = hashlib.sha256()
         for split in PREDICTION_SPLITS:
             for array in (run.ids(split), run.labels(split)):
