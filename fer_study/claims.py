@@ -227,7 +227,8 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
         accuracies = 100 * np.array([ensemble.accuracy(run, "test", use_tta) for run in members])
         reproduced = float(accuracies.mean())
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
-        notes = _recipe_notes(options, train_splits) + _protocol_notes(claim, run_tta, claims)
+        notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits),
+                 *_protocol_notes(claim, run_tta, claims)]
         comparable = model == claim["model"] and all(run.metrics.get("paper_model", True) for run in members)
         if not comparable:
             why = f"scaled variant of {claim['model']}" if model != claim["model"] else "its runs say so"
