@@ -11,6 +11,7 @@ import torch
 from fer_study import paths
 from fer_study.data import load_dataset
 from fer_study.data.tensors import split_tensors
+from fer_study.data.variants import VARIANTS
 from fer_study.models import create_model
 from fer_study.report import config_path
 from fer_study.runs import list_runs, load_run
@@ -21,6 +22,10 @@ COMMITTED = list_runs(paths.RUNS_DIR)
 
 @cache
 def real_test_split(dataset: str):
+    """The test split a run of ``dataset`` was scored on: a variant's is its base dataset's, unchanged, so
+    the base is loaded (building a filtered variant's cache means detecting faces in every image)."""
+    while dataset in VARIANTS:
+        dataset = VARIANTS[dataset].base
     return split_tensors(load_dataset(dataset), ("test",), torch.device("cpu"))
 
 
