@@ -47,7 +47,7 @@ from fer_study.data.tensors import AugmentConfig, SplitTensors
 from fer_study.models import create_model, list_models
 from fer_study.report import sample_faces
 from fer_study.train.config import PRECISIONS, TrainConfig
-from fer_study.train.loop import computes_in_bfloat16, resolve_device, train_one_epoch, train_step
+from fer_study.train.loop import resolve_device, resolved_precision, train_one_epoch, train_step
 from fer_study.train.optim import build_optimizer, build_scheduler
 
 # The CPU-tier models; the paper models at 224 px take minutes per batch on a 2-core CPU.
@@ -69,7 +69,7 @@ FLOP_COUNT_BATCH = 2
 def matmul_gflops(device: torch.device, precision: str) -> float:
     """Median GFLOP/s of square matrix products on ``device`` in the dtype ``precision`` computes in."""
     side = MATMUL_SIDE[device.type]
-    dtype = torch.bfloat16 if computes_in_bfloat16(precision, device) else torch.float32
+    dtype = getattr(torch, resolved_precision(precision, device))
     a = torch.randn(side, side, device=device).to(dtype)
     b = torch.randn(side, side, device=device).to(dtype)
     seconds = []
@@ -205,7 +205,7 @@ def benchmark_table(models: list[str], batch_size: int | None = None, batches: i
             rows.append({
                 "model": name, "params_M": sum(p.numel() for p in initial.parameters()) / 1e6,
                 "input_size": initial.input_size, "batch_size": batch_size,
-                "engine_precision": "bfloat16" if computes_in_bfloat16(precision, device) else "float32",
+                "engine_precision": resolved_precision(precision, device),
                 "gflop_per_image": flops / 1e9, "engine_img_s": engine, "plain_img_s": plain,
                 "engine_vs_plain": engine / plain, "engine_gflop_s": engine * flops / 1e9,
                 "plain_gflop_s": plain * flops / 1e9, "matmul_gflop_s": peak,

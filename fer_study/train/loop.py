@@ -47,9 +47,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def resolved_precision(precision: str, device: torch.device) -> str:
+    """What a ``TrainConfig.precision`` computes the forward pass in on ``device``: "bfloat16" (autocast)
+    or "float32"."""
+    return "bfloat16" if precision == "bfloat16" or (precision == "auto" and device.type == "cuda") else "float32"
+
+
 def computes_in_bfloat16(precision: str, device: torch.device) -> bool:
-    """Whether a ``TrainConfig.precision`` runs the forward pass in bfloat16 autocast on ``device``."""
-    return precision == "bfloat16" or (precision == "auto" and device.type == "cuda")
+    return resolved_precision(precision, device) == "bfloat16"
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -320,7 +325,7 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
     metrics = {
         "run": name, "model": config.model, "dataset": config.dataset, "label_mode": config.label_mode,
         "train_splits": list(config.train_splits), "tier": config.tier, "device": _device_name(device),
-        "precision": "bfloat16" if computes_in_bfloat16(config.precision, device) else "float32",
+        "precision": resolved_precision(config.precision, device),
         "epochs": len(history), "selected_epoch": selected_epoch,
         "selection": "best validation accuracy" if "val" not in config.train_splits else "last epoch",
         "train_seconds": round(train_seconds, 1), "seed": config.seed,
