@@ -49,7 +49,7 @@ from torch import nn
 from fer_study import ensemble, paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.models import create_model
-from fer_study.runs import Run
+from fer_study.runs import Run, weights_path
 
 DEFAULT_MODEL = "mini_xception"
 CHECKPOINT_NAME = "model.pt"
@@ -354,12 +354,8 @@ def run_dir(run: str | Path) -> Path:
 
 
 def checkpoint_path(run: str | Path) -> Path | None:
-    """``<run>/model.pt``; for weights too large to commit, the trainer's ``checkpoints/<run>/model.pt``."""
-    folder = run_dir(run)
-    for candidate in (folder / CHECKPOINT_NAME, paths.CHECKPOINTS_DIR / folder.name / CHECKPOINT_NAME):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The run's weights (``fer_study.runs.weights_path``): published in the run folder, else local."""
+    return weights_path(run_dir(run))
 
 
 def model_from_run(run: str | Path) -> nn.Module:

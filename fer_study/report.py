@@ -22,7 +22,7 @@ from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from fer_study.data import FERDataset, cache_path, load_dataset
 from fer_study.models import create_model
 from fer_study.models._registry import _MODELS
-from fer_study.runs import Run, list_runs, load_run
+from fer_study.runs import Run, list_runs, load_run, recipe_and_seed
 from fer_study.train import TrainConfig, fit
 
 NO_RUN = "no committed run yet"
@@ -113,7 +113,8 @@ def deviation_notes(model_name: str) -> str:
 
 
 def config_path(run_name: str, tier: str) -> Path:
-    return paths.PARAMS_DIR / tier / "runs" / f"{run_name}.yaml"
+    """The params file of a run: ``<run_name>.yaml``, or ``<recipe>.yaml`` for a seed run ``<recipe>_seed<N>``."""
+    return paths.PARAMS_DIR / tier / "runs" / f"{recipe_and_seed(run_name)[0]}.yaml"
 
 
 def recipe_table(run_names: list[str], tiers: tuple[str, ...] = ("full", "cpu", "smoke")) -> pd.DataFrame:

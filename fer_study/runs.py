@@ -6,9 +6,18 @@
   without TTA), macro-F1, git commit, command, ...
 - ``predictions.npz``: for ``val`` and ``test``: ``{split}_ids``, ``{split}_labels``, ``{split}_logits``
   and, when TTA was evaluated, ``{split}_logits_tta``; logits in ``CLASS_NAMES`` order.
+- ``model.pt`` only for the runs whose weights the recognizer ships (``publish_weights``); every run's
+  weights are written to ``checkpoints/<name>/model.pt`` (never committed), and ``metrics.json`` records
+  their size and sha256, so a copy found elsewhere can be checked.
+
+Seeds: a run named ``<recipe>_seed<N>`` is the params file ``<recipe>.yaml`` trained with ``seed: N``
+(``python -m fer_study.train params/cpu/runs/<recipe>.yaml --seed N``).
 """
 
+import hashlib
 import json
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +31,52 @@ from fer_study import paths
 from fer_study.files import atomic_write
 
 PREDICTION_SPLITS = ("val", "test")
+WEIGHTS_NAME = "model.pt"
+_SEED_SUFFIX = re.compile(r"^(?P<recipe>.+)_seed(?P<seed>\d+)$")
+
+
+def seed_run_name(recipe: str, seed: int) -> str:
+    return f"{recipe}_seed{seed}"
+
+
+def recipe_and_seed(run_name: str) -> tuple[str, int | None]:
+    """``("exp_base", 2)`` for ``exp_base_seed2``; ``(run_name, None)`` for a name without a seed suffix."""
+    match = _SEED_SUFFIX.match(run_name)
+    return (match["recipe"], int(match["seed"])) if match else (run_name, None)
+
+
+def weights_file(tier: str, name: str) -> Path:
+    """Where training writes a run's weights: ``checkpoints/<name>/model.pt`` (smoke runs: ``scratch/``)."""
+    return paths.checkpoints_dir_for(tier) / name / WEIGHTS_NAME
+
+
+def weights_path(run_path: Path) -> Path | None:
+    """A run's weights: the published ``<run>/model.pt``, else the local copy training wrote
+    (``weights_file`` of the run's tier); ``None`` when neither exists."""
+    run_path = Path(run_path)
+    if (run_path / WEIGHTS_NAME).is_file():
+        return run_path / WEIGHTS_NAME
+    metrics_file = run_path / "metrics.json"
+    tier = json.loads(metrics_file.read_text()).get("tier", "cpu") if metrics_file.is_file() else "cpu"
+    local = weights_file(tier, run_path.name)
+    return local if local.is_file() else None
+
+
+def publish_weights(name: str, runs_dir: Path | None = None) -> Path:
+    """Copy a run's local weights into its run folder (to be committed), after checking them against the
+    size and sha256 that its ``metrics.json`` recorded at training time."""
+    run_path = (runs_dir or paths.RUNS_DIR) / name
+    metrics = json.loads((run_path / "metrics.json").read_text())
+    source = weights_file(metrics.get("tier", "cpu"), name)
+    if not source.is_file():
+        raise FileNotFoundError(f"run {name!r}: no local weights at {source} to publish")
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    if digest != metrics.get("weights_sha256"):
+        raise ValueError(f"{source}: sha256 {digest} differs from the {metrics.get('weights_sha256')} that "
+                         f"{run_path / 'metrics.json'} recorded; these are not the run's weights")
+    with atomic_write(run_path / WEIGHTS_NAME) as tmp:
+        shutil.copyfile(source, tmp)
+    return run_path / WEIGHTS_NAME
 
 
 @dataclass

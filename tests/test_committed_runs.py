@@ -14,7 +14,7 @@ from fer_study.data.tensors import split_tensors
 from fer_study.data.variants import VARIANTS
 from fer_study.models import create_model
 from fer_study.report import config_path
-from fer_study.runs import list_runs, load_run
+from fer_study.runs import list_runs, load_run, recipe_and_seed, weights_path
 from fer_study.train import TrainConfig, predict_logits
 
 COMMITTED = list_runs(paths.RUNS_DIR)
@@ -49,7 +49,9 @@ def test_run_config_is_the_one_its_params_file_gives(name):
     run = load_run(name)
     params_name = run.metrics.get("snapshot_of") or name
     recorded = TrainConfig.from_dict(run.config).to_dict()
-    params = TrainConfig.from_yaml(config_path(params_name, run.metrics["tier"]), run_name=recorded["run_name"])
+    seed = recipe_and_seed(params_name)[1]
+    overrides = {"run_name": recorded["run_name"]} | ({} if seed is None else {"seed": seed})
+    params = TrainConfig.from_yaml(config_path(params_name, run.metrics["tier"]), **overrides)
     # Threads and device say where it ran, not what it computed.
     ignored = {"num_threads", "device"}
     assert {k: v for k, v in recorded.items() if k not in ignored} == {
@@ -58,12 +60,12 @@ def test_run_config_is_the_one_its_params_file_gives(name):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [name for name in COMMITTED if (paths.RUNS_DIR / name / "model.pt").is_file()])
+@pytest.mark.parametrize("name", [name for name in COMMITTED if weights_path(paths.RUNS_DIR / name) is not None])
 def test_committed_weights_give_the_committed_test_logits(name):
     run = load_run(name)
     config = TrainConfig.from_dict(run.config)
     model = create_model(config.model, **config.model_kwargs)
-    model.load_state_dict(torch.load(run.path / "model.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(weights_path(run.path), map_location="cpu", weights_only=True))
     test = real_test_split(config.dataset)
     assert np.array_equal(test.ids.astype(str), run.ids("test"))
     logits = predict_logits(model, test.images, precision=config.precision)

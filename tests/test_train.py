@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -6,7 +7,7 @@ import torch
 import yaml
 
 from fer_study.data import FERDataset
-from fer_study.runs import load_run
+from fer_study.runs import load_run, weights_file
 from fer_study.train import TrainConfig, fit
 from fer_study.train.tta import tta_views
 from tests.fixture_data import face
@@ -54,7 +55,10 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert run.metrics["test_accuracy"] == pytest.approx(accuracy)
     assert run.metrics["val_accuracy"] == pytest.approx(run.history["val_accuracy"].max())
     assert run.metrics["selected_epoch"] == int(run.history["val_accuracy"].idxmax()) + 1
-    assert run.metrics["weights_committed"] and (run_dir / "model.pt").is_file()
+    # The weights go beside the checkpoints, not into the run folder that git tracks, and are recorded.
+    assert not (run_dir / "model.pt").exists()
+    weights = weights_file("smoke", "tiny")
+    assert run.metrics["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert str(run_dir).startswith(str(workspace))
     snapshot = load_run(workspace / "tiny_snap002")
     assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2

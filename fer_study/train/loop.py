@@ -32,13 +32,12 @@ from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_floa
 from fer_study.files import atomic_write
 from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
-from fer_study.runs import command_line, git_commit, load_run, save_run
+from fer_study.runs import command_line, git_commit, load_run, save_run, weights_file, weights_path
 from fer_study.train.config import TrainConfig
 from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer_study.train.tta import tta_views
 
 EVAL_BATCH = 512
-MAX_COMMITTED_CHECKPOINT_BYTES = 25 * 1024 * 1024
 
 
 def resolve_device(name: str) -> torch.device:
@@ -174,14 +173,12 @@ def _checkpoint_path(config: TrainConfig) -> Path:
     return paths.checkpoints_dir_for(config.tier) / config.run_name / "last.pt"
 
 
-def _initial_weights(model: nn.Module, parent: str, runs_dir: Path, checkpoints_dir: Path) -> None:
+def _initial_weights(model: nn.Module, parent: str, runs_dir: Path) -> None:
     parent_run = load_run(parent, runs_dir)
-    checkpoint = parent_run.path / "model.pt"
-    if not checkpoint.is_file():
-        checkpoint = checkpoints_dir / parent / "model.pt"
-    if not checkpoint.is_file():
+    checkpoint = weights_path(parent_run.path)
+    if checkpoint is None:
         raise FileNotFoundError(f"parent run {parent!r} has no weights at {parent_run.path / 'model.pt'} "
-                                f"or {checkpoint}")
+                                f"or {weights_file(parent_run.metrics.get('tier', 'cpu'), parent)}")
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
 
 
@@ -211,7 +208,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     model = create_model(config.model, **config.model_kwargs)
     _check_model_loss(model, config)
     if config.parent:
-        _initial_weights(model, config.parent, runs_dir, paths.checkpoints_dir_for(config.tier))
+        _initial_weights(model, config.parent, runs_dir)
     model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -310,18 +307,13 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
             predictions[f"{split}_logits_tta"] = predict_logits(model, data.images, config.tta, config.tta_crop,
                                                                 config.precision)
             results[f"{split}_tta"] = classification_metrics(labels, predictions[f"{split}_logits_tta"])
-    run_dir = Path(runs_dir) / name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    weights_path = run_dir / "model.pt"
-    torch.save(state, weights_path)
+    # Weights live beside the training checkpoints, never in the run folder: a run folder is what git
+    # tracks, and only the recognizer's weights are published into it (``fer_study.runs.publish_weights``).
+    weights_path = weights_file(config.tier, name)
+    with atomic_write(weights_path) as tmp:
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     weights_bytes = weights_path.stat().st_size
     weights_sha256 = hashlib.sha256(weights_path.read_bytes()).hexdigest()
-    if weights_bytes > MAX_COMMITTED_CHECKPOINT_BYTES:
-        # Too large to commit: keep it beside the training checkpoints and record what it was.
-        target = paths.checkpoints_dir_for(config.tier) / name / "model.pt"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        weights_path.replace(target)
     metrics = {
         "run": name, "model": config.model, "dataset": config.dataset, "label_mode": config.label_mode,
         "train_splits": list(config.train_splits), "tier": config.tier, "device": _device_name(device),
@@ -338,10 +330,9 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
         "test_per_class": results["test"]["per_class"], "test_confusion": results["test"]["confusion"],
         "parent": snapshot_of or config.parent, "snapshot_of": snapshot_of,
         "weights_bytes": weights_bytes, "weights_sha256": weights_sha256,
-        "weights_committed": weights_bytes <= MAX_COMMITTED_CHECKPOINT_BYTES,
         **provenance,
     }
-    return save_run(run_dir, config.to_dict(), metrics, history, predictions)
+    return save_run(Path(runs_dir) / name, config.to_dict(), metrics, history, predictions)
 
 
 def _device_name(device: torch.device) -> str:
