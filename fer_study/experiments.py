@@ -1,0 +1,211 @@
+"""The report's research questions as seeded experiments: arms against a base, with honest intervals.
+
+An *arm* is one training recipe (one params file, ``params/<tier>/runs/<recipe>.yaml``) run with several
+seeds, as the runs ``<recipe>_seed<N>`` (``fer_study.runs.recipe_and_seed``). Every arm differs from the
+base recipe in one factor, so its difference from the base is that factor's effect, at this budget.
+
+The difference of an arm from the base is the difference of their mean PrivateTest accuracies over seeds.
+Its interval comes from a two-level bootstrap (Davison & Hinkley 1997, ch. 3.8; "hierarchical" bootstrap):
+each draw resamples the seeds of each arm (with replacement) and the test images (one draw of images shared
+by both arms, since both are scored on the same images), so it holds both the seed-to-seed variance and the
+test-sampling variance. The two-sided bootstrap p-value of "no difference" is twice the smaller tail of
+the draws beyond zero; p-values of the arms of one table are Holm-corrected (Holm 1979), and an arm is
+labelled *helps* or *hurts* only when its corrected p-value is below ``ALPHA``, else *no detectable
+effect*. The smallest difference the design could detect is ``(z_{1-alpha/2} + z_{power}) * SE`` of the
+bootstrap difference (80 % power at alpha 0.05: 2.8 standard errors).
+
+What this does not show: an effect at this budget (a 1.2 M-parameter CNN, 12 epochs) is not the effect at a
+paper's scale, and three seeds estimate the seed variance roughly; the tables say so beside the numbers.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from fer_study import paths
+from fer_study.constants import CLASS_NAMES
+from fer_study.metrics import classification_metrics
+from fer_study.runs import Run, list_runs, load_run, recipe_and_seed
+
+ALPHA = 0.05
+POWER = 0.8
+HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
+MIN_SEEDS = 3
+
+
+@dataclass
+class Arm:
+    """One recipe and its seed runs (sorted by seed)."""
+
+    label: str
+    recipe: str
+    runs: list[Run]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(run.metrics["seed"]) for run in self.runs]
+
+    def correct(self, split: str = "test") -> np.ndarray:
+        """(seeds, images) 0/1 matrix: whether each seed's run classified each image right."""
+        return np.stack([run.logits(split).argmax(1) == run.labels(split) for run in self.runs]).astype(np.float64)
+
+
+def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> list[Arm]:
+    """``{label: recipe}`` -> the arms with their committed seed runs (an arm with none has ``runs == []``).
+
+    The test images of every run must be the same, in the same order: the paired bootstrap relies on it.
+    """
+    runs_dir = Path(runs_dir) if runs_dir is not None else paths.RUNS_DIR
+    by_recipe: dict[str, list[str]] = {}
+    for name in list_runs(runs_dir):
+        recipe, seed = recipe_and_seed(name)
+        if seed is not None:
+            by_recipe.setdefault(recipe, []).append(name)
+    loaded = []
+    for label, recipe in arms.items():
+        runs = sorted((load_run(name, runs_dir) for name in by_recipe.get(recipe, [])),
+                      key=lambda run: int(run.metrics["seed"]))
+        loaded.append(Arm(label, recipe, runs))
+    reference = next((arm.runs[0] for arm in loaded if arm.runs), None)
+    for arm in loaded:
+        for run in arm.runs:
+            if not np.array_equal(run.ids("test"), reference.ids("test")):
+                raise ValueError(f"run {run.name!r} was tested on other images than {reference.name!r}: "
+                                 "arms can only be compared on the same test split")
+    return loaded
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def summary_table(arms: Sequence[Arm], split: str = "test") -> pd.DataFrame:
+    """Per arm: seeds, mean and standard deviation over seeds of accuracy and macro-F1 on ``split``
+    (percent), the mean recall of each class, the mean final training accuracy, and its steps."""
+    rows = []
+    for arm in arms:
+        if not arm.runs:
+            rows.append({"arm": arm.label, "recipe": arm.recipe, "seeds": 0})
+            continue
+        metrics = [classification_metrics(run.labels(split), run.logits(split)) for run in arm.runs]
+        accuracy = _mean_sd([100 * m["accuracy"] for m in metrics])
+        macro_f1 = _mean_sd([100 * m["macro_f1"] for m in metrics])
+        train_accuracy = _mean_sd([100 * run.history["train_accuracy"].iloc[-1] for run in arm.runs])
+        rows.append({
+            "arm": arm.label, "recipe": arm.recipe, "seeds": len(arm.runs),
+            "dataset": arm.runs[0].config.get("dataset"), "epochs": arm.runs[0].metrics.get("epochs"),
+            "acc_mean": accuracy[0], "acc_sd": accuracy[1], "macro_f1_mean": macro_f1[0],
+            "macro_f1_sd": macro_f1[1], "train_acc_mean": train_accuracy[0],
+            **{f"recall_{name}": 100 * float(np.mean([m["per_class"][name]["recall"] for m in metrics]))
+               for name in CLASS_NAMES},
+        })
+    return pd.DataFrame(rows)
+
+
+def bootstrap_differences(base: np.ndarray, arm: np.ndarray, samples: int = 2000, seed: int = 0) -> np.ndarray:
+    """Bootstrap draws of mean accuracy of ``arm`` minus that of ``base`` (both (seeds, images) 0/1
+    matrices on the same images): seeds resampled within each arm, images resampled once per draw for both."""
+    base, arm = np.asarray(base, dtype=np.float64), np.asarray(arm, dtype=np.float64)
+    if base.shape[1] != arm.shape[1]:
+        raise ValueError(f"base and arm were scored on different numbers of images ({base.shape[1]} and "
+                         f"{arm.shape[1]})")
+    rng = np.random.default_rng(seed)
+    n_images = base.shape[1]
+    # Image resampling as multinomial counts: accuracy of every run on every draw in one matrix product.
+    weights = rng.multinomial(n_images, np.full(n_images, 1.0 / n_images), size=samples).T / n_images
+    base_accuracy, arm_accuracy = base @ weights, arm @ weights  # (seeds, samples)
+    base_pick = rng.integers(0, base.shape[0], size=(base.shape[0], samples))
+    arm_pick = rng.integers(0, arm.shape[0], size=(arm.shape[0], samples))
+    draws = np.arange(samples)
+    return arm_accuracy[arm_pick, draws].mean(0) - base_accuracy[base_pick, draws].mean(0)
+
+
+def bootstrap_p_value(draws: np.ndarray) -> float:
+    """Two-sided p-value of "no difference": twice the smaller share of draws on either side of zero
+    (never below one over the number of draws)."""
+    draws = np.asarray(draws)
+    tail = min((draws <= 0).mean(), (draws >= 0).mean())
+    return float(min(1.0, max(2 * tail, 1.0 / len(draws))))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm 1979): the family-wise error stays below alpha."""
+    p_values = np.asarray(p_values, dtype=float)
+    order = np.argsort(p_values)
+    adjusted = np.empty_like(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (len(p_values) - rank) * p_values[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def detectable_difference(standard_error: float, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest true difference found with ``power`` at two-sided level ``alpha`` given its standard error."""
+    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * standard_error)
+
+
+def verdict(difference: float, adjusted_p: float, alpha: float = ALPHA) -> str:
+    if adjusted_p >= alpha:
+        return NO_EFFECT
+    return HELPS if difference > 0 else HURTS
+
+
+def compare_to_base(base: Arm, arms: Sequence[Arm], samples: int = 2000, level: float = 0.95,
+                    seed: int = 0, min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+    """One row per arm: its difference from the base in percentage points of PrivateTest accuracy, the
+    bootstrap interval, raw and Holm-adjusted p-values, the verdict and the smallest detectable difference.
+
+    Arms with fewer than ``min_seeds`` seeds (and the base, if it has fewer) get no verdict: "too few seeds".
+    """
+    rows, tested = [], []
+    enough_base = len(base.runs) >= min_seeds
+    for arm in arms:
+        row = {"arm": arm.label, "recipe": arm.recipe, "seeds": len(arm.runs)}
+        if not enough_base or len(arm.runs) < min_seeds:
+            missing = base if not enough_base else arm
+            rows.append(row | {"verdict": f"too few seeds ({missing.label}: {len(missing.runs)} of {min_seeds})"})
+            continue
+        draws = 100 * bootstrap_differences(base.correct(), arm.correct(), samples, seed)
+        observed = 100 * (arm.correct().mean() - base.correct().mean())
+        tail = (1 - level) / 2 * 100
+        low, high = np.percentile(draws, [tail, 100 - tail])
+        row |= {"difference_pp": observed, "low_pp": float(low), "high_pp": float(high),
+                "p_value": bootstrap_p_value(draws), "detectable_pp": detectable_difference(float(draws.std(ddof=1)))}
+        tested.append(len(rows))
+        rows.append(row)
+    if tested:
+        adjusted = holm([rows[i]["p_value"] for i in tested])
+        for i, p in zip(tested, adjusted, strict=True):
+            rows[i] |= {"p_holm": float(p), "verdict": verdict(rows[i]["difference_pp"], float(p))}
+    columns = ["arm", "recipe", "seeds", "difference_pp", "low_pp", "high_pp", "p_value", "p_holm", "verdict",
+               "detectable_pp"]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:
+    """Two or three sentences stating the answer a comparison table gives, generated from it."""
+    if not base.runs:
+        return f"**{question}** No run of the base recipe `{base.recipe}` is committed yet: no answer."
+    base_accuracy = 100 * base.correct().mean()
+    judged = comparison.dropna(subset=["difference_pp"]) if "difference_pp" in comparison else comparison.iloc[:0]
+    pending = comparison[comparison["difference_pp"].isna()]["arm"].tolist() if len(comparison) else []
+    parts = [f"**{question}** Base: `{base.recipe}`, {base_accuracy:.2f} % mean PrivateTest accuracy over "
+             f"{len(base.runs)} seeds."]
+    for kind in (HELPS, HURTS):
+        names = [f"{row.arm} ({row.difference_pp:+.2f} pp [{row.low_pp:+.2f}, {row.high_pp:+.2f}])"
+                 for row in judged.itertuples() if row.verdict == kind]
+        if names:
+            parts.append(f"{'Helps' if kind == HELPS else 'Hurts'}: {'; '.join(names)}.")
+    neutral = [row.arm for row in judged.itertuples() if row.verdict == NO_EFFECT]
+    if neutral:
+        parts.append(f"No detectable effect (Holm-corrected, alpha {ALPHA}): {', '.join(neutral)}; this design "
+                     f"detects differences of about {judged['detectable_pp'].min():.1f} pp or more.")
+    if pending:
+        parts.append(f"Not yet run with {MIN_SEEDS} seeds: {', '.join(pending)}.")
+    return " ".join(parts)

@@ -1,0 +1,83 @@
+"""The statistics of the seeded experiments, on hand-countable fixtures: an injected effect is found, a
+null one is not, seed variance widens the interval, and Holm's correction is the textbook one."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_study import experiments
+from fer_study.experiments import HELPS, HURTS, NO_EFFECT, Arm
+from fer_study.runs import Run, save_run
+
+
+def fake_run(name: str, seed: int, correct: np.ndarray) -> Run:
+    """A run whose test predictions are right exactly where ``correct`` is 1 (labels all 0)."""
+    labels = np.zeros(len(correct), dtype=np.int64)
+    logits = np.zeros((len(correct), 7))
+    logits[np.arange(len(correct)), np.where(correct == 1, 0, 1)] = 1.0
+    history = pd.DataFrame({"train_accuracy": [0.5, 0.7]})
+    return Run(name, None, {}, {"seed": seed}, history,
+               {"test_labels": labels, "test_logits": logits, "test_ids": np.arange(len(correct)).astype(str)})
+
+
+def arm(label: str, accuracies: list[float], n_images: int = 3000, seed: int = 0) -> Arm:
+    rng = np.random.default_rng(seed)
+    runs = [fake_run(f"{label}_seed{i}", i, (rng.random(n_images) < accuracy).astype(int))
+            for i, accuracy in enumerate(accuracies)]
+    return Arm(label, label, runs)
+
+
+def test_holm_adjusts_as_the_textbook_example():
+    # sorted p: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> kept monotone at 0.06
+    np.testing.assert_allclose(experiments.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+def test_bootstrap_p_value_is_twice_the_smaller_tail():
+    assert experiments.bootstrap_p_value(np.array([1.0, 2.0, 3.0, -1.0])) == 0.5
+    assert experiments.bootstrap_p_value(np.ones(100)) == pytest.approx(0.01)  # floor: one over the draws
+
+
+def test_detectable_difference_is_2_8_standard_errors_at_alpha_05_power_80():
+    assert experiments.detectable_difference(1.0) == pytest.approx(2.8016, abs=1e-3)
+
+
+def test_an_injected_effect_is_found_in_both_directions_and_a_null_one_is_not():
+    base = arm("base", [0.60, 0.61, 0.60], seed=1)
+    table = experiments.compare_to_base(base, [arm("better", [0.66, 0.67, 0.66], seed=2),
+                                               arm("worse", [0.54, 0.55, 0.54], seed=3),
+                                               arm("same", [0.60, 0.61, 0.60], seed=4)], samples=1000)
+    verdicts = dict(zip(table["arm"], table["verdict"], strict=True))
+    assert verdicts == {"better": HELPS, "worse": HURTS, "same": NO_EFFECT}
+    better = table.set_index("arm").loc["better"]
+    assert better["low_pp"] < better["difference_pp"] < better["high_pp"] and better["low_pp"] > 0
+    assert (table["p_holm"] >= table["p_value"]).all()
+
+
+def test_seed_variance_widens_the_interval():
+    steady = experiments.compare_to_base(arm("base", [0.6] * 3, seed=1), [arm("arm", [0.6] * 3, seed=2)])
+    noisy = experiments.compare_to_base(arm("base", [0.5, 0.6, 0.7], seed=1), [arm("arm", [0.5, 0.6, 0.7], seed=2)])
+    width = lambda table: float(table["high_pp"].iloc[0] - table["low_pp"].iloc[0])  # noqa: E731
+    assert width(noisy) > 2 * width(steady)
+
+
+def test_arms_with_too_few_seeds_get_no_verdict():
+    table = experiments.compare_to_base(arm("base", [0.6] * 3), [arm("two", [0.7, 0.7])])
+    assert table["verdict"].iloc[0].startswith("too few seeds") and np.isnan(table["difference_pp"].iloc[0])
+
+
+def test_summary_counts_by_hand():
+    runs = [fake_run("x_seed0", 0, np.array([1, 1, 0, 0])), fake_run("x_seed1", 1, np.array([1, 1, 1, 1]))]
+    row = experiments.summary_table([Arm("x", "x", runs)]).iloc[0]
+    assert row["seeds"] == 2 and row["acc_mean"] == 75.0
+    assert row["acc_sd"] == pytest.approx(np.std([50.0, 100.0], ddof=1))
+    assert row["recall_angry"] == 75.0 and row["train_acc_mean"] == 70.0
+
+
+def test_load_arms_groups_seed_runs_by_recipe(tmp_path):
+    for name, seed in (("a_seed0", 0), ("a_seed1", 1), ("b_seed0", 0), ("a_plain", 0)):
+        run = fake_run(name, seed, np.array([1, 0, 1]))
+        save_run(tmp_path / name, {"dataset": "fer2013"}, {"seed": seed}, run.history,
+                 {**run.predictions, "val_labels": run.predictions["test_labels"],
+                  "val_logits": run.predictions["test_logits"], "val_ids": run.predictions["test_ids"]})
+    arms = experiments.load_arms({"A": "a", "B": "b", "C": "c"}, tmp_path)
+    assert [len(a.runs) for a in arms] == [2, 1, 0] and arms[0].seeds == [0, 1]
