@@ -225,3 +225,32 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
     axes.set(xlabel="accuracy %", title=title or "")
     axes.legend(loc="lower right", fontsize="small")
     return figure
+
+
+VERDICT_COLOURS = {"helps": "C2", "hurts": "C3", "no detectable effect": "C7"}
+
+
+def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
+    """Each arm's difference from the base (points) with its 95 % interval over seeds and test images,
+    coloured by its Holm-corrected verdict (``fer_study.experiments.compare_to_base``); arms without a
+    verdict yet are listed, not drawn."""
+    drawable = comparison.dropna(subset=["difference_pp"]) if comparison is not None and len(comparison) else None
+    if drawable is None or drawable.empty:
+        return message_figure("Nothing to draw yet: no arm has its seeds committed.", title)
+    figure, (axes,) = _figure(height=0.45 * len(drawable) + 1.4)
+    positions = np.arange(len(drawable))
+    for verdict, colour in VERDICT_COLOURS.items():
+        mask = (drawable["verdict"] == verdict).to_numpy()
+        if mask.any():
+            rows = drawable[mask]
+            axes.errorbar(rows["difference_pp"], positions[mask],
+                          xerr=[rows["difference_pp"] - rows["low_pp"], rows["high_pp"] - rows["difference_pp"]],
+                          fmt="o", color=colour, capsize=3, label=verdict)
+    axes.axvline(0, color="grey", linewidth=1)
+    labels = [f"{row.arm} (n={row.seeds})" for row in drawable.itertuples()]
+    axes.set_yticks(positions, labels)
+    axes.invert_yaxis()
+    axes.set(xlabel="difference from the base, PrivateTest accuracy (percentage points)", ylabel="",
+             title=title or "")
+    axes.legend(loc="best", fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
+    return figure

@@ -197,6 +197,22 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
+def underfit_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Why runs are not evidence: per committed run, its final training accuracy, its test accuracy (%)
+    and the classes it never gets right on the test split (recall 0)."""
+    rows = []
+    for run in committed_runs(run_names, runs_dir):
+        per_class = run.metrics.get("test_per_class", {})
+        rows.append({"run": run.name, "model": run.metrics.get("model"), "epochs": run.metrics.get("epochs"),
+                     "final_train_acc_pct": 100 * run.history["train_accuracy"].iloc[-1] if len(run.history)
+                     else np.nan,
+                     "test_acc_pct": 100 * ensemble.accuracy(run, "test"),
+                     "classes_never_recognised": ", ".join(name for name in CLASS_NAMES
+                                                           if per_class.get(name, {}).get("recall") == 0)})
+    return pd.DataFrame(rows, columns=["run", "model", "epochs", "final_train_acc_pct", "test_acc_pct",
+                                       "classes_never_recognised"])
+
+
 def best_run(runs: list[Run], dataset: str | None = None) -> Run | None:
     """The run (of ``dataset``, when given) with the highest validation accuracy, among the runs that did
     not train on validation; choosing by test accuracy would flatter it, and accuracies of different
