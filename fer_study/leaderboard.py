@@ -398,7 +398,7 @@ def summary_text(entries: pd.DataFrame, references: pd.DataFrame) -> str:
 # Line styles of the study's reference lines: single runs solid, ensembles dashed; TTA darker.
 _REFERENCE_STYLE = {"single": "-", "ensemble": "--"}
 # A fixed colour per protocol class (indices into the house palette), distinct for neighbouring classes.
-_CLASS_COLOURS = dict(zip(PROTOCOL_CLASSES, (0, 2, 1, 3, 4, 7, 5), strict=True))
+_CLASS_COLOURS = dict(zip(PROTOCOL_CLASSES, (0, 2, 9, 3, 4, 7, 5), strict=True))
 
 
 def plot_leaderboard(entries: pd.DataFrame, references: pd.DataFrame,

@@ -48,7 +48,8 @@ table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
 # ## Headline: claimed vs reproduced
 #
 # One row per claim and tier (details, caveats and the runs no claim is about are in the
-# [results chapter](07_results.ipynb)).
+# [results chapter](07_results.ipynb)). Which published FER2013 results are comparable at all, each
+# classified by its protocol, is in the [leaderboard chapter](10_leaderboard.ipynb).
 
 # %%
 plots.show_table(table[["claim", "paper", "model", "claimed", "reproduced", "tier", "verdict"]])
