@@ -87,6 +87,11 @@ def _count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
+def _used_or_not(value) -> bool:
+    """``none``, ``unknown``, or text naming what was used: "none stated" would read as used, so it is refused."""
+    return _text(value) and (value in (NONE, UNKNOWN) or value.split()[0].lower() not in (NONE, UNKNOWN))
+
+
 def _texts(value) -> bool:
     return isinstance(value, list) and all(_text(item) for item in value)
 
@@ -102,8 +107,9 @@ ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
     "selection_split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
     "tta": (True, lambda v: v in TTA_STATES, f"one of {TTA_STATES}"),
     "tta_views": (True, lambda v: _count(v) or v == UNKNOWN, f"a positive integer or {UNKNOWN!r}"),
-    "pretraining": (True, _text, f"{NONE!r}, {UNKNOWN!r} or what the weights were trained on"),
-    "extra_data": (True, _text, f"{NONE!r}, {UNKNOWN!r} or what was added"),
+    "pretraining": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what the weights were "
+                                                      "trained on"),
+    "extra_data": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what was added"),
     "members": (True, lambda v: _count(v) or v in (SEVERAL, UNKNOWN),
                 f"a positive integer, {SEVERAL!r} or {UNKNOWN!r}"),
     "input_size": (True, _text, "non-empty text"),

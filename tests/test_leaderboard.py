@@ -73,6 +73,7 @@ def _drop(entry, field):
     (lambda entry: entry.update(split="Private"), "split"),
     (lambda entry: entry.update(claimed_accuracy="74 %"), "claimed_accuracy"),
     (lambda entry: entry.update(members=0), "members"),
+    (lambda entry: entry.update(pretraining="none stated"), "pretraining"),
     (lambda entry: entry.update(sources=[]), "sources"),
     (lambda entry: entry.update(protocol_class="standard"), "protocol_class"),
     (lambda entry: entry.update(tta="none"), "tta_views"),
