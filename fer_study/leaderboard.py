@@ -107,8 +107,7 @@ ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
     "selection_split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
     "tta": (True, lambda v: v in TTA_STATES, f"one of {TTA_STATES}"),
     "tta_views": (True, lambda v: _count(v) or v == UNKNOWN, f"a positive integer or {UNKNOWN!r}"),
-    "pretraining": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what the weights were "
-                                                      "trained on"),
+    "pretraining": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what the weights were trained on"),
     "extra_data": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what was added"),
     "members": (True, lambda v: _count(v) or v in (SEVERAL, UNKNOWN),
                 f"a positive integer, {SEVERAL!r} or {UNKNOWN!r}"),
