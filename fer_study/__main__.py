@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = {"predict": "fer_study.recognize"}
+COMMANDS = {"predict": "fer_study.recognize.cli", "export": "fer_study.recognize.export"}
 
 
 def main(argv: list[str] | None = None) -> int:
