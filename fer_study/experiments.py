@@ -31,6 +31,26 @@ from fer_study.constants import CLASS_NAMES
 from fer_study.metrics import classification_metrics
 from fer_study.runs import Run, list_runs, load_run, recipe_and_seed
 
+# The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
+# Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
+BASE_RECIPE = "exp_base"
+QUESTIONS: dict[str, dict[str, str]] = {
+    "Which training data helps?": {
+        "offline augmentation fer2013_a, equal steps": "exp_fer2013_a_steps",
+        "offline augmentation fer2013_a, equal epochs": "exp_fer2013_a_epochs",
+        "class weights": "exp_class_weights",
+        "fer2013_a + class weights (equal epochs)": "exp_fer2013_a_cw",
+        "no online augmentation": "exp_no_online_aug",
+        "filtered faces fer2013_f": "exp_fer2013_f",
+        "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
+    },
+    "Do the report's optimizers beat SGD?": {
+        "AdamW (lr 1e-3, wd 1e-4)": "exp_adamw",
+        "RAdam (lr 1e-3, wd 1e-4)": "exp_radam",
+        "RangerAdaBelief (lr 1e-3, wd 1e-4)": "exp_ranger_adabelief",
+    },
+}
+
 ALPHA = 0.05
 POWER = 0.8
 HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
@@ -186,6 +206,14 @@ def compare_to_base(base: Arm, arms: Sequence[Arm], samples: int = 2000, level: 
     columns = ["arm", "recipe", "seeds", "difference_pp", "low_pp", "high_pp", "p_value", "p_holm", "verdict",
                "detectable_pp"]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000,
+           seed: int = 0) -> tuple[list[Arm], pd.DataFrame, str]:
+    """One research question of ``QUESTIONS``: its arms (base first), the comparison table, the answer text."""
+    arms = load_arms({"base": BASE_RECIPE, **QUESTIONS[question]}, runs_dir)
+    comparison = compare_to_base(arms[0], arms[1:], samples, seed=seed)
+    return arms, comparison, answer_text(question, comparison, arms[0])
 
 
 def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:

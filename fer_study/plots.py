@@ -213,9 +213,9 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
                      label=f"{reference_label} {value:g} ± {uncertainty:g} %")
     axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
                  zorder=3)
-    compared = (rows["verdict"] != "not comparable").to_numpy()
+    compared = (~rows["verdict"].str.startswith("not comparable")).to_numpy()
     for mask, colour, label in ((compared, "C0", "reproduced"),
-                                (~compared, "grey", "scaled variant (not compared)")):
+                                (~compared, "grey", "scaled variant or CPU budget (not compared)")):
         if mask.any():
             axes.errorbar(rows["reproduced"][mask], positions[mask],
                           xerr=np.nan_to_num(rows["spread"][mask].astype(float)), fmt="o", color=colour,

@@ -213,19 +213,10 @@ def underfit_table(run_names: list[str], runs_dir: str | Path | None = None) -> 
                                        "classes_never_recognised"])
 
 
-def best_run(runs: list[Run], dataset: str | None = None) -> Run | None:
-    """The run (of ``dataset``, when given) with the highest validation accuracy, among the runs that did
-    not train on validation; choosing by test accuracy would flatter it, and accuracies of different
-    datasets are not comparable."""
-    candidates = [run for run in runs if (dataset is None or run.metrics.get("dataset") == dataset)
-                  and ensemble.held_out_validation(run)]
-    return max(candidates, key=lambda run: (ensemble.accuracy(run, "val"), run.name), default=None)
-
-
 def best_confusion(runs: list[Run], dataset: str) -> tuple[list | None, str]:
     """The test confusion matrix of the best-on-validation run of ``dataset`` and a title for it, or
     ``(None, a title saying there is no committed run)``."""
-    run = best_run(runs, dataset)
+    run = ensemble.best_on_validation(runs, dataset)
     if run is None:
         return None, f"{dataset}: {NO_RUN}"
     return run.metrics["test_confusion"], (f"{dataset}, {run.name} (best on validation): test accuracy "

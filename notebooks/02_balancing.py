@@ -31,16 +31,8 @@
 # such faces.
 
 # %% tags=["parameters"]
-# Research question 1 as a seeded experiment: the base recipe and one arm per training-data factor
-# (params/cpu/runs/<recipe>.yaml, each run with seeds 0, 1, 2 as <recipe>_seed<N>).
-base_recipe = "exp_base"
-data_arms = {"offline augmentation fer2013_a, equal steps": "exp_fer2013_a_steps",
-             "offline augmentation fer2013_a, equal epochs": "exp_fer2013_a_epochs",
-             "class weights": "exp_class_weights",
-             "fer2013_a + class weights (equal epochs)": "exp_fer2013_a_cw",
-             "no online augmentation": "exp_no_online_aug",
-             "filtered faces fer2013_f": "exp_fer2013_f",
-             "filtered and aligned faces fer2013_fa": "exp_fer2013_fa"}
+# Research question 1 as a seeded experiment: the arms are fer_study.experiments.QUESTIONS[question].
+question = "Which training data helps?"
 bootstrap_samples = 2000
 seed = 0
 variant_names = ["fer2013_a", "fer2013_f", "fer2013_fa", "ferplus_s"]
@@ -88,9 +80,8 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # epochs (more steps).
 
 # %%
-arms = experiments.load_arms({"base": base_recipe, **data_arms}, runs_dir)
-data_comparison = experiments.compare_to_base(arms[0], arms[1:], bootstrap_samples, seed=seed)
-Markdown(experiments.answer_text("Which training data helps?", data_comparison, arms[0]))
+arms, data_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)
+Markdown(answer)
 
 # %%
 plots.plot_forest(data_comparison, "Training-data arms against the base (95 % intervals)")

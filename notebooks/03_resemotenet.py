@@ -19,11 +19,8 @@
 # claims.
 
 # %% tags=["parameters"]
-# The report's training tricks as a seeded experiment on the study's experiment base (chapter 2): one arm
-# per optimizer at the report's settings (params/cpu/runs/<recipe>.yaml, seeds 0, 1, 2 as <recipe>_seed<N>).
-base_recipe = "exp_base"
-optimizer_arms = {"AdamW (lr 1e-3, wd 1e-4)": "exp_adamw", "RAdam (lr 1e-3, wd 1e-4)": "exp_radam",
-                  "RangerAdaBelief (lr 1e-3, wd 1e-4)": "exp_ranger_adabelief"}
+# The report's optimizers as a seeded experiment: the arms are fer_study.experiments.QUESTIONS[question].
+question = "Do the report's optimizers beat SGD?"
 # Runs to show, by name (params/<tier>/runs/<name>.yaml): the paper's recipe, the report's optimizer and
 # scheduler experiments (the cyclic run also writes the snapshots), the fine-tuning stages, FER+ with
 # majority and soft labels.
@@ -59,9 +56,8 @@ models = ("resemotenet",)
 # optimizers behave on the 80 M-parameter ResEmoteNet at its 80-epoch recipe, which needs a GPU.
 
 # %%
-arms = experiments.load_arms({"base (SGD)": base_recipe, **optimizer_arms}, runs_dir)
-optimizer_comparison = experiments.compare_to_base(arms[0], arms[1:], bootstrap_samples, seed=seed)
-Markdown(experiments.answer_text("Do the report's optimizers beat SGD?", optimizer_comparison, arms[0]))
+arms, optimizer_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)
+Markdown(answer)
 
 # %%
 plots.plot_forest(optimizer_comparison, "Optimizer arms against the SGD base (95 % intervals)")

@@ -33,7 +33,7 @@ seed = 0
 import torch
 from IPython.display import Markdown, display
 
-from fer_study import claims, plots, report
+from fer_study import claims, ensemble, plots, report
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -74,7 +74,7 @@ plots.show_table(report.recipe_table(runs))
 # %%
 faces = report.sample_faces(demo_faces, seed=seed)
 face_batch = torch.from_numpy(faces.images).float().div(255).unsqueeze(1)
-pattlite_run = report.best_run(report.committed_runs(["pattlite"], runs_dir))
+pattlite_run = ensemble.best_on_validation(report.committed_runs(["pattlite"], runs_dir))
 per_sample, published, weights = report.pattlite_pair(face_batch, pattlite_run)
 print(f"Faces: {faces.source}. Weights: {weights}.")
 plots.plot_face_grid(faces.images, faces.labels, per_row=demo_faces,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
-from fer_study import ensemble, report
+from fer_study import ensemble
 from fer_study.models import _registry
 from fer_study.runs import load_run
 
@@ -81,7 +81,7 @@ def test_a_run_trained_on_validation_is_never_chosen_on_it(tmp_path):
     ensembles, notes = ensemble.candidate_ensembles(runs)
     assert all("C_ft" not in candidate.member_names for candidate in ensembles)
     assert any("C_ft" in note and "validation split" in note for note in notes)
-    assert report.best_run(runs).name == "C"
+    assert ensemble.best_on_validation(runs).name == "C"
 
 
 def test_a_snapshot_of_the_selected_epoch_counts_once(tmp_path):
