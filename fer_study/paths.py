@@ -6,6 +6,7 @@
 - ``FER_CACHE``: folder for the prepared HDF5 caches. Default ``data/cache`` inside the checkout.
 - ``FER_MODELS``: folder for local model weights (diffusers pipelines, deepface weights).
   Default ``data/models`` inside the checkout.
+- ``FER_SCRATCH``: folder for smoke-tier runs and checkpoints. Default ``scratch`` inside the checkout.
 - ``DEEPFACE_HOME``: deepface's own setting (it keeps weights in ``$DEEPFACE_HOME/.deepface/weights``).
   Default ``<FER_MODELS>/deepface``, so deepface never writes into the user's home folder.
 """
@@ -21,7 +22,8 @@ BOOK_DIR = REPO_ROOT / "book"
 EXECUTED_DIR = BOOK_DIR / "executed"
 CHECKPOINTS_DIR = REPO_ROOT / "checkpoints"
 # Smoke-tier runs only prove that code runs: they go to a git-ignored scratch folder, never results/.
-SCRATCH_DIR = REPO_ROOT / "scratch"
+# FER_SCRATCH moves it for every process started from this one (the sweep tests' worker processes).
+SCRATCH_DIR = Path(os.environ.get("FER_SCRATCH") or REPO_ROOT / "scratch").expanduser().resolve()
 
 
 def runs_dir_for(tier: str) -> Path:
