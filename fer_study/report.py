@@ -22,7 +22,7 @@ from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from fer_study.data import FERDataset, cache_path, load_dataset
 from fer_study.models import create_model
 from fer_study.models._registry import _MODELS
-from fer_study.runs import Run, list_runs, load_run, recipe_and_seed
+from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, weights_path
 from fer_study.train import TrainConfig, fit
 
 NO_RUN = "no committed run yet"
@@ -271,14 +271,14 @@ def _calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:
 def pattlite_pair(faces: torch.Tensor, run: Run | None = None) -> tuple[nn.Module, nn.Module, str]:
     """PAtt-Lite per-sample (our repair) and as published (batch attention), with the same weights.
 
-    Weights: the committed run's ``model.pt`` when ``run`` has one; else random weights, with each
+    Weights: the run's weights (``fer_study.runs.weights_path``) when it has them; else random weights, with each
     variant's BN statistics set from ``faces``. Returns (per-sample, published, a sentence saying which).
     """
     torch.manual_seed(0)
     per_sample = create_model("pattlite")
     published = create_model("pattlite", batch_attention=True)
-    weights_file = run.path / "model.pt" if run is not None else None
-    if weights_file is not None and weights_file.is_file():
+    weights_file = weights_path(run.path) if run is not None else None
+    if weights_file is not None:
         per_sample.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
         published.load_state_dict(per_sample.state_dict())
         return per_sample.eval(), published.eval(), f"the trained weights of run {run.name}"
