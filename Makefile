@@ -7,7 +7,7 @@ FER_DATA ?= $(if $(wildcard ../shared/data/*.zip),$(abspath ../shared/data),$(CU
 export FER_DATA
 TIER ?= cpu
 
-.PHONY: venv data test test-fast book run train sync lint clean-book
+.PHONY: venv data test test-fast book run train sweep full-tier sync lint clean-book
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,19 @@ run: venv
 # One training run: make train CONFIG=params/cpu/runs/vgg_cpu.yaml [ARGS=--resume]
 train: venv
 	$(PY) -m fer_study.train $(CONFIG) $(ARGS)
+
+# Many runs at once, on an embedded local Ray (a cluster: ARGS='--address HOST:6379'; see the README):
+# make sweep CONFIGS='params/cpu/runs/*.yaml' [ARGS='--seeds 0,1,2']
+sweep: venv
+	$(PY) -m fer_study.sweep $(CONFIGS) $(ARGS)
+
+# The full tier on a lent GPU machine, which has its own python3 with torch and no Ray or registry (so no venv
+# prerequisite): the runs that fit in BUDGET seconds, packed into $(OUT) (python -m fer_study.sweep.full_tier
+# unpack writes them into results/runs/ here).
+BUDGET ?= 450
+full-tier:
+	$(if $(wildcard $(PY)),$(PY),python3) -m fer_study.sweep.full_tier run --time-budget $(BUDGET) \
+		$(if $(OUT),--pack $(OUT)) $(ARGS)
 
 sync: venv
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py

@@ -27,6 +27,8 @@ from fer_study.sweep.costs import estimate_for, read_costs, value_order
 from fer_study.sweep.driver import REFUSE, RUN, SKIP, plan_runs, run_sweep
 from fer_study.sweep.executors import LocalExecutor
 from fer_study.sweep.transfer import pack_folders, unpack_folders, write_folder
+from fer_study.sweep.worker import checkpoint_state
+from fer_study.train import TrainConfig
 from tests.fixture_data import face
 
 TINY = {"model": "vgg_cpu", "model_kwargs": {"widths": [8, 16]}, "dataset": "fer2013", "tier": "smoke",
@@ -291,7 +293,7 @@ def test_local_worker_killed_mid_run_resumes_to_the_same_metrics(tmp_path, scrat
 
 
 @pytest.mark.slow
-def test_runs_still_going_at_the_deadline_are_stopped_and_resume_later(tmp_path, scratch, tiny_dataset):
+def test_runs_still_going_at_the_deadline_are_stopped_keeping_their_checkpoint(tmp_path, scratch, tiny_dataset):
     config = write_config(tmp_path / "configs", "local_long", epochs=400)
     executor = LocalExecutor(cpus=1, gpus=0)
     try:
@@ -300,7 +302,9 @@ def test_runs_still_going_at_the_deadline_are_stopped_and_resume_later(tmp_path,
     finally:
         executor.close()
     assert stopped.status == "stopped" and not (tmp_path / "out").exists()
-    assert not list((paths.SCRATCH_DIR / "checkpoints" / "local_long").glob("*.tmp"))  # no partial checkpoint
+    epochs_done, saved = checkpoint_state(TrainConfig.from_yaml(config, run_name="local_long"))
+    assert 0 < epochs_done < 400 and saved["epochs"] == 400  # the next sweep resumes from here
+    assert not list((paths.SCRATCH_DIR / "checkpoints" / "local_long").glob("*.tmp"))  # no partial file
 
 
 @pytest.mark.slow
