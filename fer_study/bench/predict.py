@@ -168,9 +168,11 @@ def backend_table(repeats: int = 20, classifier: str | None = None,
 def detector_table(faces: np.ndarray, face_sizes: tuple[int, ...] = (64, 96, 160), frames: int = 20,
                    classifier: str | None = None, detectors: tuple[str, ...] = DETECTORS[:2]) -> pd.DataFrame:
     """Per detector: recall on the given 48x48 faces placed on canvases at each face size
-    (``fer_study.recognize.quality``), the same on the sample photo, and the frames/s of the whole
-    pipeline with it on the 640x480 benchmark frame; ``real-time`` says whether it reaches
-    ``REAL_TIME_FPS``."""
+    (``fer_study.recognize.quality``), the faces it finds on the sample photo, and the frames/s of the
+    whole pipeline with it on the 640x480 benchmark frame, wall-clock and from the CPU time the process
+    used. ``real-time`` says whether the latter reaches ``REAL_TIME_FPS``: on a shared machine wall-clock
+    time counts the neighbours' work too, while CPU time counts only the pipeline's own, summed over its
+    threads, so that an idle machine runs it at least that fast."""
     classifier = recognize.load_classifier(classifier)
     frame = benchmark_frame()
     photo = recognize.read_image(sample_photo_path())
@@ -185,8 +187,9 @@ def detector_table(faces: np.ndarray, face_sizes: tuple[int, ...] = (64, 96, 160
             row[f"extra boxes, {size} px"] = measured["extra_boxes_per_image"]
         row["faces found on grace_hopper.jpg"] = len(recognizer.detect(photo)[1])
         timing = time_pipeline(recognizer, frame, frames)
-        row |= {"frames/s (640x480)": timing["frames_per_s"], "CPU ms per frame": timing["cpu_ms_per_frame"]}
-        row["real-time"] = row["frames/s (640x480)"] >= REAL_TIME_FPS
+        row["frames/s, wall-clock"] = timing["frames_per_s"]
+        row["frames/s, CPU time"] = 1000 / timing["cpu_ms_per_frame"]
+        row["real-time"] = row["frames/s, CPU time"] >= REAL_TIME_FPS
         rows.append(row)
     return pd.DataFrame(rows).round(3)
 

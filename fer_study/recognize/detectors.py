@@ -9,7 +9,8 @@ Both real detectors can report one face twice (two overlapping boxes of differen
 its own search scale); ``suppress_overlaps`` keeps the highest-scoring box of each overlapping group
 (non-maximum suppression, ``torchvision.ops.nms``). ``fer_study.bench.predict.detector_table`` measures
 what each detector finds and how fast: the default is the detector with the highest recall among those
-that keep the pipeline at ``REAL_TIME_FPS`` on a 640x480 frame.
+whose pipeline's CPU time allows ``REAL_TIME_FPS`` on a 640x480 frame (measured on this machine: Haar;
+MTCNN finds more faces but does not keep up, see the book's recognition chapter).
 """
 
 import math
