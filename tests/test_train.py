@@ -9,6 +9,8 @@ import yaml
 from fer_study.data import FERDataset
 from fer_study.runs import load_run, weights_file
 from fer_study.train import TrainConfig, fit
+from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
+from fer_study.train.teachers import teacher_log_probabilities
 from fer_study.train.tta import tta_views
 from tests.fixture_data import face
 
@@ -164,3 +166,47 @@ def test_zero_epochs_evaluates_the_weights_as_they_are(tiny_dataset, workspace):
 def test_zero_epoch_run_loads_with_an_empty_history(tiny_dataset, workspace):
     run = load_run(fit(tiny_config("no_epochs", epochs=0, tta="none"), tiny_dataset, runs_dir=workspace))
     assert run.history.empty
+
+
+def test_distillation_loss_is_the_label_loss_at_weight_0_and_the_scaled_kl_at_weight_1():
+    logits = torch.tensor([[2.0, 0.0, -1.0, 0, 0, 0, 0]])
+    labels = torch.tensor([1])
+    teacher = torch.log_softmax(torch.tensor([[0.0, 3.0, 0, 0, 0, 0, 0]]), dim=1)
+    base = torch.nn.CrossEntropyLoss()
+    assert DistillationLoss(base, 4.0, 0.0)(logits, (labels, teacher)) == pytest.approx(base(logits, labels).item())
+    # KL(teacher_T || student_T) * T^2, written out
+    t = 2.0
+    p, q = torch.softmax(teacher / t, 1), torch.softmax(logits / t, 1)
+    expected = t ** 2 * (p * (p.log() - q.log())).sum().item()
+    assert DistillationLoss(base, t, 1.0)(logits, (labels, teacher)).item() == pytest.approx(expected, rel=1e-5)
+    assert DistillationLoss(base, t, 1.0)(teacher, (labels, teacher)).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_teacher_targets_are_read_in_the_students_order_and_missing_ids_are_named(tmp_path):
+    path = save_teacher_targets(tmp_path / "t.npz", np.array(["a", "b"]), np.log([[0.9] + [0.1 / 6] * 6,
+                                                                                  [0.1 / 6] * 6 + [0.9]]), ["x"])
+    assert load_teacher_targets(path, np.array(["b", "a"])).argmax(1).tolist() == [6, 0]
+    with pytest.raises(ValueError, match=r"t\.npz: no teacher target for 1 training images \(first: 'c'\)"):
+        load_teacher_targets(path, np.array(["a", "c"]))
+
+
+def test_a_student_follows_its_teacher_not_the_labels(tiny_dataset, workspace, monkeypatch, tmp_path):
+    """A teacher that says 'neutral' for every image: at weight 1 the student learns to say it too."""
+    train_ids = tiny_dataset.ids[tiny_dataset.splits == "train"]
+    targets = np.full((len(train_ids), 7), np.log(0.01 / 6))
+    targets[:, 6] = np.log(0.99)
+    monkeypatch.setattr("fer_study.paths.REPO_ROOT", tmp_path)
+    save_teacher_targets(tmp_path / "teacher.npz", train_ids, targets, ["constant"])
+    config = tiny_config("student", distill_from="teacher.npz", distill_weight=1.0, distill_temperature=1.0,
+                         epochs=4, augment={"flip": False, "rotation_degrees": 0.0, "scale": 0.0, "translate": 0.0})
+    run = load_run(fit(config, tiny_dataset, runs_dir=workspace))
+    assert (run.logits("test").argmax(1) == 6).mean() > 0.9
+
+
+def test_teachers_targets_come_from_the_runs_weights(tiny_dataset, workspace):
+    run_dir = fit(tiny_config("teacher", epochs=2), tiny_dataset, runs_dir=workspace)
+    ids, log_probabilities = teacher_log_probabilities(["teacher"], workspace, dataset=tiny_dataset)
+    assert len(ids) == 84 and np.allclose(np.exp(log_probabilities).sum(1), 1, atol=1e-4)
+    run = load_run(run_dir)  # the teacher's own val logits, recomputed the same way, agree in argmax
+    _, val = teacher_log_probabilities(["teacher"], workspace, ("val",), tiny_dataset)
+    assert (val.argmax(1) == run.logits("val").argmax(1)).mean() > 0.95

@@ -48,12 +48,20 @@ class TrainConfig:
     # when set, validation, selection, snapshots and the test use the averaged weights.
     ema_decay: float | None = None
     ema_every: int = 1
+    # Knowledge distillation (fer_study/train/distill.py): a teacher-targets file, the temperature and the
+    # weight of the distillation term (the label loss gets 1 - weight).
+    distill_from: str | None = None
+    distill_temperature: float = 4.0
+    distill_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be between 0 and 1 (exclusive), got {self.ema_decay!r}")
+        if self.distill_temperature <= 0 or not 0 <= self.distill_weight <= 1:
+            raise ValueError(f"distill_temperature must be positive and distill_weight in [0, 1], got "
+                             f"{self.distill_temperature!r} and {self.distill_weight!r}")
         if self.ema_every < 1:
             raise ValueError(f"ema_every must be a positive number of steps, got {self.ema_every!r}")
 

@@ -34,6 +34,7 @@ from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
 from fer_study.runs import command_line, git_commit, load_run, save_run, weights_file, weights_path
 from fer_study.train.config import TrainConfig
+from fer_study.train.distill import DistillationLoss, load_teacher_targets
 from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer_study.train.tta import tta_views
 
@@ -100,6 +101,7 @@ def _check_model_loss(model: nn.Module, config: TrainConfig) -> None:
         return
     accepted = inspect.signature(model.training_loss).parameters
     ignored = [setting for setting, asked in (("label_mode 'soft'", config.label_mode == "soft"),
+                                              ("distill_from", config.distill_from is not None),
                                               ("label_smoothing", config.label_smoothing > 0),
                                               ("class_weights", config.class_weights
                                                and "class_weights" not in accepted)) if asked]
@@ -118,7 +120,9 @@ def weight_average(model: nn.Module, config: TrainConfig) -> AveragedModel | Non
 
 def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, epoch: int,
                     optimizer: torch.optim.Optimizer, scheduler, loss_fn, device: torch.device,
-                    average: AveragedModel | None = None) -> dict:
+                    average: AveragedModel | None = None, teacher: torch.Tensor | None = None) -> dict:
+    """One pass over ``data``; with ``teacher`` (log-probabilities aligned with ``data``), ``loss_fn`` is a
+    ``DistillationLoss`` and each batch's targets are ``(labels, teacher rows)``."""
     model.train()
     generator = epoch_generator(config.seed, epoch)
     torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and other in-model randomness
@@ -130,8 +134,8 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
         index = order[start:start + config.batch_size]
         images = augment(to_float(data.images[index]), config.augment, generator)
         progress = (epoch + step / len(batches)) / config.epochs
-        logits, loss = train_step(model, images, data.targets[index], optimizer, loss_fn, progress,
-                                  config.precision)
+        targets = data.targets[index] if teacher is None else (data.targets[index], teacher[index])
+        logits, loss = train_step(model, images, targets, optimizer, loss_fn, progress, config.precision)
         if SCHEDULERS[config.scheduler] == "batch":
             scheduler.step()
         if average is not None and (epoch * len(batches) + step + 1) % config.ema_every == 0:
@@ -158,7 +162,7 @@ def predict_logits(model: nn.Module, images: torch.Tensor, tta: str = "none", cr
     return torch.cat(outputs).numpy()
 
 
-def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.device):
+def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.device) -> nn.Module:
     weight = None
     if config.class_weights:
         labels = train.labels.cpu().numpy()
@@ -166,7 +170,10 @@ def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.devic
         weights = np.ones(NUM_CLASSES)
         weights[present] = compute_class_weight("balanced", classes=present, y=labels)
         weight = torch.tensor(weights, dtype=torch.float32, device=device)
-    return nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
+    loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=config.label_smoothing)
+    if config.distill_from is not None:
+        return DistillationLoss(loss, config.distill_temperature, config.distill_weight)
+    return loss
 
 
 def _checkpoint_path(config: TrainConfig) -> Path:
@@ -218,6 +225,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     scheduler = build_scheduler(config.scheduler, optimizer, config.lr, config.epochs, steps_per_epoch,
                                 **config.scheduler_options)
     loss_fn = _loss_function(config, train, device)
+    teacher = (load_teacher_targets(paths.REPO_ROOT / config.distill_from, train.ids.astype(str)).to(device)
+               if config.distill_from is not None else None)
     average = weight_average(model, config)
     evaluated = average.module if average is not None else model  # the weights validation sees
 
@@ -244,7 +253,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
             return None
         started = time.perf_counter()
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-               **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device, average)}
+               **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device, average,
+                                 teacher)}
         seconds = time.perf_counter() - started
         val_logits = predict_logits(evaluated, val.images, precision=config.precision)
         val_metrics = classification_metrics(val.labels.cpu().numpy(), val_logits)
