@@ -24,7 +24,7 @@ from fer_study.runs import load_run
 from fer_study.sweep import __main__ as sweep_cli
 from fer_study.sweep import driver, full_tier
 from fer_study.sweep.costs import estimate_for, read_costs, value_order
-from fer_study.sweep.driver import REFUSE, RUN, SKIP, plan_runs, run_sweep
+from fer_study.sweep.driver import REFUSE, REPLACE, RUN, SKIP, plan_runs, run_sweep
 from fer_study.sweep.executors import LocalExecutor
 from fer_study.sweep.transfer import pack_folders, unpack_folders, write_folder
 from fer_study.sweep.worker import checkpoint_state
@@ -162,7 +162,7 @@ def test_complete_identical_runs_are_skipped_and_changed_ones_refused(tmp_path):
     write_config(tmp_path / "configs", "run", lr=0.5)
     (refused,) = plan_runs([str(config_path)], out)
     assert refused.action == REFUSE and "['lr']" in refused.reason and "--force" in refused.reason
-    assert plan_runs([str(config_path)], out, force=True)[0].action == RUN
+    assert plan_runs([str(config_path)], out, force=True)[0].action == REPLACE
 
 
 def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):

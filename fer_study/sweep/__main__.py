@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer_study.sweep.driver import REFUSED, plan_runs, run_sweep, summary_table
+from fer_study.sweep.driver import REFUSED, plan_runs, run_sweep, summary_text
 from fer_study.sweep.transfer import pack_folders
 from fer_study.sweep.worker import FAILED
 
@@ -69,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.executor == "ray":
         from fer_study.sweep.executors import RayExecutor
 
-        executor = RayExecutor(args.address, args.cpus)
+        try:
+            executor = RayExecutor(args.address, args.cpus)
+        except ConnectionError as error:
+            print(f"error: {error}; a cluster started by `ray start --head` also needs RAY_AUTH_MODE=token and "
+                  "RAY_AUTH_TOKEN (its `ray get-auth-token`) here (see the README)", file=sys.stderr)
+            return 2
     else:
         from fer_study.sweep.executors import LocalExecutor
 
@@ -82,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         executor.close()
-    with pd.option_context("display.width", 160, "display.max_rows", None):
-        print(summary_table(outcomes).to_string(index=False, na_rep="-", float_format="{:.4f}".format))
+    print(summary_text(outcomes))
     if args.pack is not None:
         written = [folder for outcome in outcomes for folder in outcome.written]
         archives = pack_folders(written, args.pack)

@@ -26,7 +26,7 @@ from fer_study.sweep.worker import DEFERRED, DONE, FAILED, RunRequest, RunResult
 from fer_study.train import TrainConfig
 
 RUN_FILES = ("config.yaml", "history.csv", "metrics.json", "predictions.npz")
-RUN, SKIP, REFUSE = "run", "skip", "refuse"
+RUN, REPLACE, SKIP, REFUSE = "run", "replace", "skip", "refuse"
 SKIPPED, REFUSED = "skipped", "refused"
 # How often the driver looks at the time budget while it waits for runs.
 POLL_SECONDS = 1.0
@@ -37,7 +37,7 @@ class PlannedRun:
     config: TrainConfig
     source: Path
     out_dir: Path
-    action: str  # RUN, SKIP or REFUSE
+    action: str  # RUN, REPLACE (--force), SKIP or REFUSE
     reason: str
     estimate_minutes: float | None = None
 
@@ -63,7 +63,7 @@ def expand_config_paths(patterns: list[str]) -> list[Path]:
 
 
 def run_action(config: TrainConfig, folder: Path, force: bool) -> tuple[str, str]:
-    """What to do with a run given what its folder holds: (RUN | SKIP | REFUSE, why)."""
+    """What to do with a run given what its folder holds: (RUN | REPLACE | SKIP | REFUSE, why)."""
     if not all((folder / name).is_file() for name in RUN_FILES):
         return RUN, "incomplete folder: resumes from its checkpoint" if folder.exists() else "new"
     saved = yaml.safe_load((folder / "config.yaml").read_text()) or {}
@@ -76,7 +76,7 @@ def run_action(config: TrainConfig, folder: Path, force: bool) -> tuple[str, str
         return SKIP, "complete with the identical config"
     changed = sorted(key for key in set(saved) | set(wanted) if saved.get(key) != wanted.get(key))
     if force:
-        return RUN, f"--force: replaces a complete run whose config differs in {changed}"
+        return REPLACE, f"--force: replaces a complete run whose config differs in {changed}"
     return REFUSE, (f"{folder} holds a complete run whose config differs in {changed}; "
                     "--force replaces it (or give the run another name)")
 
@@ -138,7 +138,7 @@ def run_sweep(plans: list[PlannedRun], executor, command: list[str], gpus_per_ru
         elif plan.action == REFUSE:
             outcomes[plan.name] = Outcome(plan.name, REFUSED, error=plan.reason)
             print(f"{plan.name}: refused: {plan.reason}", flush=True)
-    to_run = [plan for plan in plans if plan.action == RUN]
+    to_run = [plan for plan in plans if plan.action in (RUN, REPLACE)]
     for name in dict.fromkeys(plan.config.dataset for plan in to_run):
         preloaded = (datasets or {}).get(name)
         executor.add_dataset(name, preloaded if preloaded is not None else load_dataset(name))
@@ -164,7 +164,7 @@ def run_sweep(plans: list[PlannedRun], executor, command: list[str], gpus_per_ru
             except _ParentUnavailable as problem:
                 finish(RunResult(plan.name, problem.status, error=str(problem)))
                 continue
-            request = RunRequest(plan.name, plan.config.to_dict(), command, replace=plan.reason.startswith("--force"),
+            request = RunRequest(plan.name, plan.config.to_dict(), command, replace=plan.action == REPLACE,
                                  return_weights=return_weights or plan.name in parents_needed,
                                  deadline=deadline, estimate_minutes=plan.estimate_minutes)
             resources = Resources(plan.config.num_threads or 1, 0.0 if plan.config.device == "cpu" else gpu_share)
@@ -253,5 +253,15 @@ def summary_table(outcomes: list[Outcome]) -> pd.DataFrame:
             metrics = json.loads((outcome.folder / "metrics.json").read_text())
         rows.append({"run": outcome.name, "status": outcome.status, "epochs": metrics.get("epochs"),
                      "val": metrics.get("val_accuracy"), "test": metrics.get("test_accuracy"),
-                     "minutes": None if outcome.minutes is None else round(outcome.minutes, 2)})
-    return pd.DataFrame(rows, columns=["run", "status", "epochs", "val", "test", "minutes"])
+                     "minutes": outcome.minutes})
+    table = pd.DataFrame(rows, columns=["run", "status", "epochs", "val", "test", "minutes"])
+    return table.astype({"epochs": float, "val": float, "test": float, "minutes": float})
+
+
+def summary_text(outcomes: list[Outcome]) -> str:
+    """``summary_table`` as printed at the end of a sweep ("-" where a run has no value)."""
+    def shown(digits: int):
+        return lambda value: "-" if pd.isna(value) else f"{value:.{digits}f}"
+
+    return summary_table(outcomes).to_string(index=False, na_rep="-", formatters={
+        "epochs": shown(0), "val": shown(4), "test": shown(4), "minutes": shown(1)})

@@ -77,8 +77,12 @@ class RayExecutor:
         return [self._result(ref) for ref in ready]
 
     def stop(self) -> list[RunResult]:
-        """Cancel every unfinished run (a running one loses at most the epoch in progress)."""
-        stopped = []
+        """Cancel every unfinished run (a running one loses at most the epoch in progress); runs that have
+        just finished come back with their results."""
+        if not self._pending:
+            return []
+        ready, _ = self._ray.wait(list(self._pending), num_returns=len(self._pending), timeout=0)
+        stopped = [self._result(ref) for ref in ready]
         for ref, name in list(self._pending.items()):
             self._ray.cancel(ref, force=True)
             del self._pending[ref]
@@ -155,10 +159,11 @@ class LocalExecutor:
             time.sleep(min(0.2, max(deadline - time.monotonic(), 0)))
 
     def stop(self) -> list[RunResult]:
-        """Interrupt the running workers (SIGINT, then SIGKILL after a grace period) and drop the queue."""
+        """Interrupt the running workers (SIGINT, then SIGKILL after a grace period) and drop the queue; runs
+        that have just finished come back with their results."""
+        stopped = [result for job in list(self._running) if (result := self._collect(job)) is not None]
         for job in self._running:
             job.process.send_signal(signal.SIGINT)
-        stopped = []
         for job in self._running:
             try:
                 job.process.wait(STOP_GRACE_SECONDS)
