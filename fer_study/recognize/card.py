@@ -19,6 +19,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import load_dataset
 from fer_study.recognize.classifier import BEST_OF_DATASET, DEFAULT_MODEL, default_run, load_classifier
+from fer_study.recognize.detectors import DEFAULT_MIN_FACE_SIZE
 from fer_study.recognize.quality import failure_modes
 from fer_study.runs import load_run
 
@@ -29,7 +30,7 @@ BENCH_DIR = paths.REPO_ROOT / "results" / "bench"
 BENCH_PATTERN = "predict*.txt"
 # ``--about`` measures failure modes on this many random PrivateTest faces (seconds on one core);
 # the book's chapter on all of them.
-ABOUT_FAILURE_FACES = 500
+ABOUT_FAILURE_FACES = 300
 
 FER2013_TERMS = (
     "FER2013 (Goodfellow et al., \"Challenges in Representation Learning: A report on three machine learning "
@@ -129,8 +130,9 @@ def speed_text(bench_dir: Path = BENCH_DIR) -> str:
 
 
 def _failure_section(run: str, dataset: str, faces: int | None, seed: int) -> tuple[str, pd.DataFrame | None]:
-    note = ("Profile faces: not measurable here (FER2013 has no pose labels); the default Haar detector is a "
-            "frontal-face cascade (detection recall per detector is in the book's recognition chapter).")
+    note = (f"Faces under {DEFAULT_MIN_FACE_SIZE} pixels across are not searched for by default "
+            "(`--min-face-size`). Profile faces: not measurable here (FER2013 has no pose labels); the default Haar "
+            "detector is a frontal-face cascade (detection recall per detector is in the book's recognition chapter).")
     try:
         test = load_dataset(dataset).subset("test")
     except (FileNotFoundError, OSError, ValueError) as error:
