@@ -236,6 +236,25 @@ def test_ray_sweep_writes_runs_reports_a_failing_one_then_skips(tmp_path, ray_ex
     assert [o.status for o in again] == ["skipped", "skipped"] and time.perf_counter() - started < 5
 
 
+def test_fine_tuning_stage_starts_from_its_parent_in_the_sweep_or_on_disk(tmp_path, ray_executor, tiny_dataset):
+    configs, out = tmp_path / "configs", tmp_path / "out"
+    write_config(configs, "ft_base", epochs=1)
+    stage = write_config(configs, "ft_base_stage", epochs=1, lr=0.001, train_splits=["val"], parent="ft_base")
+    together = run_sweep(plan_runs([str(configs / "*.yaml")], out), ray_executor, ["sweep"],
+                         datasets={"fer2013": tiny_dataset})
+    assert [o.status for o in together] == ["done", "done"], [o.error for o in together]
+    first = load_run(out / "ft_base_stage")
+    assert first.metrics["parent"] == "ft_base"
+    (alone,) = run_sweep(plan_runs([str(stage)], tmp_path / "elsewhere"), ray_executor, ["sweep"],
+                         datasets={"fer2013": tiny_dataset})
+    assert alone.status == "failed" and "neither in this sweep nor complete" in alone.error
+    write_folder(out / "ft_base_stage", {})  # incomplete, and no checkpoint: trained again from the parent on disk
+    (paths.SCRATCH_DIR / "checkpoints" / "ft_base_stage" / "last.pt").unlink()
+    (again,) = run_sweep(plan_runs([str(stage)], out), ray_executor, ["sweep"], datasets={"fer2013": tiny_dataset})
+    assert again.status == "done"
+    np.testing.assert_allclose(load_run(out / "ft_base_stage").logits("val"), first.logits("val"), rtol=1e-5)
+
+
 @pytest.mark.slow
 def test_ray_worker_killed_mid_run_resumes_to_the_same_metrics(tmp_path, ray_executor, tiny_dataset):
     configs = tmp_path / "configs"
