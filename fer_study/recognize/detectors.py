@@ -14,6 +14,7 @@ MTCNN finds more faces but does not keep up, see the book's recognition chapter)
 """
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 from torchvision.ops import nms
+from tqdm import TqdmWarning
 
 DETECTORS = ("haar", "mtcnn", "none")
 DEFAULT_DETECTOR = "haar"
@@ -143,7 +145,11 @@ class MtcnnDetector:
     """
 
     def __init__(self, min_face_size: int = DEFAULT_MIN_FACE_SIZE, device: str | torch.device = "cpu") -> None:
-        from facenet_pytorch import MTCNN  # imported here: only this detector needs it
+        # Imported here: only this detector needs it. Inside Jupyter, facenet-pytorch's import of tqdm.auto
+        # (for weight downloads it never makes: the weights are in its wheel) warns that ipywidgets is absent.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TqdmWarning)
+            from facenet_pytorch import MTCNN
 
         self.device = torch.device(device)
         self.mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, device=self.device)
