@@ -25,10 +25,11 @@ it deepface finds fewer faces and no eyes at all, so nothing would be aligned.
 
 import functools
 import json
-import logging
+import multiprocessing
 import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,14 +37,13 @@ import cv2
 import h5py
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from fer_study import paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import FERDataset
 from fer_study.files import atomic_write
-
-log = logging.getLogger(__name__)
 
 # Outcome of one image; every image gets exactly one.
 KEPT, NO_FACE, SEVERAL_FACES, BLANK = "kept", "no_face", "several_faces", "blank"
@@ -180,7 +180,8 @@ class FaceTable:
         return self.kept[(self.rows["split"] == split).to_numpy()]
 
     def summary(self) -> pd.Series:
-        """Images, kept faces, faces with both eyes found (so aligned), and seconds per image of the pass."""
+        """Images, kept faces, faces with both eyes found (so aligned), and detector seconds per image (one
+        process's time: a pass over several processes takes less wall time)."""
         return pd.Series({"images": len(self.rows), "kept": int(self.kept.sum()),
                           "eyes_found": int(self.rows["eyes_found"].sum()),
                           "seconds_per_image": float(self.attrs["seconds"]) / max(len(self.rows), 1)})
@@ -217,47 +218,95 @@ def sample_rows(rows: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarra
     return np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
 
 
-def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_FACES,
-                         cache_file: Path | None = None, chunk_size: int = 2048) -> FaceTable:
-    """Run ``crop_face`` over every image of ``dataset``.
+# Below this many images to detect, starting worker processes (about a second of imports each) costs more
+# than a second core saves.
+PARALLEL_MIN_IMAGES = 1000
 
-    With ``cache_file`` the pass is resumable: each chunk of ``chunk_size`` images is written atomically
-    to ``<cache_file>.parts/`` as it finishes, an interrupted run continues from the chunks on disk, and
-    the finished table is written atomically to ``cache_file`` (parts removed). Two processes building
-    the same table at once only overwrite identical chunks; the pass itself is sequential (one core).
+
+def _start_worker(detector: str, opencv_threads: int) -> None:
+    # The caller's OpenCV thread count, not one thread per process: a cascade returns its detections in
+    # another order single-threaded, and deepface breaks ties between equally large eyes by that order,
+    # so one thread would align a few faces differently from a pass in the caller's process.
+    cv2.setNumThreads(opencv_threads)
+    check_detector(detector)
+
+
+def _detect_chunk(images: np.ndarray, settings: FaceSettings) -> dict:
+    """``crop_face`` over ``images``, as the arrays a chunk file stores (also run in worker processes)."""
+    started = time.perf_counter()
+    crops = [crop_face(image, settings) for image in images]
+    return {
+        "reason": np.array([crop.reason for crop in crops]),
+        "faces_found": np.array([crop.faces_found for crop in crops], np.int16),
+        "eyes_found": np.array([crop.eyes_found for crop in crops]),
+        "box": np.array([crop.box for crop in crops], np.int32).reshape(-1, 4),
+        "faces": np.stack([image if crop.face is None else crop.face for image, crop in zip(images, crops,
+                                                                                              strict=True)]),
+        "seconds": np.array([time.perf_counter() - started]),  # kept per chunk: runs may resume
+    }
+
+
+def _detect_chunks(dataset: FERDataset, settings: FaceSettings, starts: dict[int, int], chunk_size: int,
+                   workers: int):
+    """Yield ``(number, chunk)`` for each chunk number -> first row in ``starts``, as each finishes."""
+    if workers <= 1:
+        for number, start in starts.items():
+            yield number, _detect_chunk(dataset.images[start:start + chunk_size], settings)
+        return
+    # spawn, not fork: the caller (a notebook kernel) may hold torch's or OpenMP's threads.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_worker, initargs=(settings.detector, cv2.getNumThreads())) as pool:
+        futures = {pool.submit(_detect_chunk, dataset.images[start:start + chunk_size], settings): number
+                   for number, start in starts.items()}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_FACES,
+                         cache_file: Path | None = None, chunk_size: int = 512, workers: int | None = None,
+                         progress: bool = True) -> FaceTable:
+    """Run ``crop_face`` over every image of ``dataset``, in chunks of ``chunk_size`` images spread over
+    ``workers`` processes (default: one per available core once ``PARALLEL_MIN_IMAGES`` images are left to
+    detect), with a progress bar on stderr when ``progress``.
+
+    Every image's outcome is the same whatever ``workers`` and ``chunk_size``: each image is detected on
+    its own, with the caller's OpenCV thread count in every process (see ``_start_worker``). With
+    ``cache_file`` the pass is resumable: each chunk is written atomically to ``<cache_file>.parts/`` as it
+    finishes, an interrupted run continues from the chunks on disk, and the finished table is written
+    atomically to ``cache_file`` (parts removed). Two processes building the same table at once only
+    overwrite identical chunks.
     """
     if cache_file is not None and Path(cache_file).exists():
         return read_face_table(cache_file, dataset, settings)
     if len(dataset) == 0:
         raise ValueError(f"dataset {dataset.name!r} has no images to detect faces in")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive number of images, got {chunk_size}")
     check_detector(settings.detector)
     parts_dir = None if cache_file is None else Path(f"{cache_file}.parts")
-    chunks = []
-    starts = range(0, len(dataset), chunk_size)
-    for number, start in enumerate(starts):
+    chunks, pending = {}, {}
+    for number, start in enumerate(range(0, len(dataset), chunk_size)):
         part = None if parts_dir is None else parts_dir / f"chunk_{number:05d}_{chunk_size}.npz"
         if part is not None and part.exists():
             with np.load(part) as stored:
-                chunks.append({key: stored[key] for key in stored.files})
-            continue
-        chunk_started = time.perf_counter()
-        crops = [crop_face(image, settings) for image in dataset.images[start:start + chunk_size]]
-        chunk = {
-            "reason": np.array([crop.reason for crop in crops]),
-            "faces_found": np.array([crop.faces_found for crop in crops], np.int16),
-            "eyes_found": np.array([crop.eyes_found for crop in crops]),
-            "box": np.array([crop.box for crop in crops], np.int32).reshape(-1, 4),
-            "faces": np.stack([dataset.images[start + i] if crop.face is None else crop.face
-                               for i, crop in enumerate(crops)]),
-            "seconds": np.array([time.perf_counter() - chunk_started]),  # kept per chunk: runs may resume
-        }
-        if part is not None:
-            with atomic_write(part) as tmp_name, open(tmp_name, "wb") as handle:
-                np.savez(handle, **chunk)
-        chunks.append(chunk)
-        log.info("faces %s chunk %d/%d: %.1f ms/image", dataset.name, number + 1, len(starts),
-                 1000 * chunk["seconds"][0] / len(crops))
-    table = _assemble(dataset, chunks, settings)
+                chunks[number] = {key: stored[key] for key in stored.files}
+        else:
+            pending[number] = start
+    left = sum(len(dataset.images[start:start + chunk_size]) for start in pending.values())
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if left >= PARALLEL_MIN_IMAGES else 1
+    workers = max(1, min(workers, len(pending)))
+    with tqdm(total=len(dataset), initial=len(dataset) - left, unit="image", disable=not progress,
+              desc=f"faces in {dataset.name} ({settings.detector}, {workers} process{'es' * (workers > 1)})",
+              mininterval=5) as bar:
+        for number, chunk in _detect_chunks(dataset, settings, pending, chunk_size, workers):
+            if parts_dir is not None:
+                with atomic_write(parts_dir / f"chunk_{number:05d}_{chunk_size}.npz") as tmp_name, \
+                        open(tmp_name, "wb") as handle:
+                    np.savez(handle, **chunk)
+            chunks[number] = chunk
+            bar.update(len(chunk["reason"]))
+    table = _assemble(dataset, [chunks[number] for number in sorted(chunks)], settings)
     if cache_file is not None:
         write_face_table(cache_file, table)
         shutil.rmtree(parts_dir, ignore_errors=True)
