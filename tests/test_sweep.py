@@ -22,7 +22,7 @@ from fer_study import paths
 from fer_study.data import FERDataset
 from fer_study.runs import load_run
 from fer_study.sweep import __main__ as sweep_cli
-from fer_study.sweep import driver, full_tier
+from fer_study.sweep import costs, driver, full_tier
 from fer_study.sweep.costs import estimate_for, read_costs, value_order
 from fer_study.sweep.driver import REFUSE, REPLACE, RUN, SKIP, plan_runs, run_sweep
 from fer_study.sweep.executors import LocalExecutor
@@ -276,11 +276,11 @@ def test_full_tier_runs_what_fits_the_budget_and_packs_it(tmp_path, scratch, use
     configs = tmp_path / "configs"
     write_config(configs, "local_fits", epochs=1)
     write_config(configs, "local_too_long", epochs=1)
-    costs = tmp_path / "costs.yaml"
-    costs.write_text(yaml.safe_dump({"runs": [{"run": "local_fits", "gpu_minutes": 0.01},
+    costs_file = tmp_path / "costs.yaml"
+    costs_file.write_text(yaml.safe_dump({"runs": [{"run": "local_fits", "gpu_minutes": 0.01},
                                               {"run": "local_too_long", "gpu_minutes": 1000.0}]}))
     out, packed = tmp_path / "runs", tmp_path / "OUT"
-    code = full_tier.main(["run", "--configs", str(configs / "*.yaml"), "--costs", str(costs), "--time-budget",
+    code = full_tier.main(["run", "--configs", str(configs / "*.yaml"), "--costs", str(costs_file), "--time-budget",
                            "120", "--gpus-per-run", "0", "--cpus", "2", "--out", str(out), "--pack", str(packed)])
     printed = capsys.readouterr().out
     assert code == 0, printed
@@ -290,6 +290,27 @@ def test_full_tier_runs_what_fits_the_budget_and_packs_it(tmp_path, scratch, use
     assert [a.name for a in archives] == ["runs-01.tar.gz"]
     (back,) = unpack_folders(archives, tmp_path / "back")
     assert (back / "metrics.json").read_bytes() == (out / "local_fits" / "metrics.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_full_tier_script_end_to_end_with_the_smoke_configs(tmp_path, scratch, tiny_dataset, uses_tiny_data,
+                                                            monkeypatch):
+    monkeypatch.setattr(costs, "load_dataset", lambda name: tiny_dataset)
+    smoke = str(paths.PARAMS_DIR / "smoke" / "runs" / "*.yaml")
+    costs_file = tmp_path / "costs.yaml"
+    # A CPU's throughput, not an H200's: the estimates must say these runs fit the budget here.
+    assert full_tier.main(["costs", "--configs", smoke, "--achieved-tflops", "0.01", "--out", str(costs_file)]) == 0
+    rows = read_costs(costs_file)
+    assert sorted(row["run"] for row in rows) == ["mini_xception_ft", "resemotenet_s", "resnet18_native"]
+    assert all(0 < row["gpu_minutes"] < 2 and row["train_images"] == 84 for row in rows)
+    started = time.perf_counter()
+    code = full_tier.main(["run", "--configs", smoke, "--costs", str(costs_file), "--time-budget", "240",
+                           "--gpus-per-run", "0", "--cpus", "2", "--out", str(tmp_path / "runs"),
+                           "--pack", str(tmp_path / "OUT")])
+    assert code == 0 and time.perf_counter() - started < 240
+    (archive,) = (tmp_path / "OUT").iterdir()
+    unpacked = unpack_folders([archive], tmp_path / "back")
+    assert sorted(p.name for p in unpacked) == sorted(row["run"] for row in rows)
 
 
 @pytest.mark.slow
