@@ -278,7 +278,7 @@ def test_full_tier_runs_what_fits_the_budget_and_packs_it(tmp_path, scratch, use
     write_config(configs, "local_too_long", epochs=1)
     costs_file = tmp_path / "costs.yaml"
     costs_file.write_text(yaml.safe_dump({"runs": [{"run": "local_fits", "gpu_minutes": 0.01},
-                                              {"run": "local_too_long", "gpu_minutes": 1000.0}]}))
+                                                   {"run": "local_too_long", "gpu_minutes": 1000.0}]}))
     out, packed = tmp_path / "runs", tmp_path / "OUT"
     code = full_tier.main(["run", "--configs", str(configs / "*.yaml"), "--costs", str(costs_file), "--time-budget",
                            "120", "--gpus-per-run", "0", "--cpus", "2", "--out", str(out), "--pack", str(packed)])

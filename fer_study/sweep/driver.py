@@ -170,6 +170,10 @@ def run_sweep(plans: list[PlannedRun], executor, command: list[str], gpus_per_ru
             resources = Resources(plan.config.num_threads or 1, 0.0 if plan.config.device == "cpu" else gpu_share)
             executor.submit(request, plan.config.dataset, parent_result, resources)
             running.add(plan.name)
+        if waiting and not running:  # each waits for another: parents that name each other
+            for plan in waiting:
+                finish(RunResult(plan.name, FAILED, error=f"its parent run {plan.config.parent!r} waits for it"))
+            waiting = []
         timeout = POLL_SECONDS if deadline is None else max(0.0, min(POLL_SECONDS, deadline - time.time()))
         finished = executor.wait(timeout) if running else []
         if deadline is not None and time.time() >= deadline and not finished:
