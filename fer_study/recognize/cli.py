@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fer_study.recognize.card import model_card
+from fer_study.recognize import card
 from fer_study.recognize.classifier import (
     BACKENDS,
     BEST_ENSEMBLE,
@@ -124,7 +124,7 @@ def positive_int(text: str) -> int:
 
 def run_cli(args: argparse.Namespace) -> int:
     if args.about:
-        print(model_card().to_text())
+        print(card.model_card(failure_faces=card.ABOUT_FAILURE_FACES).to_text())
         return 0
     if args.boxes is not None and (args.paths or args.webcam is not None or args.crops):
         print("--boxes names its own images: give no PATH, --webcam or --crops with it", file=sys.stderr)
@@ -132,13 +132,13 @@ def run_cli(args: argparse.Namespace) -> int:
     if not args.paths and args.webcam is None and args.boxes is None:
         print("give at least one PATH, --boxes FILE or --webcam N", file=sys.stderr)
         return 2
-    try:
-        sources: list[tuple[Source, list | None]] = (
-            read_boxes_file(args.boxes) if args.boxes is not None
-            else [(path, None) for path in expand_inputs(args.paths)])
-    except (InputError, OSError) as error:
-        print(f"cannot read --boxes {args.boxes}: {error}", file=sys.stderr)
-        return 2
+    sources: list[tuple[Source, list | None]] = [(path, None) for path in expand_inputs(args.paths)]
+    if args.boxes is not None:
+        try:
+            sources = read_boxes_file(args.boxes)
+        except (InputError, OSError) as error:
+            print(f"cannot read --boxes {args.boxes}: {error}", file=sys.stderr)
+            return 2
     try:
         classifier = (OnnxClassifier([args.onnx], name=str(args.onnx)) if args.onnx is not None
                       else load_classifier(args.model, args.run, args.ensemble, device=args.device,
