@@ -153,11 +153,10 @@ def run_sweep(plans: list[PlannedRun], executor, command: list[str], gpus_per_ru
         results[result.name] = result
         outcomes[result.name] = _record(result, in_sweep[result.name])
 
-    while waiting or running:
-        for plan in list(waiting):
-            parent = plan.config.parent
-            if parent in in_sweep and parent not in results:
-                continue  # trains once its parent has finished
+    def submit_ready() -> bool:
+        """Submit every waiting run whose parent (if trained in this sweep) has finished; True if any."""
+        ready = [plan for plan in waiting if plan.config.parent not in in_sweep or plan.config.parent in results]
+        for plan in ready:
             waiting.remove(plan)
             try:
                 parent_result = _parent_result(plan, results, in_sweep, refused)
@@ -170,16 +169,21 @@ def run_sweep(plans: list[PlannedRun], executor, command: list[str], gpus_per_ru
             resources = Resources(plan.config.num_threads or 1, 0.0 if plan.config.device == "cpu" else gpu_share)
             executor.submit(request, plan.config.dataset, parent_result, resources)
             running.add(plan.name)
+        return bool(ready)
+
+    while waiting or running:
+        while submit_ready():
+            pass
         if waiting and not running:  # each waits for another: parents that name each other
             for plan in waiting:
                 finish(RunResult(plan.name, FAILED, error=f"its parent run {plan.config.parent!r} waits for it"))
-            waiting = []
+            waiting.clear()
         timeout = POLL_SECONDS if deadline is None else max(0.0, min(POLL_SECONDS, deadline - time.time()))
         finished = executor.wait(timeout) if running else []
         if deadline is not None and time.time() >= deadline and not finished:
             finished = executor.stop() + [RunResult(plan.name, DEFERRED, error="not started before the time "
                                                     "budget ran out") for plan in waiting]
-            waiting = []
+            waiting.clear()
         for result in finished:
             finish(result)
     return [outcomes[plan.name] for plan in plans]
