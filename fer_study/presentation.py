@@ -1,0 +1,316 @@
+"""How the book shows its results to a reader: the front page's one row per claim and tier with its figure,
+the two or three sentences each chapter opens with (generated from the data), and tables that fit the
+book's content column (readable column names, settings as ``key = value`` text, long tables sortable and
+searchable through itables, offline).
+
+Everything here formats numbers that ``fer_study.claims``, ``fer_study.ensemble`` and the datasets
+compute; nothing is measured here.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from IPython.display import HTML, Markdown
+from matplotlib.figure import Figure
+
+from fer_study import ensemble, plots
+from fer_study.metrics import accuracy_half_width
+from fer_study.runs import Run
+
+# Verdict colours (colour-blind palette of the house style), shared by the headline figure and table.
+VERDICT_COLOURS = {"held": "#029e73", "not reproduced": "#d55e00", "not comparable": "#949494",
+                   "not comparable (budget)": "#0173b2", "no run": "#cccccc", "no model here": "#cccccc",
+                   "reference": "#000000", "no claim": "#cccccc"}
+# Verdicts where a measurement stands beside the claim (in the order the answer names them).
+MEASURED_VERDICTS = ("held", "not reproduced", "not comparable (budget)", "not comparable")
+# Rows above which a table is shown sortable, searchable and paged (itables) instead of in full.
+INTERACTIVE_MIN_ROWS = 15
+HEADLINE_COLUMNS = ["Paper", "Claim", "Claimed", "Reproduced (95 % interval)", "Tier", "Verdict", "Chosen from"]
+
+# The comparison table's columns as a reader reads them (``claims.COMPARISON_COLUMNS`` and the chapters'
+# run and ensemble tables); columns not named here keep their own name, underscores as spaces.
+READABLE_NAMES = {
+    "claim": "Claim", "paper": "Paper", "model": "Model", "ensemble": "Ensemble", "dataset": "Dataset",
+    "split": "Claimed on", "metric": "Metric", "claimed": "Claimed (%)", "reproduced": "Reproduced (%)",
+    "spread": "Seed s.d. (points)", "n_runs": "Runs", "difference": "Difference (points)", "tier": "Tier",
+    "device": "Device", "claim_tta": "Claim's TTA", "run_tta": "Runs' TTA", "pretraining": "Pretraining",
+    "extra_data": "Extra data", "verdict": "Verdict", "note": "Notes", "group": "Evaluated on",
+    "combiner": "Combiner", "n_members": "Members", "members": "Member runs", "val_acc_pct": "Validation (%)",
+    "test_acc_pct": "Test (%)", "test_acc_low": "Test low (%)", "test_acc_high": "Test high (%)",
+    "test_acc_tta_pct": "Test, TTA (%)", "macro_f1": "Macro F1", "best_member": "Best member",
+    "best_member_test_acc_pct": "Best member test (%)", "gain_pp": "Gain (points)",
+    "gain_low": "Gain low (points)", "gain_high": "Gain high (points)", "train_minutes": "Training (min)",
+    "params": "Parameters", "cpu_ms_per_image": "CPU ms / image", "selected_epoch": "Selected epoch",
+}
+
+_RUN_NAMES = re.compile(r"(?:^|; )runs: ([^;]+)")
+_MEMBER_NAMES = re.compile(r"members \(([^)]+)\)")
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with readable column (and index) names."""
+    def name(column):
+        return READABLE_NAMES.get(column, str(column).replace("_", " ")) if isinstance(column, str) else column
+    renamed = frame.rename(columns=name)
+    renamed.index = renamed.index.set_names([name(level) if level else level for level in renamed.index.names])
+    return renamed
+
+
+def settings_text(settings: Mapping | str) -> str:
+    """Settings as ``key = value`` pairs joined by ``; `` (a JSON object string is read first)."""
+    if isinstance(settings, str):
+        import json
+
+        settings = json.loads(settings)
+    return "; ".join(f"{key} = {value}" for key, value in settings.items())
+
+
+class FittedTable:
+    """A table that fits the content column: its HTML wraps inside a horizontally scrolling block (never
+    wider than the column), long tables are sortable, searchable and paged (itables, offline), and plain
+    text is shown wherever only text is read."""
+
+    def __init__(self, frame: pd.DataFrame, precision: int = 1, caption: str | None = None,
+                 interactive: bool | None = None) -> None:
+        self.frame, self.precision, self.caption = frame, precision, caption
+        self.show_index = any(name is not None for name in frame.index.names)
+        self.interactive = len(frame) > INTERACTIVE_MIN_ROWS if interactive is None else interactive
+
+    def _formatted(self) -> pd.DataFrame:
+        frame = self.frame.reset_index() if self.show_index else self.frame
+        return frame.apply(lambda column: column.map(
+            lambda value: "" if _missing(value) else f"{value:,.{self.precision}f}"
+            if isinstance(value, float | np.floating) else str(value)))
+
+    def _repr_html_(self) -> str:
+        caption = f"<p class='fer-table-caption'>{self.caption}</p>" if self.caption else ""
+        if self.interactive:
+            from itables import to_html_datatable
+
+            body = to_html_datatable(self._formatted(), connected=False, classes="display compact",
+                                     lengthMenu=[10, 25, 100], pageLength=10, autoWidth=False,
+                                     display_logo_when_loading=False)
+        else:
+            styler = self.frame.style.format(precision=self.precision, na_rep="", thousands=",")
+            body = (styler if self.show_index else styler.hide(axis="index")).to_html()
+        return f"<div class='fer-table'>{caption}{body}</div>"
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=self.show_index, na_rep="",
+                                    float_format=lambda value: f"{value:.{self.precision}f}")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
+
+
+def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
+         caption: str | None = None, interactive: bool | None = None,
+         empty_message: str = plots.NOTHING_TO_DRAW):
+    """``frame`` (only ``columns``, when given) with readable names, fitted to the content column; the
+    message in bold when there is nothing to show."""
+    if frame is None or frame.empty:
+        return Markdown(f"**{empty_message}**")
+    return FittedTable(readable(frame if columns is None else frame[list(columns)]), precision, caption,
+                       interactive)
+
+
+def interactive_tables_setup() -> HTML:
+    """The DataTables library that ``FittedTable`` uses, embedded in the page (no network): the output of
+    one cell per chapter that shows an interactive table (tag that cell ``remove-input``, keep its output)."""
+    from itables import init_notebook_mode
+
+    init_notebook_mode(all_interactive=False, connected=False)
+    return HTML("")
+
+
+# --- The front page: one row per claim and tier --------------------------------------------------------
+
+def row_run_names(row: pd.Series) -> list[str]:
+    """The run names a comparison-table row was computed from (its note lists them: ``runs: a, b`` for a
+    recipe, ``<ensemble>: N members (a, b)`` for an ensemble)."""
+    note = row["note"] if isinstance(row["note"], str) else ""
+    found = _MEMBER_NAMES.search(note) if pd.notna(row.get("ensemble")) else _RUN_NAMES.search(note)
+    if found is None:
+        if row["n_runs"]:
+            raise ValueError(f"comparison row of claim {row['claim']!r} has {row['n_runs']} runs but its note "
+                             f"names none (expected 'runs: ...' or 'members (...)'): {note!r}")
+        return []
+    return [name.strip() for name in found.group(1).split(",")]
+
+
+def _validation_accuracy(row: pd.Series, runs_by_name: Mapping[str, Run]) -> float:
+    """What a row is chosen by: its ensemble's validation accuracy, or for a recipe the validation accuracy
+    of its run that ``ensemble.best_on_validation`` picks; NaN when no run of the row has a held-out
+    validation split (its validation accuracy would flatter it)."""
+    members = [runs_by_name[name] for name in row_run_names(row) if name in runs_by_name]
+    tta = row["run_tta"] not in ("none", None) and not _missing(row["run_tta"])
+    if pd.notna(row.get("ensemble")):
+        if not members or not all(ensemble.held_out_validation(run) for run in members):
+            return np.nan
+        mean = ensemble.probabilities(members, "val", tta).mean(axis=0)
+        return float((mean.argmax(axis=1) == members[0].labels("val")).mean())
+    best = ensemble.best_on_validation(members, tta=tta)
+    return np.nan if best is None else ensemble.accuracy(best, "val", tta)
+
+
+def _interval(row: pd.Series, runs_by_name: Mapping[str, Run]) -> tuple[float, float]:
+    """The 95 % sampling interval of an accuracy on the test images (the margin the verdict uses); none for
+    a gain, whose paired bootstrap interval is in the ensemble chapter."""
+    names = [name for name in row_run_names(row) if name in runs_by_name]
+    if row["metric"] != "accuracy" or _missing(row["reproduced"]) or not names:
+        return np.nan, np.nan
+    margin = 100 * accuracy_half_width(row["reproduced"] / 100, len(runs_by_name[names[0]].labels("test")))
+    return row["reproduced"] - margin, row["reproduced"] + margin
+
+
+def headline(table: pd.DataFrame, runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per (claim, tier) of ``claims.comparison_table``: among the tier's rows of a claim (one per
+    recipe or ensemble), the one best on validation (PublicTest; rows without a held-out validation split
+    only when no other has one), with its 95 % interval. Claims with no reproduction keep their one row.
+
+    Columns: the comparison table's, plus ``low`` and ``high`` (the interval, percent), ``val_acc_pct`` (what
+    the row was chosen by) and ``candidates`` (rows it was chosen from)."""
+    runs_by_name = {run.name: run for run in runs}
+    rows = []
+    for _, group in table[table["claim"].notna()].groupby(["claim", table["tier"].fillna("")], sort=False):
+        scores = group.apply(_validation_accuracy, axis=1, runs_by_name=runs_by_name)
+        chosen = group.loc[scores.idxmax()] if scores.notna().any() else group.iloc[0]
+        low, high = _interval(chosen, runs_by_name)
+        rows.append(chosen.to_dict() | {"low": low, "high": high, "val_acc_pct": 100 * scores[chosen.name],
+                                        "candidates": len(group)})
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def _unit(metric: str) -> str:
+    return "points" if metric == "gain" else "%"
+
+
+def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """``headline`` as the front page shows it: a few readable columns, numbers with their units."""
+    def reproduced(row):
+        if _missing(row["reproduced"]):
+            return ""
+        interval = "" if _missing(row["low"]) else f" [{row['low']:.1f}, {row['high']:.1f}]"
+        return f"{row['reproduced']:.1f}{interval} {_unit(row['metric'])}"
+
+    def chosen_from(row):
+        if not row["n_runs"]:
+            return ""
+        what = row["ensemble"] if pd.notna(row["ensemble"]) else row["model"]
+        return (f"{what}; best of {row['candidates']} on validation" if row["candidates"] > 1 else str(what))
+
+    return pd.DataFrame({
+        "Paper": rows["paper"], "Claim": rows["claim"],
+        "Claimed": [f"{value:g} {_unit(metric)} ({split})"
+                    for value, metric, split in zip(rows["claimed"], rows["metric"], rows["split"], strict=True)],
+        "Reproduced (95 % interval)": rows.apply(reproduced, axis=1),
+        "Tier": rows["tier"].fillna(""), "Verdict": rows["verdict"],
+        "Chosen from": rows.apply(chosen_from, axis=1)}, columns=HEADLINE_COLUMNS)
+
+
+def _short_paper(paper: str) -> str:
+    """'VGGNet (Khaireddin & Chen 2021)' -> 'VGGNet'; 'PyPI package `fer` (...)' -> 'PyPI package fer'."""
+    return re.split(r" \(|, ", paper)[0].replace("`", "")
+
+
+def plot_headline(rows: pd.DataFrame, title: str | None = None) -> Figure:
+    """Claimed (open diamond) against reproduced accuracy (dot with its 95 % interval, coloured by verdict),
+    one line per claim and tier with a reproduction, grouped by paper."""
+    points = rows[rows["metric"].eq("accuracy") & rows["reproduced"].notna()]
+    if points.empty:
+        return plots.message_figure("No claim has a reproduction yet.", title)
+    points = points.sort_values(["paper", "claim", "tier"], kind="stable").reset_index(drop=True)
+    figure, (axes,) = plots._figure(height=1.6 + 0.42 * len(points))
+    positions = np.arange(len(points))[::-1]
+    for position, (_, row) in zip(positions, points.iterrows(), strict=True):
+        colour = VERDICT_COLOURS.get(row["verdict"], "#000000")
+        axes.errorbar(row["reproduced"], position, xerr=[[row["reproduced"] - row["low"]],
+                                                          [row["high"] - row["reproduced"]]],
+                      fmt="o", color=colour, ecolor=colour, capsize=3, markersize=7)
+        axes.plot(row["claimed"], position, marker="D", markerfacecolor="white", markeredgecolor="black",
+                  markersize=7, linestyle="none")
+        axes.plot([row["claimed"], row["reproduced"]], [position, position], color=colour, alpha=0.3, lw=1)
+    labels = [f"{_short_paper(row['paper'])}: {row['claim']} ({row['tier']} tier)" for _, row in points.iterrows()]
+    axes.set_yticks(positions, labels)
+    axes.set(xlabel="accuracy on the claim's split (%)", ylabel="", title=title or "")
+    handles = [axes.plot([], [], marker="D", markerfacecolor="white", markeredgecolor="black",
+                         linestyle="none", label="claimed")[0]]
+    handles += [axes.plot([], [], marker="o", color=VERDICT_COLOURS[verdict], linestyle="none",
+                          label=f"reproduced: {verdict}")[0]
+                for verdict in VERDICT_COLOURS if verdict in set(points["verdict"])]
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(3, len(handles)), frameon=False)
+    return figure
+
+
+# --- Chapter openings: the answer in two or three sentences ------------------------------------------
+
+def _count_words(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+
+
+def front_page_answer(rows: pd.DataFrame) -> Markdown:
+    """The study's answer from ``headline`` rows: how many claims were checked and how they fared."""
+    claims_total = rows["claim"].nunique()
+    measured = rows[rows["verdict"].isin(MEASURED_VERDICTS)]
+    counts = {verdict: int((measured["verdict"] == verdict).sum()) for verdict in MEASURED_VERDICTS
+              if (measured["verdict"] == verdict).any()}
+    without = rows[~rows["claim"].isin(measured["claim"])].drop_duplicates("claim")["verdict"].value_counts()
+    if measured.empty:
+        return Markdown(f"**Answer.** None of the {claims_total} published claims has a committed reproduction "
+                        f"yet ({_count_words(without.to_dict())}).")
+    held = measured[measured["verdict"] == "held"]
+    lines = [f"**Answer.** Of {claims_total} published claims, {measured['claim'].nunique()} have a committed "
+             f"reproduction here (per claim and tier: {_count_words(counts)}); the other "
+             f"{claims_total - measured['claim'].nunique()} have none ({_count_words(without.to_dict())})."]
+    lines.append(f"Held under the study's protocol: {', '.join(held['claim'])}." if len(held)
+                 else "No claim held under the study's protocol so far.")
+    accuracy = measured[measured["metric"] == "accuracy"]
+    if not accuracy.empty:
+        best = accuracy.loc[accuracy["reproduced"].idxmax()]
+        lines.append(f"The highest reproduced accuracy beside a claim is {best['reproduced']:.1f} % "
+                     f"({best['model'] if pd.isna(best['ensemble']) else best['ensemble']}, {best['tier']} tier, "
+                     f"claim {best['claim']}: {best['verdict']}).")
+    return Markdown(" ".join(lines))
+
+
+def chapter_answer(rows: pd.DataFrame, topic: str) -> Markdown:
+    """A chapter's answer from ``headline`` rows of its claims (one per claim and tier, each chosen on
+    validation): the highest claim, the highest reproduction beside a claim, and the verdicts."""
+    claimed = rows[rows["claim"].notna()]
+    if claimed.empty:
+        return Markdown(f"**Answer.** No claim about {topic} is in the claims file.")
+    measured = claimed[claimed["verdict"].isin(MEASURED_VERDICTS)]
+    best_claim = claimed.loc[claimed["claimed"].idxmax()]
+    lines = [f"**Answer.** The papers and the report claim up to {best_claim['claimed']:g} "
+             f"{_unit(best_claim['metric'])} for {topic} ({best_claim['claim']}, {best_claim['split']} split)."]
+    if measured.empty:
+        lines.append(f"None of its {claimed['claim'].nunique()} claims has a committed reproduction yet; the "
+                     "tables below say which recipe would check each.")
+    else:
+        top = measured.loc[measured["reproduced"].idxmax()]
+        counts = measured["verdict"].value_counts()
+        lines.append(f"The highest validation-chosen reproduction reaches {top['reproduced']:.1f} {_unit(top['metric'])} "
+                     f"({top['model'] if pd.isna(top['ensemble']) else top['ensemble']}, {top['tier']} tier, "
+                     f"against claim {top['claim']}: {top['verdict']}); verdicts per claim and tier: "
+                     f"{_count_words(counts.to_dict())}.")
+    return Markdown(" ".join(lines))
+
+
+def ensemble_answer(table: pd.DataFrame) -> Markdown:
+    """Chapter 6's answer from ``ensemble.results_table``: the ensemble best on validation, its test
+    accuracy and its gain over its best member, with intervals."""
+    if table is None or table.empty:
+        return Markdown(f"**Answer.** {ensemble.NO_RUNS}")
+    best = table.loc[table["val_acc_pct"].idxmax()]
+    significant = best["gain_low"] > 0
+    return Markdown(
+        f"**Answer.** Of {len(table)} ensembles evaluated, the one best on validation is {best['ensemble']} "
+        f"({best['combiner']} combiner, {best['n_members']} members): {best['test_acc_pct']:.1f} % on PrivateTest "
+        f"[{best['test_acc_low']:.1f}, {best['test_acc_high']:.1f}], {best['gain_pp']:+.1f} points "
+        f"[{best['gain_low']:+.1f}, {best['gain_high']:+.1f}] over its validation-best member "
+        f"{best['best_member']}. The gain's 95 % interval "
+        + ("lies above zero: ensembling helps here." if significant
+           else "includes zero or lies below it: this ensemble is not shown to help."))
