@@ -7,7 +7,7 @@ FER_DATA ?= $(if $(wildcard ../shared/data/*.zip),$(abspath ../shared/data),$(CU
 export FER_DATA
 TIER ?= cpu
 
-.PHONY: venv data test test-fast book run train sweep full-tier sync lint clean-book
+.PHONY: venv browser data test test-fast book run train sweep full-tier sync lint clean-book
 
 venv: $(VENV)/.installed
 
@@ -22,8 +22,14 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 data: venv
 	$(PY) -m fer_study.data
 
+# Debian's headless Chromium for the browser check of the built book (tests/test_notebooks_browser.py);
+# where it cannot be installed (no apt-get, no root) that test is skipped and says why.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| echo "chromium could not be installed: the browser check of the book will be skipped"
+
 # Everything, the slow model tests included (~4-8 min on 2 idle cores with the real data).
-test: venv
+test: venv browser
 	$(PY) -m pytest -q
 
 test-fast: venv

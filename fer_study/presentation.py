@@ -73,8 +73,8 @@ class FittedTable:
     text is shown wherever only text is read."""
 
     def __init__(self, frame: pd.DataFrame, precision: int = 1, caption: str | None = None,
-                 interactive: bool | None = None) -> None:
-        self.frame, self.precision, self.caption = frame, precision, caption
+                 interactive: bool | None = None, page_length: int = 10) -> None:
+        self.frame, self.precision, self.caption, self.page_length = frame, precision, caption, page_length
         self.show_index = any(name is not None for name in frame.index.names)
         self.interactive = len(frame) > INTERACTIVE_MIN_ROWS if interactive is None else interactive
 
@@ -90,7 +90,8 @@ class FittedTable:
             from itables import to_html_datatable
 
             body = to_html_datatable(self._formatted(), connected=False, classes="display compact",
-                                     lengthMenu=[10, 25, 100], pageLength=10, autoWidth=False,
+                                     lengthMenu=sorted({10, 25, 100, self.page_length}),
+                                     pageLength=self.page_length, autoWidth=False,
                                      display_logo_when_loading=False)
         else:
             styler = self.frame.style.format(precision=self.precision, na_rep="", thousands=",")
@@ -107,14 +108,14 @@ def _missing(value) -> bool:
 
 
 def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
-         caption: str | None = None, interactive: bool | None = None,
+         caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
          empty_message: str = plots.NOTHING_TO_DRAW):
     """``frame`` (only ``columns``, when given) with readable names, fitted to the content column; the
     message in bold when there is nothing to show."""
     if frame is None or frame.empty:
         return Markdown(f"**{empty_message}**")
     return FittedTable(readable(frame if columns is None else frame[list(columns)]), precision, caption,
-                       interactive)
+                       interactive, page_length)
 
 
 def interactive_tables_setup() -> HTML:
@@ -292,25 +293,41 @@ def chapter_answer(rows: pd.DataFrame, topic: str) -> Markdown:
     else:
         top = measured.loc[measured["reproduced"].idxmax()]
         counts = measured["verdict"].value_counts()
-        lines.append(f"The highest validation-chosen reproduction reaches {top['reproduced']:.1f} {_unit(top['metric'])} "
+        lines.append(f"The highest validation-chosen reproduction reaches {top['reproduced']:.1f} "
+                     f"{_unit(top['metric'])} "
                      f"({top['model'] if pd.isna(top['ensemble']) else top['ensemble']}, {top['tier']} tier, "
                      f"against claim {top['claim']}: {top['verdict']}); verdicts per claim and tier: "
                      f"{_count_words(counts.to_dict())}.")
     return Markdown(" ".join(lines))
 
 
-def ensemble_answer(table: pd.DataFrame) -> Markdown:
-    """Chapter 6's answer from ``ensemble.results_table``: the ensemble best on validation, its test
-    accuracy and its gain over its best member, with intervals."""
-    if table is None or table.empty:
+def ensemble_answer(results: Sequence[ensemble.EnsembleResult]) -> Markdown:
+    """Chapter 6's answer: the ensemble best on validation (``ensemble.best_result``), its test accuracy and
+    its gain over its validation-best member, with their 95 % bootstrap intervals."""
+    best = ensemble.best_result(results)
+    if best is None:
         return Markdown(f"**Answer.** {ensemble.NO_RUNS}")
-    best = table.loc[table["val_acc_pct"].idxmax()]
-    significant = best["gain_low"] > 0
+    low, high = (100 * bound for bound in best.gain_interval)
+    verdict = ("lies above zero: ensembling helps here" if low > 0
+               else "includes zero or lies below it: this ensemble is not shown to help")
     return Markdown(
-        f"**Answer.** Of {len(table)} ensembles evaluated, the one best on validation is {best['ensemble']} "
-        f"({best['combiner']} combiner, {best['n_members']} members): {best['test_acc_pct']:.1f} % on PrivateTest "
-        f"[{best['test_acc_low']:.1f}, {best['test_acc_high']:.1f}], {best['gain_pp']:+.1f} points "
-        f"[{best['gain_low']:+.1f}, {best['gain_high']:+.1f}] over its validation-best member "
-        f"{best['best_member']}. The gain's 95 % interval "
-        + ("lies above zero: ensembling helps here." if significant
-           else "includes zero or lies below it: this ensemble is not shown to help."))
+        f"**Answer.** Of {len(results)} ensembles and combiners evaluated, the one best on validation is "
+        f"{ensemble.label(best)}: {100 * best.test['accuracy']:.1f} % on PrivateTest "
+        f"[{100 * best.accuracy_interval[0]:.1f}, {100 * best.accuracy_interval[1]:.1f}], "
+        f"{100 * best.gain:+.1f} points [{low:+.1f}, {high:+.1f}] over its validation-best member "
+        f"{best.best_member}. The gain's 95 % interval {verdict}.")
+
+
+def dataset_answer(fer2013, balance: pd.DataFrame, agreement: pd.DataFrame) -> Markdown:
+    """Chapter 1's answer from the data: FER2013's size and splits, the images that balance its Kaggle
+    folders (``balance.balance_table`` with ``KAGGLE_FOLDER_GROUPS``), and how often FER2013's label and
+    the FER+ majority agree on PrivateTest (``agreement.agreement_table``)."""
+    sizes = fer2013.counts().sum(axis=1)
+    added = balance[("total", "to_add")]
+    return Markdown(
+        f"**Answer.** FER2013 holds {len(fer2013):,} faces: {sizes['train']:,} for training, {sizes['val']:,} "
+        f"PublicTest (validation) and {sizes['test']:,} PrivateTest (test). Filling every class up to the "
+        f"largest takes {int(added['train']):,} training and {int(added['test']):,} test images "
+        f"({100 * added.sum() / len(fer2013):.1f} % more), the report's computation. On PrivateTest the "
+        f"original label and the FER+ majority agree on {100 * agreement.loc['test', 'agreement']:.1f} % of "
+        "the faces both label, a bound on what a model can score against either.")

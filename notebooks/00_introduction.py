@@ -13,7 +13,44 @@
 # FER2013 and FER+: its datasets, the published models it builds on (ResEmoteNet, the Residual Masking
 # Network and its ensemble members, PAtt-Lite, EmoNeXt, VGGNet, ARBEx) and its ensembles, and puts
 # every number we reproduce beside the number that was claimed.
+
+# %% tags=["parameters"]
+runs_dir = None  # None: the committed runs in results/runs
+tiers = ["full", "cpu"]
+bootstrap_samples = 1000
+
+# %% tags=["hide-input"]
+from fer_study import claims, ensemble, presentation
+
+claim_set = claims.load_claims()
+table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
+headline = presentation.headline(table, ensemble.load_runs(runs_dir, tiers))
+presentation.front_page_answer(headline)
+
+# %% [markdown]
+# ## Headline: claimed vs reproduced
 #
+# One row per claim and tier: where a tier has several recipes or ensembles for a claim, the one best on
+# validation (PublicTest), with the 95 % sampling interval of its PrivateTest accuracy. Every run, recipe
+# and protocol note is in the [results chapter](07_results.ipynb); which published FER2013 results are
+# comparable at all, each classified by its protocol, is in the [leaderboard chapter](10_leaderboard.ipynb).
+
+# %% tags=["remove-input"]
+presentation.interactive_tables_setup()
+
+# %% tags=["hide-input"]
+presentation.plot_headline(headline)
+
+# %% [markdown]
+# *Each line is one claim and tier with a reproduction: the open diamond is the claimed accuracy, the dot
+# the validation-chosen reproduction with its 95 % interval, coloured by verdict. Grey dots are scaled CPU
+# variants, shown beside a paper's claim but never judged against it; blue dots are a paper's model on a
+# CPU budget, a fraction of its recipe.*
+
+# %% tags=["hide-input"]
+presentation.show(presentation.headline_table(headline), page_length=40)
+
+# %% [markdown]
 # ## Protocol
 #
 # - **Splits.** FER2013's official `Usage` split: Training trains, **PublicTest** is the validation
@@ -30,32 +67,6 @@
 #   paper's model); `smoke` runs only prove that the code runs and never appear in result tables.
 # - **Every number** in this book is computed from the archives or from a committed run folder in
 #   `results/runs/` (its config, history, metrics and predictions); none is typed.
-
-# %% tags=["parameters"]
-runs_dir = None  # None: the committed runs in results/runs
-tiers = ["full", "cpu"]
-bootstrap_samples = 1000
-
-# %%
-from IPython.display import Markdown
-
-from fer_study import claims, plots
-
-claim_set = claims.load_claims()
-table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
-
-# %% [markdown]
-# ## Headline: claimed vs reproduced
-#
-# One row per claim and tier (details, caveats and the runs no claim is about are in the
-# [results chapter](07_results.ipynb)). Which published FER2013 results are comparable at all, each
-# classified by its protocol, is in the [leaderboard chapter](10_leaderboard.ipynb).
-
-# %%
-plots.show_table(table[["claim", "paper", "model", "claimed", "reproduced", "tier", "verdict"]])
-
-# %%
-Markdown(claims.verdict_text(table, claim_set))
 
 # %% [markdown]
 # ## Reproduce this book

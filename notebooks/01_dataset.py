@@ -18,16 +18,21 @@
 # checkpoints, hyperparameters, ensemble members), PrivateTest = test (only reported). Every number
 # below is computed from the archives in `FER_DATA`.
 
+# %% [markdown]
+# ```{glue:md} chapter_answer
+# :format: myst
+# ```
+
 # %% tags=["parameters"]
 rebuild_caches = False  # rebuild the HDF5 caches from the raw archives
 samples_per_class = 8
 sample_seed = 0
 match_threshold = 8.0  # mean absolute gray difference under which a FER+ and a FER2013 image are the same
 
-# %%
+# %% tags=["hide-input"]
 from myst_nb import glue
 
-from fer_study import plots
+from fer_study import plots, presentation
 from fer_study.data import cache_path, load_dataset
 from fer_study.data.agreement import agreement_table, label_confusion, label_pairs
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, balance_table
@@ -39,16 +44,16 @@ print(f"FER2013: {len(fer2013)} images from {fer2013.attrs['source']} (cache {ca
 # %% [markdown]
 # ## Images per split and class (the report's Figure 1)
 
-# %%
-plots.show_table(fer2013.counts().assign(total=lambda t: t.sum(axis=1)), precision=0)
+# %% tags=["hide-input"]
+presentation.show(fer2013.counts().assign(total=lambda t: t.sum(axis=1)), precision=0)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_class_counts(fer2013.counts_long(), title="FER2013: images per class and split")
 
 # %% [markdown]
 # ## Sample faces per class (training split)
 
-# %%
+# %% tags=["hide-input"]
 samples = fer2013.sample(samples_per_class, seed=sample_seed)
 plots.plot_face_grid(samples.images, samples.labels, per_row=samples_per_class)
 
@@ -58,9 +63,9 @@ plots.plot_face_grid(samples.images, samples.labels, per_row=samples_per_class)
 # Each class of a group is filled up to the group's largest class (happy). Grouped as the Kaggle
 # folders are (`test` = PublicTest + PrivateTest), this is the report's computation:
 
-# %%
+# %% tags=["hide-input"]
 kaggle_balance = balance_table(fer2013, KAGGLE_FOLDER_GROUPS)
-plots.show_table(kaggle_balance, precision=3)
+presentation.show(kaggle_balance, precision=3)
 glue("train_to_add", int(kaggle_balance.loc["train", ("total", "to_add")]), display=False)
 glue("test_to_add", int(kaggle_balance.loc["test", ("total", "to_add")]), display=False)
 glue("growth_pct", f"{100 * kaggle_balance[('total', 'to_add')].sum() / len(fer2013):.1f}", display=False)
@@ -71,8 +76,8 @@ glue("growth_pct", f"{100 * kaggle_balance[('total', 'to_add')].sum() / len(fer2
 # study's protocol keeps PublicTest and PrivateTest apart, and balances neither, since they are only
 # evaluated), the same definition gives:
 
-# %%
-plots.show_table(balance_table(fer2013), precision=3)
+# %% tags=["hide-input"]
+presentation.show(balance_table(fer2013), precision=3)
 
 # %% [markdown]
 # ## FER+: the same faces, relabelled by ten taggers
@@ -80,11 +85,11 @@ plots.show_table(balance_table(fer2013), precision=3)
 # The 7-class majority protocol drops `contempt`, `unknown` and `NF`; an image whose top vote is tied,
 # or is one of the dropped classes, is excluded. Images per split and class, and how many were excluded:
 
-# %%
-plots.show_table(ferplus.counts().assign(excluded=[int(((ferplus.splits == s) & (ferplus.labels < 0)).sum())
+# %% tags=["hide-input"]
+presentation.show(ferplus.counts().assign(excluded=[int(((ferplus.splits == s) & (ferplus.labels < 0)).sum())
                                                    for s in ferplus.counts().index]), precision=0)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_class_counts(ferplus.counts_long(), title="FER+ (majority): images per class and split")
 
 # %% [markdown]
@@ -93,13 +98,14 @@ plots.plot_class_counts(ferplus.counts_long(), title="FER+ (majority): images pe
 # The two archives share no file names, so each FER+ image is matched to the FER2013 image of the same
 # split that is nearest in pixels. Agreement is measured over the images both label:
 
-# %%
+# %% tags=["hide-input"]
 pairs = label_pairs(fer2013, ferplus, max_mean_abs_diff=match_threshold)
 agreement = agreement_table(pairs)
-plots.show_table(agreement, precision=3)
+presentation.show(agreement, precision=3)
 glue("agreement_test_pct", f"{100 * agreement.loc['test', 'agreement']:.1f}", display=False)
+glue("chapter_answer", presentation.dataset_answer(fer2013, kaggle_balance, agreement), display=False)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_confusion(label_confusion(pairs), title="FER2013 label (rows) vs FER+ majority label (columns)")
 
 # %% [markdown]

@@ -55,7 +55,7 @@ prompt_seed = 0
 prompt_examples = 4
 grid_images = 20
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown
 
@@ -79,14 +79,14 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # The larger `fer2013_a` is shown twice: at the base's number of optimizer steps and at its number of
 # epochs (more steps).
 
-# %%
+# %% tags=["hide-input"]
 arms, data_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)
 Markdown(answer)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_forest(data_comparison, "Training-data arms against the base (95 % intervals)")
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(data_comparison.drop(columns="recipe"))
 
 # %% [markdown]
@@ -94,12 +94,12 @@ plots.show_table(data_comparison.drop(columns="recipe"))
 # final training accuracy; then the mean recall of each class (%). What this does not show: these effects
 # hold for a 1.2 M-parameter CNN at a 12-epoch budget; a paper-scale model may respond differently.
 
-# %%
+# %% tags=["hide-input"]
 data_summary = experiments.summary_table(arms)
 plots.show_table(data_summary.reindex(columns=["arm", "seeds", "dataset", "epochs", "acc_mean", "acc_sd",
                                                "macro_f1_mean", "macro_f1_sd", "train_acc_mean"]))
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(data_summary.reindex(columns=["arm", *[f"recall_{name}" for name in CLASS_NAMES]]))
 
 # %% [markdown]
@@ -110,11 +110,11 @@ plots.show_table(data_summary.reindex(columns=["arm", *[f"recall_{name}" for nam
 # which is how it arrived at 21,796 images to add for training and 5,240 for testing. The same table
 # for the official three splits follows.
 
-# %%
+# %% tags=["hide-input"]
 bases = {name: variants.base_dataset(name, limit) for name in ("fer2013", "ferplus")}
 balance_table(bases["fer2013"], KAGGLE_FOLDER_GROUPS)
 
-# %%
+# %% tags=["hide-input"]
 balance_table(bases["fer2013"], OFFICIAL_GROUPS)
 
 # %% [markdown]
@@ -125,7 +125,7 @@ balance_table(bases["fer2013"], OFFICIAL_GROUPS)
 # at build). With a `limit` the variants are built in memory from a random sample of that many images
 # per split, with the settings below.
 
-# %%
+# %% tags=["hide-input", "remove-stderr"]
 overrides = {
     "fer2013_a": {"growth": augment_growth, "class_growth": augment_class_growth, "seed": augment_seed},
     "fer2013_f": {"detector": face_detector, "upscale": face_upscale},
@@ -140,13 +140,13 @@ variants.settings_table(datasets)
 # %% [markdown]
 # Images per split and class, and the change in total from the variant's source:
 
-# %%
+# %% tags=["hide-input"]
 variants.counts_table({**bases, **datasets})
 
 # %% [markdown]
 # Images added (positive) or dropped (negative) per class:
 
-# %%
+# %% tags=["hide-input"]
 variants.change_table(datasets)
 
 # %% [markdown]
@@ -156,7 +156,7 @@ variants.change_table(datasets)
 # that image). Copies are drawn from a seeded permutation of each class, so the variant is the same on
 # every build.
 
-# %%
+# %% tags=["hide-input"]
 faces.face_grid(*variants.augmented_examples(datasets["fer2013_a"], grid_images // 2), columns=10)
 
 # %% [markdown]
@@ -168,14 +168,14 @@ faces.face_grid(*variants.augmented_examples(datasets["fer2013_a"], grid_images 
 # eye cascade need larger faces. Images per split and class without a detected face: dropped from
 # training, counted but kept in validation and test.
 
-# %%
+# %% tags=["hide-input"]
 variants.drop_table(datasets["fer2013_f"])
 
-# %%
+# %% tags=["hide-input"]
 face_table = variants.get_face_table(bases["fer2013"], overrides["fer2013_f"])
 face_table.summary()
 
-# %%
+# %% tags=["hide-input"]
 face_table.outcome_counts()
 
 # %% [markdown]
@@ -184,14 +184,14 @@ face_table.outcome_counts()
 # detector drops are real faces that are tilted, turned, cropped close or partly covered. A more
 # tolerant detector that also works offline (`face_detector = "fastmtcnn"`) filters less.
 
-# %%
+# %% tags=["hide-input"]
 faces.face_grid(*face_table.dropped("train", grid_images), columns=10)
 
 # %% [markdown]
 # Validation and test images without a detected face; they stay in the evaluation splits, and
 # `FaceTable.kept_in("test")` gives the mask for a filtered-test score shown beside the full one:
 
-# %%
+# %% tags=["hide-input"]
 faces.face_grid(*face_table.dropped("test", grid_images), columns=10)
 
 # %% [markdown]
@@ -199,7 +199,7 @@ faces.face_grid(*face_table.dropped("test", grid_images), columns=10)
 # rotates the face to level them; every crop is then resized back to 48x48). OpenCV's eye cascade now
 # and then takes another feature for an eye, and the face is then rotated by a wrong angle:
 
-# %%
+# %% tags=["hide-input"]
 faces.face_grid(*variants.aligned_examples(face_table, bases["fer2013"], grid_images // 2), columns=10)
 
 # %% [markdown]
@@ -209,7 +209,7 @@ faces.face_grid(*variants.aligned_examples(face_table, bases["fer2013"], grid_im
 # most `semi_balance_max_growth` times, since many copies of few sources would be near-duplicates. Per
 # class: the source count, the target, and how many generated faces and augmented copies were added.
 
-# %%
+# %% tags=["hide-input"]
 variants.train_sources(datasets["ferplus_s"])
 
 # %% [markdown]
@@ -223,7 +223,7 @@ variants.train_sources(datasets["ferplus_s"])
 # > [selected-age], [selected-nationality] and has a [selected-race] genetic. Focus on eyes, eyebrows,
 # > mouth and other facial factors to express the [emotion1].
 
-# %%
+# %% tags=["hide-input"]
 prompts = generate.PromptGenerator()
 pd.concat([prompts.jobs(emotion, prompt_examples, prompt_seed) for emotion in generation_emotions],
           ignore_index=True)
@@ -236,7 +236,7 @@ pd.concat([prompts.jobs(emotion, prompt_examples, prompt_seed) for emotion in ge
 # a model that is not on disk, this step says so and is skipped. The report's choice was Realistic
 # Vision v6; its timing per image on a given device comes from `python -m fer_study.bench generate`.
 
-# %%
+# %% tags=["hide-input"]
 generate.generate_examples(generator_model, generation_emotions, generation_count, prompt_seed,
                            paths.cache_dir() / "generated")
 
@@ -248,7 +248,7 @@ generate.generate_examples(generator_model, generation_emotions, generation_coun
 # how many faces each class of FER2013's training split needs and, when `generated_faces_dir` is set,
 # how many the folder holds.
 
-# %%
+# %% tags=["hide-input"]
 generate.balance_plan(bases["fer2013"], "train", generated_faces_dir)
 
 # %% [markdown]
@@ -258,5 +258,5 @@ generate.balance_plan(bases["fer2013"], "train", generated_faces_dir)
 # variant for 10 epochs. That model underfits at this budget: its final training accuracy and the classes
 # it never predicts are below. Its runs are kept for the record; the answer above replaces them.
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(report.underfit_table(underfit_runs, runs_dir))

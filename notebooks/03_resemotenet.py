@@ -36,7 +36,7 @@ tier = "full"  # the tier whose run configs `train` uses
 bootstrap_samples = 1000
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from fer_study import claims, experiments, plots, report
@@ -55,17 +55,17 @@ models = ("resemotenet",)
 # in chapter 2 (bootstrap over seeds and test images, Holm-corrected). What this does not show: how these
 # optimizers behave on the 80 M-parameter ResEmoteNet at its 80-epoch recipe, which needs a GPU.
 
-# %%
+# %% tags=["hide-input"]
 arms, optimizer_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)
 Markdown(answer)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_forest(optimizer_comparison, "Optimizer arms against the SGD base (95 % intervals)")
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(optimizer_comparison.drop(columns="recipe"))
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(experiments.summary_table(arms).reindex(
     columns=["arm", "seeds", "epochs", "acc_mean", "acc_sd", "macro_f1_mean", "macro_f1_sd", "train_acc_mean"]))
 
@@ -74,7 +74,7 @@ plots.show_table(experiments.summary_table(arms).reindex(
 #
 # Every claim about ResEmoteNet, as data:
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 
 # %% [markdown]
@@ -83,14 +83,14 @@ plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 # `resemotenet` is the authors' architecture (80 M parameters at 48x48: a GPU model; its full-tier runs
 # have not run yet). Parameters and input size are computed from the registered model.
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(report.model_summary(list(models)))
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from the paper or the report):
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(report.recipe_table(runs))
 
 # %% [markdown]
@@ -100,7 +100,7 @@ plots.show_table(report.recipe_table(runs))
 # fine-tuning stage after its parent); otherwise the committed runs are loaded. Accuracies are recomputed
 # from each run's saved predictions, in percent (validation = PublicTest, test = PrivateTest).
 
-# %%
+# %% tags=["hide-input"]
 loaded = report.load_or_train(runs, tier, runs_dir, train)
 plots.show_table(report.runs_table(runs, runs_dir))
 
@@ -110,7 +110,7 @@ plots.show_table(report.runs_table(runs, runs_dir))
 # Training and validation loss and accuracy per epoch, and the learning rate (the cyclic and
 # warm-restart schedules show as saw teeth).
 
-# %%
+# %% tags=["hide-input"]
 for figure in plots.plot_histories(loaded):
     display(figure)
 
@@ -120,7 +120,7 @@ for figure in plots.plot_histories(loaded):
 # Of the run with the best validation accuracy on each dataset, on its test split (FER+ is another
 # benchmark, so it gets its own matrix); each row in percent of the true class.
 
-# %%
+# %% tags=["hide-input"]
 for dataset in ("fer2013", "ferplus"):
     display(plots.plot_confusion(*report.best_confusion(loaded, dataset)))
 
@@ -133,7 +133,7 @@ for dataset in ("fer2013", "ferplus"):
 # paired bootstrap interval over the test images. The report's ensemble also held the checkpoint with
 # the best *test* accuracy; choosing by test accuracy leaks the test set, so it is left out.
 
-# %%
+# %% tags=["hide-input"]
 snapshots = report.snapshot_table(runs, runs_dir, bootstrap_samples, seed)
 plots.show_table(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
                             "test_acc_low", "test_acc_high", "best_member", "gain_pp", "gain_low",
@@ -147,11 +147,11 @@ plots.show_table(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_
 # runs of its dataset, with every protocol difference in `note`. Runs whose configs differ only in the
 # seed count there as seeds of one recipe; the runs table above has each run on its own.
 
-# %%
+# %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
 plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
                   title="ResEmoteNet: claimed (open) and reproduced (filled) accuracy")
 
@@ -161,7 +161,7 @@ plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_la
 # The model's own deviations, as its module documents them (the recipes' deviations are in the config
 # comments listed under Setup):
 
-# %%
+# %% tags=["hide-input"]
 Markdown(report.deviation_notes("resemotenet"))
 
 # %% [markdown]
@@ -172,5 +172,5 @@ Markdown(report.deviation_notes("resemotenet"))
 # it never recognises. Its runs are kept for the record and never used as evidence; the answer at the top
 # of the chapter replaces them.
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(report.underfit_table(underfit_runs, runs_dir))

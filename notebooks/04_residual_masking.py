@@ -15,6 +15,11 @@
 # and tested with random flip-and-rotate views. The report reproduced three members of that ensemble: RMN
 # 74.14 %, CBAM-ResNet 73.34 % and ResNet 73.14 %. Every claim about these models, as data:
 
+# %% [markdown]
+# ```{glue:md} chapter_answer
+# :format: myst
+# ```
+
 # %% tags=["parameters"]
 # Runs to show, by name (params/<tier>/runs/<name>.yaml): RMN's recipe for the RMN and the ensemble members
 # the study builds, and ResNet18 at the native 48x48 resolution (CPU tier).
@@ -25,18 +30,19 @@ tier = "full"  # the tier whose run configs `train` uses
 bootstrap_samples = 1000
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
+from myst_nb import glue
 
-from fer_study import claims, plots, report
+from fer_study import claims, ensemble, plots, presentation, report
 
 plots.use_house_style()
 claim_set = claims.load_claims()
 claim_prefixes = ("rmn", "report-rmn", "report-cbam", "report-resnet")
 models = ("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34")
 
-# %%
-plots.show_table(report.paper_claims(claim_prefixes, claim_set))
+# %% tags=["hide-input"]
+presentation.show(report.paper_claims(claim_prefixes, claim_set))
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -44,15 +50,15 @@ plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 # All four take the gray face resized to 224 and stacked to three channels, as RMN's pipeline does.
 # Parameters and input size are computed from the registered models.
 
-# %%
-plots.show_table(report.model_summary(list(models)))
+# %% tags=["hide-input"]
+presentation.show(report.model_summary(list(models)))
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from RMN's recipe; `resnet18_native` keeps the 48x48 input and the CPU recipe):
 
-# %%
-plots.show_table(report.recipe_table(runs))
+# %% tags=["hide-input"]
+presentation.show(report.recipe_table(runs))
 
 # %% [markdown]
 # ## Train or load the runs
@@ -61,14 +67,14 @@ plots.show_table(report.recipe_table(runs))
 # runs are loaded. Accuracies are recomputed from each run's saved predictions, in percent (validation =
 # PublicTest, test = PrivateTest; TTA = the run's `tta` views).
 
-# %%
+# %% tags=["hide-input"]
 loaded = report.load_or_train(runs, tier, runs_dir, train)
-plots.show_table(report.runs_table(runs, runs_dir))
+presentation.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
 
-# %%
+# %% tags=["hide-input"]
 for figure in plots.plot_histories(loaded):
     display(figure)
 
@@ -77,7 +83,7 @@ for figure in plots.plot_histories(loaded):
 #
 # Of the run with the best validation accuracy, on PrivateTest; each row in percent of the true class.
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 
 # %% [markdown]
@@ -88,11 +94,13 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # cannot have). The RMN-style ensemble (the best RMN, CBAM-ResNet and ResNet runs on validation) is built
 # in chapter 6 and appears here once a run of each family is committed.
 
-# %%
+# %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
+presentation.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
+glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, ensemble.load_runs(runs_dir)),
+                                                   "the Residual Masking Network family"), display=False)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
                   title="RMN family: claimed (open) and reproduced (filled) accuracy")
 
@@ -102,5 +110,5 @@ plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_la
 # The models' own deviations, as their modules document them (the recipes' deviations are in the config
 # comments):
 
-# %%
+# %% tags=["hide-input"]
 Markdown("\n\n".join(report.deviation_notes(name) for name in ("resmasking_dropout1", "resnet34")))

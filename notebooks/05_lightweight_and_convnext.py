@@ -18,6 +18,11 @@
 # compute. PAtt-Lite's published attention runs across the samples of a batch, so a prediction depends on
 # what it is batched with (demonstrated below). Every claim about the two models, as data:
 
+# %% [markdown]
+# ```{glue:md} chapter_answer
+# :format: myst
+# ```
+
 # %% tags=["parameters"]
 runs = ["pattlite", "emonext_tiny"]  # runs to show, by name (params/<tier>/runs/<name>.yaml)
 runs_dir = None  # None: the committed runs in results/runs
@@ -29,19 +34,20 @@ demo_copies = 7  # copies of a companion in its batch
 bootstrap_samples = 1000
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 import torch
 from IPython.display import Markdown, display
+from myst_nb import glue
 
-from fer_study import claims, ensemble, plots, report
+from fer_study import claims, ensemble, plots, presentation, report
 
 plots.use_house_style()
 claim_set = claims.load_claims()
 claim_prefixes = ("pattlite", "report-pattlite", "emonext", "report-emonext")
 models = ("pattlite", "emonext_tiny")
 
-# %%
-plots.show_table(report.paper_claims(claim_prefixes, claim_set))
+# %% tags=["hide-input"]
+presentation.show(report.paper_claims(claim_prefixes, claim_set))
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -51,16 +57,16 @@ plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 # per-sample regulariser; the published batch forms are flags with the same parameters. Parameters and
 # input size are computed from the registered models.
 
-# %%
-plots.show_table(report.model_summary(list(models)))
+# %% tags=["hide-input"]
+presentation.show(report.model_summary(list(models)))
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from the paper). EmoNeXt trains with its own loss (label smoothing 0.2 plus the
 # attention regulariser), which the training loop uses for models that define one.
 
-# %%
-plots.show_table(report.recipe_table(runs))
+# %% tags=["hide-input"]
+presentation.show(report.recipe_table(runs))
 
 # %% [markdown]
 # ## The batch-attention bug, run live
@@ -71,7 +77,7 @@ plots.show_table(report.recipe_table(runs))
 # weights. With the published form the same face gets other predictions, its logits moving with its
 # companions; with the repair its logits do not change.
 
-# %%
+# %% tags=["hide-input"]
 faces = report.sample_faces(demo_faces, seed=seed)
 face_batch = torch.from_numpy(faces.images).float().div(255).unsqueeze(1)
 pattlite_run = ensemble.best_on_validation(report.committed_runs(["pattlite"], runs_dir))
@@ -80,9 +86,9 @@ print(f"Faces: {faces.source}. Weights: {weights}.")
 plots.plot_face_grid(faces.images, faces.labels, per_row=demo_faces,
                      title="Faces 0, 1, ... from left to right (dataset labels); face 0 is classified")
 
-# %%
+# %% tags=["hide-input"]
 demo = report.batch_attention_demo(face_batch, per_sample, published, demo_companions, demo_copies)
-plots.show_table(demo, precision=4)
+presentation.show(demo, precision=4)
 
 # %% [markdown]
 # `max_logit_change` is the largest change of face 0's seven logits from its logits alone. Every
@@ -95,14 +101,14 @@ plots.show_table(demo, precision=4)
 # runs are loaded. Accuracies are recomputed from each run's saved predictions, in percent (validation =
 # PublicTest, test = PrivateTest).
 
-# %%
+# %% tags=["hide-input"]
 loaded = report.load_or_train(runs, tier, runs_dir, train)
-plots.show_table(report.runs_table(runs, runs_dir))
+presentation.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
 
-# %%
+# %% tags=["hide-input"]
 for figure in plots.plot_histories(loaded):
     display(figure)
 
@@ -111,7 +117,7 @@ for figure in plots.plot_histories(loaded):
 #
 # Of the run with the best validation accuracy, on PrivateTest; each row in percent of the true class.
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 
 # %% [markdown]
@@ -121,11 +127,13 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # difference in `note` (pretraining above all: ImageNet MobileNetV1 and ImageNet-22k ConvNeXt weights
 # cannot be had here).
 
-# %%
+# %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
+presentation.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
+glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, ensemble.load_runs(runs_dir)),
+                                                   "PAtt-Lite and EmoNeXt"), display=False)
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
                   title="PAtt-Lite and EmoNeXt: claimed (open) and reproduced (filled) accuracy")
 
@@ -135,5 +143,5 @@ plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_la
 # The models' own deviations, as their modules document them (the recipes' deviations are in the config
 # comments):
 
-# %%
+# %% tags=["hide-input"]
 Markdown("\n\n".join(report.deviation_notes(name) for name in models))

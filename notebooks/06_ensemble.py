@@ -15,6 +15,11 @@
 # size; for the Residual Masking Network it trained the RMN, a CBAM-ResNet and a ResNet, three of the
 # seven members of the RMN paper's ensemble. The claims about ensembles, as data:
 
+# %% [markdown]
+# ```{glue:md} chapter_answer
+# :format: myst
+# ```
+
 # %% tags=["parameters"]
 runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
@@ -24,16 +29,18 @@ bootstrap_samples = 1000
 measure_cost = True  # time each model's CPU forward pass (builds every model once)
 seed = 0
 
-# %%
-from fer_study import claims, ensemble, plots
+# %% tags=["hide-input"]
+from myst_nb import glue
+
+from fer_study import claims, ensemble, plots, presentation
 
 plots.use_house_style()
 claim_set = claims.load_claims()
 
-# %%
+# %% tags=["hide-input"]
 claim_table = claims.claims_frame(claim_set)
 ensemble_claims = claim_table[claim_table["ensemble"].notna()]
-plots.show_table(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "split", "tta", "notes"]])
+presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "split", "tta", "notes"]])
 
 # %% [markdown]
 # ## Setup: how the ensembles are built
@@ -57,10 +64,10 @@ plots.show_table(ensemble_claims[["id", "paper", "ensemble", "metric", "value", 
 # Accuracies are recomputed from each run's predictions; CPU time is for one 48x48 image (a batch of
 # one, one view) on the machine that executed this notebook.
 
-# %%
+# %% tags=["hide-input"]
 runs = ensemble.load_runs(runs_dir, tiers)
 members = ensemble.member_table(runs, measure_cost=measure_cost)
-plots.show_table(members, ensemble.NO_RUNS)
+presentation.show(members, empty_message=ensemble.NO_RUNS)
 
 # %% [markdown]
 # ## The ensemble table
@@ -69,15 +76,16 @@ plots.show_table(members, ensemble.NO_RUNS)
 # over the member that is best on validation with its paired interval, macro-F1 and per-class recall,
 # and the summed cost of the members.
 
-# %%
+# %% tags=["hide-input"]
 results, notes = ensemble.evaluate_all(runs, selection, combiners, bootstrap_samples, seed)
 table = ensemble.results_table(results, members)
-plots.show_table(table, ensemble.NO_RUNS)
+presentation.show(table, empty_message=ensemble.NO_RUNS)
+glue("chapter_answer", presentation.ensemble_answer(results), display=False)
 
 # %% [markdown]
 # Ensembles the runs do not allow yet:
 
-# %%
+# %% tags=["hide-input"]
 print("\n".join(notes) or "none")
 
 # %% [markdown]
@@ -85,7 +93,7 @@ print("\n".join(notes) or "none")
 #
 # An interval that includes zero means the test set cannot tell the ensemble from its best member.
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_gains(table, title="Gain over the validation-best member, 95 % paired bootstrap interval")
 
 # %% [markdown]
@@ -94,7 +102,7 @@ plots.plot_gains(table, title="Gain over the validation-best member, 95 % paired
 # Chosen by validation accuracy (picking by test accuracy would flatter it); its PrivateTest confusion
 # matrix, each row in percent of the true class.
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_confusion(*ensemble.best_confusion(results))
 
 # %% [markdown]
@@ -103,11 +111,11 @@ plots.plot_confusion(*ensemble.best_confusion(results))
 # The report dropped the snapshot ensemble because its size outweighed its gain; here every member and
 # ensemble (without TTA) against its total parameter count and its CPU time per image.
 
-# %%
+# %% tags=["hide-input"]
 points = ensemble.cost_points(members, table)
 plots.plot_accuracy_vs_cost(points, cost="params", title="Test accuracy vs parameters")
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_accuracy_vs_cost(points, cost="cpu_ms_per_image", title="Test accuracy vs CPU ms per image")
 
 # %% [markdown]

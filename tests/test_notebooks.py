@@ -56,6 +56,7 @@ def smoke_book(tmp_path_factory, real_data_dir) -> Path:
     root = tmp_path_factory.mktemp("book")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(paths.BOOK_DIR / name, root / name)
+    shutil.copytree(paths.BOOK_DIR / "_static", root / "_static")
     return root
 
 

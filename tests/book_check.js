@@ -1,0 +1,20 @@
+// Run in a built book page once it has loaded (and its scripts, itables included, have run): the elements
+// wider than the article's content column, the error outputs, and whether the page has its article at all.
+// tests/test_notebooks_browser.py reads the result from the body's data-book-check attribute.
+window.addEventListener('load', () => setTimeout(() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  const right = article ? article.getBoundingClientRect().right + 1 : 0;
+  const wide = [];
+  if (article) {
+    article.querySelectorAll('table, img, svg, .fer-table, .dt-container, .cell_output').forEach(el => {
+      const box = el.getBoundingClientRect();
+      if (box.width > 0 && box.right > right) {
+        wide.push(`${el.tagName}.${el.className} ends at ${Math.round(box.right)} px, ` +
+                  `column at ${Math.round(right)} px`);
+      }
+    });
+  }
+  const errors = [...document.querySelectorAll('.output.traceback, .output.error')]
+    .map(el => el.textContent.slice(0, 300));
+  document.body.setAttribute('data-book-check', JSON.stringify({article: !!article, wide, errors}));
+}, 1000));

@@ -1,0 +1,62 @@
+"""The built book as a reader's browser shows it (headless Chromium over the smoke-tier book that
+tests/test_notebooks.py builds): every page loads, no table or figure is wider than the content column,
+and no cell shows an error."""
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_notebooks import NOTEBOOKS, _execute, smoke_book  # noqa: F401  (the session's smoke book)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHECK_SCRIPT = f"<script>{Path(__file__).with_name('book_check.js').read_text()}</script>"
+RESULT = re.compile(r'data-book-check="([^"]*)"')
+
+pytestmark = [pytest.mark.notebook,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed and could not be "
+                                 "(`make test` runs `apt-get install -y chromium` where it can): browser check "
+                                 "skipped")]
+
+
+@pytest.fixture(scope="module")
+def built_book(smoke_book):  # noqa: F811
+    html_dir = smoke_book / "_build" / "html"
+    if not (html_dir / "executed" / "07_results.html").exists():
+        for stem in NOTEBOOKS:
+            _execute(stem, smoke_book)
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        result = subprocess.run([str(jupyter_book), "build", str(smoke_book), "-W", "-n", "--keep-going"],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return html_dir
+
+
+def browser_check(page: Path) -> dict:
+    """Load a copy of ``page`` (beside it, so its assets resolve) with ``CHECK_SCRIPT`` in headless Chromium
+    at a laptop's window size; return what the script found."""
+    probe = page.with_name(f"_probe_{page.name}")
+    probe.write_text(page.read_text().replace("</body>", CHECK_SCRIPT + "</body>"))
+    try:
+        result = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+             "--disable-background-networking", "--disable-component-update", "--window-size=1280,1400",
+             "--virtual-time-budget=15000", "--dump-dom", probe.as_uri()],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        probe.unlink()
+    found = RESULT.search(result.stdout)
+    assert found, f"{page.name}: the page did not load in Chromium ({result.stderr[-1500:]})"
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_chapter_loads_fits_the_column_and_shows_no_error(stem, built_book):
+    check = browser_check(built_book / "executed" / f"{stem}.html")
+    assert check["article"], f"{stem}: no content column found"
+    assert check["wide"] == [], f"{stem}: wider than the content column: {check['wide']}"
+    assert check["errors"] == [], f"{stem}: error outputs: {check['errors']}"
