@@ -176,7 +176,7 @@ def headline(table: pd.DataFrame, runs: Sequence[Run]) -> pd.DataFrame:
     the row was chosen by) and ``candidates`` (rows it was chosen from)."""
     runs_by_name = {run.name: run for run in runs}
     rows = []
-    for _, group in table[table["claim"].notna()].groupby(["claim", table["tier"].fillna("")], sort=False):
+    for _, group in table[table["claim"].notna()].groupby(["claim", table["tier"].astype(object).fillna("")], sort=False):
         scores = group.apply(_validation_accuracy, axis=1, runs_by_name=runs_by_name)
         chosen = group.loc[scores.idxmax()] if scores.notna().any() else group.iloc[0]
         low, high = _interval(chosen, runs_by_name)

@@ -1,0 +1,72 @@
+"""The book's presentation (fer_study.presentation) on fixture runs: one row per claim and tier chosen on
+validation, never on test; answers and tables built from the data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixture_runs import labels_for, write_run, wrong_on
+from matplotlib.figure import Figure
+
+from fer_study import claims, ensemble, presentation
+from fer_study.metrics import accuracy_half_width
+
+
+def vggnet_recipes(runs_dir):
+    """Two cpu-tier recipes of the VGGNet claim's model: ``sgd`` is better on validation, ``adam`` on test."""
+    labels = labels_for(40)
+    common = {"model": "vggnet", "dataset": "fer2013", "tier": "cpu"}
+    write_run(runs_dir, "vggnet_sgd", wrong_on(labels, range(4)), wrong_on(labels, range(12)),
+              config={"optimizer": "sgd"}, **common)
+    write_run(runs_dir, "vggnet_adam", wrong_on(labels, range(10)), wrong_on(labels, range(2)),
+              config={"optimizer": "adam"}, **common)
+
+
+def test_headline_has_one_row_per_claim_and_tier_chosen_on_validation(tmp_path):
+    vggnet_recipes(tmp_path)
+    table = claims.comparison_table(tmp_path, tiers=("cpu",), bootstrap_samples=10)
+    assert (table["claim"] == "vggnet").sum() == 2  # one row per recipe in the full table
+    rows = presentation.headline(table, ensemble.load_runs(tmp_path, ("cpu",)))
+
+    assert not rows.duplicated(["claim", "tier"]).any()
+    assert set(rows["claim"]) == set(table["claim"].dropna())
+    vggnet = rows.set_index("claim").loc["vggnet"]
+    assert "vggnet_sgd" in vggnet["note"] and vggnet["candidates"] == 2
+    assert vggnet["reproduced"] == pytest.approx(100 * 28 / 40)  # the validation pick's test accuracy
+    assert vggnet["val_acc_pct"] == pytest.approx(100 * 36 / 40)
+    margin = 100 * accuracy_half_width(0.7, 40)
+    assert (vggnet["low"], vggnet["high"]) == pytest.approx((70 - margin, 70 + margin))
+
+    shown = presentation.headline_table(rows)
+    assert list(shown.columns) == presentation.HEADLINE_COLUMNS and len(shown) == len(rows)
+    line = shown[shown["Claim"] == "vggnet"].iloc[0]
+    assert line["Reproduced (95 % interval)"] == f"70.0 [{70 - margin:.1f}, {70 + margin:.1f}] %"
+    assert "best of 2 on validation" in line["Chosen from"]
+    assert isinstance(presentation.plot_headline(rows), Figure)
+    answer = presentation.front_page_answer(rows).data
+    assert f"Of {table['claim'].nunique()} published claims, 1 have" in answer and "vggnet" in answer
+
+
+def test_rows_without_a_reproduction_keep_their_verdict(tmp_path):
+    table = claims.comparison_table(tmp_path, tiers=("cpu",), bootstrap_samples=10)
+    rows = presentation.headline(table, [])
+    assert len(rows) == table["claim"].nunique() and rows["reproduced"].isna().all()
+    assert "None of the" in presentation.front_page_answer(rows).data
+    assert "Nothing to draw" not in presentation.chapter_answer(rows, "everything").data
+    assert isinstance(presentation.plot_headline(rows), Figure)
+
+
+def test_a_row_whose_note_names_no_runs_is_refused():
+    row = pd.Series({"claim": "vggnet", "ensemble": None, "n_runs": 2, "note": "trained on train"})
+    with pytest.raises(ValueError, match="vggnet.*names none"):
+        presentation.row_run_names(row)
+
+
+def test_tables_fit_the_column_and_long_ones_are_interactive():
+    frame = pd.DataFrame({"test_acc_pct": np.linspace(50, 70, 20), "model": ["vgg_cpu"] * 20})
+    short = presentation.show(frame.head(3))
+    assert "<div class='fer-table'>" in short._repr_html_() and "Test (%)" in short._repr_html_()
+    assert "itables" not in short._repr_html_().lower()
+    long = presentation.show(frame, caption="twenty rows")._repr_html_()
+    assert "twenty rows" in long and "itables" in long and "Test (%)" in long
+    assert presentation.settings_text('{"detector": "opencv", "upscale": 4}') == "detector = opencv; upscale = 4"
+    assert "**Nothing" in presentation.show(frame.head(0)).data
