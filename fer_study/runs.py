@@ -50,6 +50,11 @@ def weights_file(tier: str, name: str) -> Path:
     return paths.checkpoints_dir_for(tier) / name / WEIGHTS_NAME
 
 
+def checkpoint_file(tier: str, name: str) -> Path:
+    """The epoch checkpoint training resumes from: ``checkpoints/<name>/last.pt`` (smoke runs: ``scratch/``)."""
+    return paths.checkpoints_dir_for(tier) / name / "last.pt"
+
+
 def weights_path(run_path: Path) -> Path | None:
     """A run's weights: the published ``<run>/model.pt``, else the local copy training wrote
     (``weights_file`` of the run's tier); ``None`` when neither exists."""
@@ -113,8 +118,9 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-def command_line() -> str:
-    return " ".join([Path(sys.executable).name, *sys.argv])
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that produced a run: this process's, unless a caller (the sweep) names its own."""
+    return " ".join([Path(sys.executable).name, *(sys.argv if argv is None else argv)])
 
 
 def save_run(run_dir: Path, config: dict, metrics: dict, history: pd.DataFrame,

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -173,6 +174,14 @@ def test_early_stopping_stops(tiny_dataset, workspace):
     run = load_run(fit(tiny_config("stopping", epochs=6, lr=0.0, scheduler="none", early_stopping_patience=1),
                        tiny_dataset, runs_dir=workspace))
     assert len(run.history) == 2
+
+
+def test_resuming_a_run_that_had_stopped_early_trains_no_further_epoch(tiny_dataset, workspace):
+    """Killed after its last checkpoint but before its run folder was written: the resume ends alike."""
+    config = tiny_config("stopped", epochs=6, lr=0.0, scheduler="none", early_stopping_patience=1)
+    run_dir = fit(config, tiny_dataset, runs_dir=workspace)
+    shutil.rmtree(run_dir)
+    assert len(load_run(fit(config, tiny_dataset, runs_dir=workspace, resume=True)).history) == 2
 
 
 def test_config_errors_name_the_file_and_setting(tmp_path):

@@ -11,12 +11,9 @@ with the metrics of an uninterrupted one.
 
 import pickle
 import platform
-import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +21,9 @@ import torch
 
 from fer_study.data import FERDataset
 from fer_study.files import atomic_write
-from fer_study.runs import WEIGHTS_NAME, weights_file
+from fer_study.runs import WEIGHTS_NAME, checkpoint_file, weights_file
 from fer_study.sweep.transfer import folder_files, write_folder
 from fer_study.train import TrainConfig, fit
-from fer_study.train.loop import _checkpoint_path
 
 DONE, FAILED, DEFERRED = "done", "failed", "deferred"
 
@@ -58,7 +54,7 @@ class RunResult:
 
 def checkpoint_state(config: TrainConfig) -> tuple[int, dict | None]:
     """(epochs done, config saved) of the run's epoch checkpoint on this machine; (0, None) without one."""
-    path = _checkpoint_path(config)
+    path = checkpoint_file(config.tier, config.run_name)
     if not path.is_file():
         return 0, None
     state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
@@ -76,9 +72,9 @@ def train_run(request: RunRequest, dataset: FERDataset, parent: RunResult | None
         config = TrainConfig.from_dict(request.config)
         done_epochs, saved_config = checkpoint_state(config)
         if saved_config is not None and saved_config != config.to_dict() and request.replace:
-            print(f"{request.name}: discarding {_checkpoint_path(config)}, saved under the config being "
-                  f"replaced", flush=True)
-            _checkpoint_path(config).unlink()
+            stale = checkpoint_file(config.tier, config.run_name)
+            print(f"{request.name}: discarding {stale}, saved under the config being replaced", flush=True)
+            stale.unlink()
             done_epochs = 0
         if request.deadline is not None and request.estimate_minutes is not None:
             remaining = request.estimate_minutes * (1 - done_epochs / max(config.epochs, 1))
@@ -92,8 +88,7 @@ def train_run(request: RunRequest, dataset: FERDataset, parent: RunResult | None
             runs_dir = Path(tmp)
             if parent is not None:
                 _place_parent(parent, runs_dir)
-            with _command_recorded(request.command):
-                fit(config, dataset, resume=True, runs_dir=runs_dir)
+            fit(config, dataset, resume=True, runs_dir=runs_dir, command=request.command)
             own = {p.name for p in runs_dir.iterdir() if p.is_dir()} - set(parent.folders if parent else ())
             folders = {name: folder_files(runs_dir / name) for name in sorted(own)}
         weights = ({name: weights_file(config.tier, name).read_bytes() for name in folders}
@@ -112,17 +107,6 @@ def _place_parent(parent: RunResult, runs_dir: Path) -> None:
     for name, files in parent.folders.items():
         extra = {WEIGHTS_NAME: parent.weights[name]} if name in parent.weights else {}
         write_folder(runs_dir / name, {**files, **extra})
-
-
-@contextmanager
-def _command_recorded(command: list[str]) -> Iterator[None]:
-    """``fit`` records ``sys.argv`` as the command that produced a run: make it the sweep's command, not
-    the worker process's."""
-    saved, sys.argv = sys.argv, list(command)
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 def main(argv: list[str]) -> int:

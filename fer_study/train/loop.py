@@ -32,7 +32,7 @@ from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_floa
 from fer_study.files import atomic_write
 from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
-from fer_study.runs import command_line, git_commit, load_run, save_run, weights_file, weights_path
+from fer_study.runs import checkpoint_file, command_line, git_commit, load_run, save_run, weights_file, weights_path
 from fer_study.train.config import TrainConfig
 from fer_study.train.distill import DistillationLoss, load_teacher_targets
 from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
@@ -176,10 +176,6 @@ def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.devic
     return loss
 
 
-def _checkpoint_path(config: TrainConfig) -> Path:
-    return paths.checkpoints_dir_for(config.tier) / config.run_name / "last.pt"
-
-
 def _initial_weights(model: nn.Module, parent: str, runs_dir: Path) -> None:
     parent_run = load_run(parent, runs_dir)
     checkpoint = weights_path(parent_run.path)
@@ -190,17 +186,19 @@ def _initial_weights(model: nn.Module, parent: str, runs_dir: Path) -> None:
 
 
 def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = False,
-        runs_dir: Path | None = None, stop_after_epochs: int | None = None) -> Path | None:
+        runs_dir: Path | None = None, stop_after_epochs: int | None = None,
+        command: list[str] | None = None) -> Path | None:
     """Train, select on validation, evaluate val and test (with and without TTA), write the run folder.
 
     ``stop_after_epochs`` ends the process early (as a kill would) after that many epochs of this call,
-    leaving the epoch checkpoint for ``resume``; it returns ``None`` then.
+    leaving the epoch checkpoint for ``resume``; it returns ``None`` then. ``command`` is the command line
+    recorded as what produced the run (default: this process's ``sys.argv``).
     """
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
     # The code that trains is the code at the start: record its commit now, not when the run ends.
-    provenance = {"git_commit": git_commit(), "command": command_line()}
+    provenance = {"git_commit": git_commit(), "command": command_line(command)}
     runs_dir = Path(runs_dir) if runs_dir is not None else paths.runs_dir_for(config.tier)
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
     soft = config.label_mode == "soft"
@@ -233,7 +231,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     history: list[dict] = []
     best = {"val_accuracy": -1.0, "epoch": 0, "state": None}
     start_epoch, train_seconds = 0, 0.0
-    checkpoint_path = _checkpoint_path(config)
+    checkpoint_path = checkpoint_file(config.tier, config.run_name)
     if resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         if state["config"] != config.to_dict():
@@ -248,7 +246,9 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         train_seconds = state["train_seconds"]
 
     stale_epochs = 0 if not history else history[-1]["epoch"] - best["epoch"]
-    for epoch in range(start_epoch, config.epochs):
+    # A run that had already stopped early when it was interrupted trains no further epoch on resume.
+    stopped = config.early_stopping_patience is not None and stale_epochs >= config.early_stopping_patience
+    for epoch in range(start_epoch, config.epochs if not stopped else start_epoch):
         if stop_after_epochs is not None and epoch - start_epoch >= stop_after_epochs:
             return None
         started = time.perf_counter()

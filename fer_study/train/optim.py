@@ -1,7 +1,6 @@
 """Optimizers and learning-rate schedules of the report and the papers, built by name."""
 
 import torch
-from pytorch_optimizer import AdaBelief, Lookahead
 from torch import nn
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "radam", "ranger_adabelief")
@@ -22,7 +21,10 @@ def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float,
     if name == "radam":
         return torch.optim.RAdam(params, lr=lr, weight_decay=weight_decay)
     if name == "ranger_adabelief":
-        # Ranger = RAdam-style rectification + Lookahead; here over AdaBelief, as the report uses it.
+        # Ranger = RAdam-style rectification + Lookahead; here over AdaBelief, as the report uses it. Imported
+        # here: only this optimizer needs the package, and the GPU machine of the full tier may lack it.
+        from pytorch_optimizer import AdaBelief, Lookahead
+
         return Lookahead(AdaBelief(params, lr=lr, weight_decay=weight_decay, rectify=True), k=5, alpha=0.5)
     raise ValueError(f"optimizer {name!r} unknown; expected one of {OPTIMIZERS}")
 
