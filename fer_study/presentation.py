@@ -73,8 +73,9 @@ class FittedTable:
     text is shown wherever only text is read."""
 
     def __init__(self, frame: pd.DataFrame, precision: int = 1, caption: str | None = None,
-                 interactive: bool | None = None, page_length: int = 10) -> None:
+                 interactive: bool | None = None, page_length: int = 10, wide: Sequence[str] = ()) -> None:
         self.frame, self.precision, self.caption, self.page_length = frame, precision, caption, page_length
+        self.wide = [column for column in wide if column in frame.columns]
         self.show_index = any(name is not None for name in frame.index.names)
         self.interactive = len(frame) > INTERACTIVE_MIN_ROWS if interactive is None else interactive
 
@@ -89,12 +90,16 @@ class FittedTable:
         if self.interactive:
             from itables import to_html_datatable
 
-            body = to_html_datatable(self._formatted(), connected=False, classes="display compact",
+            formatted = self._formatted()
+            wide = [{"targets": [list(formatted.columns).index(column) for column in self.wide],
+                     "className": "fer-wide"}] if self.wide else []
+            body = to_html_datatable(formatted, connected=False, classes="display compact", columnDefs=wide,
                                      lengthMenu=sorted({10, 25, 100, self.page_length}),
                                      pageLength=self.page_length, autoWidth=False,
                                      display_logo_when_loading=False)
         else:
             styler = self.frame.style.format(precision=self.precision, na_rep="", thousands=",")
+            styler = styler.set_properties(subset=self.wide, **{"min-width": "22em"}) if self.wide else styler
             body = (styler if self.show_index else styler.hide(axis="index")).to_html()
         return f"<div class='fer-table'>{caption}{body}</div>"
 
@@ -107,15 +112,21 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
 
 
+# Columns of free text, given a readable measure wherever they are shown.
+WIDE_COLUMNS = ("note", "notes", "members", "pretraining", "extra_data", "settings")
+
+
 def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
          caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
          empty_message: str = plots.NOTHING_TO_DRAW):
-    """``frame`` (only ``columns``, when given) with readable names, fitted to the content column; the
-    message in bold when there is nothing to show."""
+    """``frame`` (only ``columns``, when given) with readable names, fitted to the content column (free-text
+    ``WIDE_COLUMNS`` at a readable width, the table scrolling sideways when it needs to); the message in
+    bold when there is nothing to show."""
     if frame is None or frame.empty:
         return Markdown(f"**{empty_message}**")
-    return FittedTable(readable(frame if columns is None else frame[list(columns)]), precision, caption,
-                       interactive, page_length)
+    frame = frame if columns is None else frame[list(columns)]
+    wide = [readable(frame[[column]]).columns[0] for column in WIDE_COLUMNS if column in frame.columns]
+    return FittedTable(readable(frame), precision, caption, interactive, page_length, wide)
 
 
 def interactive_tables_setup() -> HTML:
@@ -176,13 +187,29 @@ def headline(table: pd.DataFrame, runs: Sequence[Run]) -> pd.DataFrame:
     the row was chosen by) and ``candidates`` (rows it was chosen from)."""
     runs_by_name = {run.name: run for run in runs}
     rows = []
-    for _, group in table[table["claim"].notna()].groupby(["claim", table["tier"].astype(object).fillna("")], sort=False):
+    tiers = table["tier"].astype(object).fillna("")
+    for _, group in table[table["claim"].notna()].groupby(["claim", tiers], sort=False):
         scores = group.apply(_validation_accuracy, axis=1, runs_by_name=runs_by_name)
         chosen = group.loc[scores.idxmax()] if scores.notna().any() else group.iloc[0]
         low, high = _interval(chosen, runs_by_name)
         rows.append(chosen.to_dict() | {"low": low, "high": high, "val_acc_pct": 100 * scores[chosen.name],
                                         "candidates": len(group)})
     return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def comparison_view(table: pd.DataFrame) -> pd.DataFrame:
+    """``claims.comparison_table`` in fewer columns for the results chapter: the model or ensemble in one
+    column, the claim's dataset and split in another, the two sides' test-time augmentation in a third."""
+    def tta(row):
+        return " / ".join(str(value) for value in (row["claim_tta"], row["run_tta"]) if not _missing(value))
+
+    return pd.DataFrame({
+        "claim": table["claim"], "model": table["ensemble"].fillna(table["model"]),
+        "Dataset (claimed on)": [f"{dataset} ({split})"
+                                 for dataset, split in zip(table["dataset"], table["split"], strict=True)],
+        "claimed": table["claimed"], "reproduced": table["reproduced"], "spread": table["spread"],
+        "n_runs": table["n_runs"], "tier": table["tier"], "TTA (claim / runs)": table.apply(tta, axis=1),
+        "verdict": table["verdict"], "note": table["note"]})
 
 
 def _unit(metric: str) -> str:

@@ -51,6 +51,10 @@ presentation.show(fer2013.counts().assign(total=lambda t: t.sum(axis=1)), precis
 plots.plot_class_counts(fer2013.counts_long(), title="FER2013: images per class and split")
 
 # %% [markdown]
+# *Images per class (x) in each split (colour): compare the bar heights within a split to see how far the
+# classes are from balanced; the three splits share one class profile.*
+
+# %% [markdown]
 # ## Sample faces per class (training split)
 
 # %% tags=["hide-input"]
@@ -91,6 +95,9 @@ presentation.show(ferplus.counts().assign(excluded=[int(((ferplus.splits == s) &
 
 # %% tags=["hide-input"]
 plots.plot_class_counts(ferplus.counts_long(), title="FER+ (majority): images per class and split")
+
+# %% [markdown]
+# *The same view for FER+'s majority labels: compare its class profile with FER2013's above.*
 
 # %% [markdown]
 # ## Do FER2013 and FER+ agree?

@@ -107,6 +107,10 @@ presentation.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
+#
+# Per run, loss and accuracy per epoch on training and on validation (PublicTest), and the learning rate:
+# a validation curve that flattens or turns while training keeps improving marks where the run stopped
+# learning what generalises.
 
 # %% tags=["hide-input"]
 for figure in plots.plot_histories(loaded):
@@ -136,6 +140,10 @@ glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, e
 # %% tags=["hide-input"]
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
                   title="PAtt-Lite and EmoNeXt: claimed (open) and reproduced (filled) accuracy")
+
+# %% [markdown]
+# *Open points are the claims, filled points the committed reproductions (one per recipe), the line human
+# accuracy on FER2013; a claim without a filled point has no run yet.*
 
 # %% [markdown]
 # ## Deviations from the papers

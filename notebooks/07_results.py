@@ -40,24 +40,23 @@ presentation.interactive_tables_setup()
 # ## Setup: what counts as reproduced
 #
 # - Every run is trained on FER2013 Training, selected on PublicTest (validation) and tested once on
-#   PrivateTest; `reproduced` is recomputed from its saved predictions, in percent (gains in points).
-# - Runs of the same model, dataset and tier are seeds of one recipe: `reproduced` is their mean and
-#   `spread` their standard deviation. Each tier (`full`: the paper's recipe on a GPU; `cpu`: the 2-core
+#   PrivateTest; *Reproduced* is recomputed from its saved predictions, in percent (gains in points).
+# - Runs of the same model, dataset and tier are seeds of one recipe: *Reproduced* is their mean and
+#   *Seed s.d.* their standard deviation. Each tier (`full`: the paper's recipe on a GPU; `cpu`: the 2-core
 #   recipe) is its own row.
 # - A claim whose protocol averages several test views is compared with the runs' TTA accuracy, other
-#   claims with the plain one; `claim_tta` and `run_tta` say which.
-# - `verdict`: **held** when the claim lies within the 95 % sampling margin of the reproduction or below
+#   claims with the plain one; *TTA (claim / runs)* says which.
+# - *Verdict*: **held** when the claim lies within the 95 % sampling margin of the reproduction or below
 #   it; **not reproduced** otherwise; **not comparable** for a scaled CPU variant, shown beside its
 #   paper's claims but never compared; **no run** when the model is built here but has no committed run
 #   yet; **no model here** when the study does not build that model; **reference** for reference
 #   levels (human accuracy, off-the-shelf models). Rows without a claim are runs no claim is about.
-# - `note` lists every protocol difference: split, TTA, pretraining, extra data.
+# - *Notes* list every protocol difference: split, TTA, pretraining, extra data.
 #
 # ## The comparison table
 
 # %% tags=["hide-input"]
-presentation.show(table, ["claim", "model", "ensemble", "dataset", "split", "claimed", "reproduced", "spread",
-                          "n_runs", "tier", "claim_tta", "run_tta", "verdict", "note"], precision=2,
+presentation.show(presentation.comparison_view(table), precision=2,
                   caption="Every claim and every recipe of the committed runs (sort by a column, or search).")
 
 # %% [markdown]
@@ -69,6 +68,11 @@ Markdown(claims.verdict_text(table, claim_set))
 # %% tags=["hide-input"]
 plots.plot_claims(table, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
                   title="Claimed (open) and reproduced (filled) accuracy")
+
+# %% [markdown]
+# *Every claim beside every recipe that reproduces it (one point per row of the table above); the
+# reference line is human accuracy on FER2013. A filled point left of its open one is a reproduction
+# below the claim; the verdicts above say which of those differences count.*
 
 # %% [markdown]
 # ## Baselines: off-the-shelf models and human accuracy

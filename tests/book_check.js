@@ -1,6 +1,17 @@
 // Run in a built book page once it has loaded (and its scripts, itables included, have run): the elements
-// wider than the article's content column, the error outputs, and whether the page has its article at all.
+// that reach past the article's content column and are not inside a block that scrolls sideways within it
+// (those are cut off), the error outputs, and whether the page has its article at all.
 // tests/test_notebooks_browser.py reads the result from the body's data-book-check attribute.
+function scrollsWithin(el, article, right) {
+  for (let block = el; block && block !== article; block = block.parentElement) {
+    const overflow = getComputedStyle(block).overflowX;
+    if (['auto', 'scroll', 'hidden'].includes(overflow) && block.getBoundingClientRect().right <= right) {
+      return true;
+    }
+  }
+  return false;
+}
+
 window.addEventListener('load', () => setTimeout(() => {
   const article = document.querySelector('article.bd-article') || document.querySelector('main');
   const right = article ? article.getBoundingClientRect().right + 1 : 0;
@@ -8,7 +19,7 @@ window.addEventListener('load', () => setTimeout(() => {
   if (article) {
     article.querySelectorAll('table, img, svg, .fer-table, .dt-container, .cell_output').forEach(el => {
       const box = el.getBoundingClientRect();
-      if (box.width > 0 && box.right > right) {
+      if (box.width > 0 && box.right > right && !scrollsWithin(el, article, right)) {
         wide.push(`${el.tagName}.${el.className} ends at ${Math.round(box.right)} px, ` +
                   `column at ${Math.round(right)} px`);
       }
