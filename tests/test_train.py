@@ -265,3 +265,15 @@ def test_teachers_targets_come_from_the_runs_weights(tiny_dataset, workspace):
     run = load_run(run_dir)  # the teacher's own val logits, recomputed the same way, agree in argmax
     _, val = teacher_log_probabilities(["teacher"], workspace, ("val",), tiny_dataset)
     assert (val.argmax(1) == run.logits("val").argmax(1)).mean() > 0.95
+
+
+def test_a_run_is_also_scored_on_the_test_splits_of_other_datasets(tiny_dataset, workspace, monkeypatch):
+    """A FER+ run scored on FER2013's PrivateTest too: the extra predictions and accuracies are saved."""
+    other = FERDataset("other", tiny_dataset.images, (tiny_dataset.labels + 1) % 7, tiny_dataset.splits,
+                       tiny_dataset.ids)
+    monkeypatch.setattr("fer_study.train.loop.load_dataset", {"other": other}.__getitem__)
+    run = load_run(fit(tiny_config("crossed", extra_test_datasets=("other",)), tiny_dataset, runs_dir=workspace))
+    correct = run.logits("other_test").argmax(1) == run.labels("other_test")
+    assert run.metrics["other_test_accuracy"] == pytest.approx(correct.mean())
+    assert np.array_equal(run.labels("other_test"), (run.labels("test") + 1) % 7)
+    assert "other_test_accuracy_tta" in run.metrics

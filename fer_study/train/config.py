@@ -36,6 +36,8 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # epochs without a better validation accuracy
     snapshot_epochs: tuple[int, ...] = ()  # 1-based epochs whose weights become their own runs
     tta: str = "flip"
+    # Datasets whose test split the run is scored on besides its own (FER+ runs on "fer2013").
+    extra_test_datasets: tuple[str, ...] = ()
     tta_crop: int = 40
     parent: str | None = None  # run whose checkpoint initialises this one (fine-tuning stages)
     seed: int = 0
@@ -78,7 +80,7 @@ class TrainConfig:
         values = dict(values)
         if isinstance(values.get("augment"), dict):
             values["augment"] = AugmentConfig(**values["augment"])
-        for key in ("train_splits", "snapshot_epochs"):
+        for key in ("train_splits", "snapshot_epochs", "extra_test_datasets"):
             if key in values:
                 values[key] = tuple(values[key])
         return cls(**values)

@@ -207,6 +207,10 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     train = split_tensors(dataset, config.train_splits, device, soft=soft, limit=config.limit_train)
     val = split_tensors(dataset, ("val",), device)
     test = split_tensors(dataset, ("test",), device)
+    # Scored on the test split of the run's dataset, and also on those of ``extra_test_datasets`` (FER+
+    # runs on FER2013's PrivateTest, so they compare with FER2013 runs on the same images and labels).
+    evaluated_splits = {"val": val, "test": test} | {
+        f"{name}_test": split_tensors(load_dataset(name), ("test",), device) for name in config.extra_test_datasets}
     selects_on_val = "val" not in config.train_splits
 
     torch.manual_seed(config.seed)
@@ -276,7 +280,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
                     "state": copy.deepcopy(evaluated.state_dict())}
         stale_epochs = 0 if improved else stale_epochs + 1
         if epoch + 1 in config.snapshot_epochs:
-            _write_snapshot_run(config, evaluated, val, test, history, train_seconds, epoch + 1, runs_dir,
+            _write_snapshot_run(config, evaluated, evaluated_splits, history, train_seconds, epoch + 1, runs_dir,
                                 provenance)
         with atomic_write(checkpoint_path) as tmp:
             torch.save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -288,26 +292,26 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
 
     if best["state"] is not None:  # None only with epochs: 0, which evaluates the weights as they are
         model.load_state_dict(best["state"])
-    return _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, best["epoch"], device,
+    return _write_run(config, model, evaluated_splits, pd.DataFrame(history), train_seconds, best["epoch"], device,
                       runs_dir, config.run_name, provenance)
 
 
-def _write_snapshot_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
+def _write_snapshot_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTensors],
                         history: list[dict], train_seconds: float, epoch: int, runs_dir: Path,
                         provenance: dict) -> None:
     """A snapshot of the weights at ``epoch`` becomes its own run, named after and parented by its run."""
     name = f"{config.run_name}_snap{epoch:03d}"
     device = next(model.parameters()).device
-    _write_run(config, model, val, test, pd.DataFrame(history), train_seconds, epoch, device,
+    _write_run(config, model, splits, pd.DataFrame(history), train_seconds, epoch, device,
                runs_dir, name, provenance, snapshot_of=config.run_name)
 
 
-def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: SplitTensors,
+def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTensors],
                history: pd.DataFrame, train_seconds: float, selected_epoch: int, device: torch.device,
                runs_dir: Path, name: str, provenance: dict, snapshot_of: str | None = None) -> Path:
     predictions: dict[str, np.ndarray] = {}
     results: dict[str, dict] = {}
-    for split, data in (("val", val), ("test", test)):
+    for split, data in splits.items():
         labels = data.labels.cpu().numpy()
         predictions[f"{split}_ids"] = data.ids.astype(str)
         predictions[f"{split}_labels"] = labels
@@ -338,6 +342,9 @@ def _write_run(config: TrainConfig, model: nn.Module, val: SplitTensors, test: S
         "test_accuracy_tta": results.get("test_tta", {}).get("accuracy"), "tta": config.tta,
         "macro_f1": results["test"]["macro_f1"], "macro_f1_tta": results.get("test_tta", {}).get("macro_f1"),
         "test_per_class": results["test"]["per_class"], "test_confusion": results["test"]["confusion"],
+        **{f"{split}_accuracy{suffix}": results[f"{split}{suffix}"]["accuracy"]
+           for split in splits if split not in ("val", "test") for suffix in ("", "_tta")
+           if f"{split}{suffix}" in results},
         "parent": snapshot_of or config.parent, "snapshot_of": snapshot_of,
         "weights_bytes": weights_bytes, "weights_sha256": weights_sha256,
         **provenance,
