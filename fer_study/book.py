@@ -8,6 +8,7 @@ executes every chapter and renders ``book/_build/html``.
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jupytext
@@ -66,8 +67,10 @@ def hide_default_parameters(notebook: nbformat.NotebookNode) -> None:
 def build_book(tier: str = "cpu", execute: bool = True) -> Path:
     if execute:
         for stem in list_notebooks():
-            print(f"executing {stem} ({tier})", flush=True)
+            print(f"executing {stem} ({tier})", end="", flush=True)
+            started = time.perf_counter()
             run_notebook(stem, tier)
+            print(f": {time.perf_counter() - started:.0f} s", flush=True)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jupyter_book), "build", str(paths.BOOK_DIR), "-W", "-n", "--keep-going"], check=True)
     return paths.BOOK_DIR / "_build" / "html" / "index.html"
