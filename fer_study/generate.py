@@ -8,15 +8,15 @@
   here, so a missing model stops with ``ModelNotFoundError`` before anything else happens.
 - ``crop_generated_faces``: the report's post-processing (OpenCV face detector, largest face, gray,
   48x48) through ``fer_study.data.faces.crop_face``; rejected images are counted by reason.
-- ``balance_from_folder``: fill each class of a split up to a target from per-class folders of faces,
-  then check the counts.
+
+Filling a split from per-class folders of these faces is ``fer_study.data.generated`` (the data layer, which
+the dataset variants use); the tiny random pipeline that tests and ``python -m fer_study.bench generate --tiny``
+use is ``fer_study.bench.generate.build_tiny_pipeline``.
 
 The report does not list its negative prompts or its pool values; those below are ours.
 """
 
-import json
 import random
-import string
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,11 +28,9 @@ import pandas as pd
 
 from fer_study import paths
 from fer_study.constants import CLASS_NAMES
-from fer_study.data.dataset import FERDataset, concatenate, stack_faces
 from fer_study.data.faces import GENERATED_FACES, KEPT, REASONS, FaceSettings, check_detector, crop_face
-from fer_study.data.images import ImageError, decode_face
+from fer_study.data.generated import class_folders
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 UNREADABLE, NOT_8BIT = "unreadable", "not_8bit"
 
 # The report's main prompt (section 6.2), its structure kept word for word.
@@ -225,21 +223,6 @@ def generate_faces(model: str | Path, emotion: str, count: int, seed: int, outpu
     return jobs
 
 
-def _class_folders(root: Path) -> dict[str, list[Path]]:
-    """Image files per class subfolder of ``root``; unknown subfolders are an error (a typo loses data)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: folder not found (expected one subfolder per class: {CLASS_NAMES})")
-    unknown = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in CLASS_NAMES)
-    if unknown:
-        raise ValueError(f"{root}: subfolders {unknown} are not classes; expected names from {CLASS_NAMES}")
-    files = {cls: sorted(p for p in (root / cls).glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-             for cls in CLASS_NAMES if (root / cls).is_dir()}
-    if not any(files.values()):
-        raise ValueError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in any class subfolder")
-    return files
-
-
 def crop_generated_faces(raw_dir: Path, faces_dir: Path,
                          settings: FaceSettings = GENERATED_FACES) -> pd.DataFrame:
     """Crop the face of every image under ``raw_dir/<class>/`` into ``faces_dir/<class>/<name>.png``.
@@ -247,7 +230,7 @@ def crop_generated_faces(raw_dir: Path, faces_dir: Path,
     Returns images per class (rows) and outcome (columns): kept, or the reason it was rejected
     (no face, several faces, blank frame, unreadable file, pixels deeper than 8 bits).
     """
-    files = _class_folders(raw_dir)
+    files = class_folders(raw_dir)
     check_detector(settings.detector)
     outcomes = pd.DataFrame(0, index=pd.Index(list(files), name="class"),
                             columns=[*REASONS, UNREADABLE, NOT_8BIT])
@@ -266,78 +249,6 @@ def crop_generated_faces(raw_dir: Path, faces_dir: Path,
             if crop.reason == KEPT:
                 cv2.imwrite(str(Path(faces_dir) / cls / f"{file.stem}.png"), crop.face)
     return outcomes
-
-
-def _targets(counts: pd.Series, target: int | Mapping[str, int] | None) -> dict[str, int]:
-    if target is None:
-        return dict.fromkeys(CLASS_NAMES, int(counts.max()))
-    return {cls: int(target[cls]) if isinstance(target, Mapping) else int(target) for cls in CLASS_NAMES}
-
-
-def balance_plan(dataset: FERDataset, split: str, folder: Path | None = None,
-                 target: int | Mapping[str, int] | None = None) -> pd.DataFrame:
-    """Per class of ``split``: images, target, images to add, and (with ``folder``) the image files its
-    class subfolder holds and how many more would be needed; what ``balance_from_folder`` will do."""
-    counts = dataset.counts().loc[split]
-    plan = pd.DataFrame({"images": counts, "target": pd.Series(_targets(counts, target))})
-    plan["to_add"] = (plan["target"] - plan["images"]).clip(lower=0)
-    if folder is not None:
-        files = _class_folders(folder)
-        plan["files_in_folder"] = [len(files.get(cls, [])) for cls in CLASS_NAMES]
-        plan["short"] = (plan["to_add"] - plan["files_in_folder"]).clip(lower=0)
-    plan.index.name = "class"
-    return plan
-
-
-def balance_from_folder(dataset: FERDataset, split: str, folder: Path,
-                        target: int | Mapping[str, int] | None = None,
-                        require_full: bool = True) -> FERDataset:
-    """``dataset`` plus faces from ``folder/<class>/`` so that each class of ``split`` reaches ``target``.
-
-    ``target``: one count for every class, a count per class, or ``None`` for the split's largest class.
-    Classes already at or above their target are left alone. Files that are not 48x48 8-bit images are
-    skipped and counted (``attrs["generated_rejected"]``). With ``require_full`` a class the folder
-    cannot fill is an error; otherwise it gets what there is (``attrs["generated_short"]``).
-    """
-    counts = dataset.counts().loc[split]
-    targets = _targets(counts, target)
-    needed = {cls: max(0, targets[cls] - int(counts[cls])) for cls in CLASS_NAMES}
-    files = _class_folders(folder)
-    images, labels, ids = [], [], []
-    added = dict.fromkeys(CLASS_NAMES, 0)
-    rejected = dict.fromkeys(CLASS_NAMES, 0)
-    first_errors = []
-    for label, cls in enumerate(CLASS_NAMES):
-        for file in files.get(cls, []):
-            if added[cls] == needed[cls]:
-                break
-            try:
-                images.append(decode_face(file.read_bytes(), str(file)))
-            except (ImageError, OSError) as error:
-                rejected[cls] += 1
-                first_errors.append(str(error))
-                continue
-            labels.append(label)
-            ids.append(f"gen_{cls}_{file.name}")
-            added[cls] += 1
-    short = {cls: needed[cls] - added[cls] for cls in CLASS_NAMES if added[cls] < needed[cls]}
-    if short and require_full:
-        raise ValueError(f"{folder}: not enough usable faces to reach the targets in {split}: "
-                         + ", ".join(f"{cls} lacks {n}" for cls, n in short.items())
-                         + (f" (rejected files, e.g. {first_errors[:3]})" if first_errors else ""))
-    label_array = np.array(labels, np.int64)
-    soft = None if dataset.soft_labels is None else np.eye(len(CLASS_NAMES), dtype=np.float32)[label_array]
-    extra = FERDataset(dataset.name, stack_faces(images), label_array, np.full(len(labels), split),
-                       np.array(ids, dtype=str), soft)
-    result = concatenate(dataset, extra)
-    expected = {cls: int(counts[cls]) + added[cls] for cls in CLASS_NAMES}
-    got = result.counts().loc[split]
-    wrong = {cls: int(got[cls]) for cls in CLASS_NAMES if got[cls] != expected[cls]}
-    if wrong or (require_full and any(got[cls] < targets[cls] for cls in CLASS_NAMES)):
-        raise RuntimeError(f"balancing {split} from {folder} gave {dict(got)}, expected {expected}")
-    result.attrs.update({"generated_source": str(folder), "generated_added": json.dumps(added),
-                         "generated_rejected": json.dumps(rejected), "generated_short": json.dumps(short)})
-    return result
 
 
 @dataclass
@@ -372,43 +283,3 @@ def generate_examples(model: str | Path | None, emotions: list[str], count: int,
     return GenerationReport(f"Generated {len(generated)} images with {model}, "
                             f"{generated['seconds'].mean():.2f} s per image", generated, crops, faces_dir,
                             asdict(settings))
-
-
-def build_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny, randomly initialised Stable Diffusion pipeline to ``folder`` (for tests and the
-    benchmark's plumbing check; it outputs noise, not faces). Images must be multiples of 8 pixels."""
-    import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    folder = Path(folder)
-    vocab_dir = folder / "_vocab"
-    vocab_dir.mkdir(parents=True, exist_ok=True)
-    # A character-level CLIP BPE vocabulary: every lowercase word splits into known single characters.
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for symbol in string.ascii_lowercase + string.digits + ",.-'":
-        vocab[symbol] = len(vocab)
-        vocab[symbol + "</w>"] = len(vocab)
-    (vocab_dir / "vocab.json").write_text(json.dumps(vocab))
-    (vocab_dir / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"),
-                              model_max_length=77)
-    torch.manual_seed(seed)
-    hidden = 32
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=hidden, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1))
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=hidden, attention_head_dim=4,
-        norm_num_groups=32)
-    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=32, sample_size=32)
-    scheduler = DDIMScheduler(clip_sample=False, steps_offset=1)
-    pipeline = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                       requires_safety_checker=False)
-    pipeline.save_pretrained(folder)
-    return folder

@@ -61,7 +61,7 @@ from IPython.display import Markdown
 
 from fer_study import experiments, generate, paths, plots, report
 from fer_study.constants import CLASS_NAMES
-from fer_study.data import faces, variants
+from fer_study.data import faces, generated, variants
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, OFFICIAL_GROUPS, balance_table
 
 pd.set_option("display.width", 160)
@@ -243,13 +243,13 @@ generate.generate_examples(generator_model, generation_emotions, generation_coun
 # %% [markdown]
 # ## Balancing a split from a folder of generated faces
 #
-# `generate.balance_from_folder` fills each class of a split up to a target (by default its largest
+# `generated.balance_from_folder` fills each class of a split up to a target (by default its largest
 # class) from per-class folders of 48x48 faces and checks the counts afterwards. The plan below shows
 # how many faces each class of FER2013's training split needs and, when `generated_faces_dir` is set,
 # how many the folder holds.
 
 # %% tags=["hide-input"]
-generate.balance_plan(bases["fer2013"], "train", generated_faces_dir)
+generated.balance_plan(bases["fer2013"], "train", generated_faces_dir)
 
 # %% [markdown]
 # ## Appendix: the first experiment, underfit (not evidence)

@@ -16,6 +16,7 @@ from fixture_faces import noise_dataset, photo, small_face
 from fer_study import generate
 from fer_study.bench import generate as bench_generate
 from fer_study.constants import CLASS_NAMES
+from fer_study.data import generated
 from fer_study.data.faces import BLANK, KEPT, NO_FACE, SEVERAL_FACES
 from fer_study.generate import GenerationSettings, ModelNotFoundError, PromptGenerator
 
@@ -38,7 +39,7 @@ def offline(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return generate.build_tiny_pipeline(tmp_path_factory.mktemp("tiny"))
+    return bench_generate.build_tiny_pipeline(tmp_path_factory.mktemp("tiny"))
 
 
 def write_image(path, image):
@@ -144,7 +145,7 @@ def test_folder_layout_errors_are_clear(tmp_path):
         generate.crop_generated_faces(tmp_path / "empty", tmp_path / "faces")
     write_image(tmp_path / "typo" / "hapy" / "a.png", small_face())
     with pytest.raises(ValueError, match="not classes"):
-        generate.balance_from_folder(noise_dataset((1,) * 7), "train", tmp_path / "typo")
+        generated.balance_from_folder(noise_dataset((1,) * 7), "train", tmp_path / "typo")
 
 
 def test_balance_fills_each_class_to_the_target_and_skips_bad_files(tmp_path):
@@ -157,12 +158,12 @@ def test_balance_fills_each_class_to_the_target_and_skips_bad_files(tmp_path):
     write_image(folder / "fear" / "rgb.png", cv2.cvtColor(small_face(), cv2.COLOR_GRAY2BGR))
     (folder / "fear" / "c_broken.png").write_bytes(b"\x89PNG broken")
 
-    plan = generate.balance_plan(base, "train", folder, target=4)
+    plan = generated.balance_plan(base, "train", folder, target=4)
     assert plan.loc["disgust", ["to_add", "files_in_folder", "short"]].tolist() == [3, 5, 0]
     assert plan.loc["angry", ["to_add", "files_in_folder", "short"]].tolist() == [1, 0, 1]
-    assert "files_in_folder" not in generate.balance_plan(base, "train").columns
+    assert "files_in_folder" not in generated.balance_plan(base, "train").columns
 
-    result = generate.balance_from_folder(base, "train", folder)  # target: the largest class, 3
+    result = generated.balance_from_folder(base, "train", folder)  # target: the largest class, 3
     assert result.counts().loc["train"].tolist() == [3] * 7
     assert result.counts().loc[["val", "test"]].equals(base.counts().loc[["val", "test"]])
     assert sorted(result.ids[len(base):]) == ["gen_disgust_d0.png", "gen_disgust_d1.png", "gen_fear_rgb.png"]
@@ -171,8 +172,8 @@ def test_balance_fills_each_class_to_the_target_and_skips_bad_files(tmp_path):
     assert np.array_equal(result.soft_labels[len(base):].argmax(axis=1), result.labels[len(base):])
 
     with pytest.raises(ValueError, match="angry lacks 1, fear lacks 1, happy lacks 1"):
-        generate.balance_from_folder(base, "train", folder, target=4)
-    partial = generate.balance_from_folder(base, "train", folder, target={**dict.fromkeys(CLASS_NAMES, 0),
+        generated.balance_from_folder(base, "train", folder, target=4)
+    partial = generated.balance_from_folder(base, "train", folder, target={**dict.fromkeys(CLASS_NAMES, 0),
                                                                           "disgust": 5}, require_full=False)
     assert partial.counts().loc["train", "disgust"] == 4
     assert json.loads(partial.attrs["generated_short"]) == {"disgust": 1}

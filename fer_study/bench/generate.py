@@ -9,6 +9,8 @@ without real weights, and its figures say nothing about a real model; the output
 """
 
 import argparse
+import json
+import string
 import sys
 import tempfile
 from pathlib import Path
@@ -16,12 +18,51 @@ from pathlib import Path
 from fer_study.generate import (
     GenerationSettings,
     ModelNotFoundError,
-    build_tiny_pipeline,
     default_device,
     generate_faces,
 )
 
 TINY_LABEL = "TINY RANDOM TEST PIPELINE (plumbing check only; not a real model, its timing means nothing)"
+
+
+def build_tiny_pipeline(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny, randomly initialised Stable Diffusion pipeline to ``folder`` (for tests and the
+    benchmark's plumbing check; it outputs noise, not faces). Images must be multiples of 8 pixels."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    vocab_dir = folder / "_vocab"
+    vocab_dir.mkdir(parents=True, exist_ok=True)
+    # A character-level CLIP BPE vocabulary: every lowercase word splits into known single characters.
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for symbol in string.ascii_lowercase + string.digits + ",.-'":
+        vocab[symbol] = len(vocab)
+        vocab[symbol + "</w>"] = len(vocab)
+    (vocab_dir / "vocab.json").write_text(json.dumps(vocab))
+    (vocab_dir / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"),
+                              model_max_length=77)
+    torch.manual_seed(seed)
+    hidden = 32
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=hidden, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1))
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=hidden, attention_head_dim=4,
+        norm_num_groups=32)
+    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=32, sample_size=32)
+    scheduler = DDIMScheduler(clip_sample=False, steps_offset=1)
+    pipeline = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+    pipeline.save_pretrained(folder)
+    return folder
 
 
 def main(argv: list[str]) -> int:

@@ -33,6 +33,7 @@ from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, IMA
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import EXCLUDED, FERDataset, concatenate, stack_faces
 from fer_study.data.faces import DATASET_FACES, FaceSettings, FaceTable, detect_dataset_faces, sample_rows
+from fer_study.data.generated import balance_from_folder
 from fer_study.data.registry import (
     check_class_counts,
     check_split_sizes,
@@ -214,9 +215,6 @@ def build_semi_balanced(base: FERDataset,
     targets = semi_balance_targets(base.counts().loc["train"], settings)
     dataset, generated = base, dict.fromkeys(CLASS_NAMES, 0)
     if settings.generated_dir is not None:
-        # Imported here: fer_study.generate imports this package, which imports this module.
-        from fer_study.generate import balance_from_folder
-
         dataset = balance_from_folder(base, "train", Path(settings.generated_dir), targets,
                                       require_full=False)
         generated = json.loads(dataset.attrs["generated_added"])
