@@ -33,11 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import yaml
-from matplotlib.figure import Figure
 
-from fer_study import ensemble, plots
+from fer_study import ensemble
 from fer_study.claims import ClaimError, _check_fields
 from fer_study.runs import Run
 
@@ -398,45 +396,3 @@ def summary_text(entries: pd.DataFrame, references: pd.DataFrame) -> str:
         lines.append("Entries whose model the study ran: " + "; ".join(
             f"{row['paper']} (claimed {row['claimed']:g} %): {row['this_study']}" for _, row in ran.iterrows()) + ".")
     return "\n\n".join(lines)
-
-
-# Line styles of the study's reference lines: single runs solid, ensembles dashed; TTA darker.
-_REFERENCE_STYLE = {"single": "-", "ensemble": "--"}
-# A fixed colour per protocol class (indices into the house palette), distinct for neighbouring classes.
-_CLASS_COLOURS = dict(zip(PROTOCOL_CLASSES, (0, 2, 9, 3, 4, 7, 5), strict=True))
-
-
-def plot_leaderboard(entries: pd.DataFrame, references: pd.DataFrame,
-                     human: tuple[float, float] | None = None, title: str | None = None) -> Figure:
-    """Claimed accuracy per entry (``entries_frame``), coloured by protocol class, with the runs of the
-    public code that issue threads report (black ranges), the study's own results (``study_references``)
-    as vertical lines, and an optional human-accuracy band (value, uncertainty)."""
-    rows = entries[entries["claimed"].notna()].reset_index(drop=True)
-    if rows.empty:
-        return plots.message_figure("No leaderboard entry claims a FER2013 accuracy.", title)
-    figure, (axes,) = plots._figure(height=0.28 * len(rows) + 2.5)
-    positions = np.arange(len(rows))
-    if human is not None:
-        value, uncertainty = human
-        axes.axvspan(value - uncertainty, value + uncertainty, color="grey", alpha=0.12,
-                     label=f"human {value:g} ± {uncertainty:g} %")
-    colours = sns.color_palette(plots.HOUSE_STYLE["palette"])
-    for name in PROTOCOL_CLASSES:
-        members = rows["protocol_class"] == name
-        if members.any():
-            axes.scatter(rows.loc[members, "claimed"], positions[members], color=colours[_CLASS_COLOURS[name]],
-                         s=45, zorder=3, label=f"claimed: {name}")
-    reproduced = rows["reproduced_low"].notna().to_numpy()
-    if reproduced.any():
-        axes.hlines(positions[reproduced], rows.loc[reproduced, "reproduced_low"] - 0.1,
-                    rows.loc[reproduced, "reproduced_high"] + 0.1, color="black", linewidth=3, zorder=2,
-                    label="runs of the public code (issue threads)")
-    for _, reference in references.iterrows():
-        axes.axvline(reference["test_acc_pct"], color="black" if reference["tta"] else "dimgrey",
-                     linestyle=_REFERENCE_STYLE[reference["kind"]], linewidth=1,
-                     label=f"this study, {reference['label']}: {reference['test_acc_pct']:.2f} %")
-    axes.set_yticks(positions, rows["paper"], fontsize="x-small")
-    axes.invert_yaxis()
-    axes.set(xlabel="FER2013 accuracy % (as claimed; the study's on PrivateTest)", title=title or "")
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize="x-small")
-    return figure

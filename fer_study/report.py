@@ -8,9 +8,7 @@ is no committed run yet, so the notebooks stay a few lines per cell and need no 
 
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -18,8 +16,8 @@ from torch import nn
 
 from fer_study import ensemble, paths
 from fer_study.claims import ClaimSet, claims_frame, comparison_table, load_claims
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
-from fer_study.data import FERDataset, cache_path, load_dataset
+from fer_study.constants import CLASS_NAMES
+from fer_study.data import FERDataset
 from fer_study.models import create_model
 from fer_study.models._registry import _MODELS
 from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, weights_path
@@ -39,30 +37,6 @@ SECTION_COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", 
 RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "precision", "dataset", "label_mode",
                "class_weights", "train_splits", "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct",
                "test_acc_tta_pct", "tta", "macro_f1", "train_minutes"]
-
-
-class FaceSample(NamedTuple):
-    images: np.ndarray  # (N, 48, 48) uint8
-    labels: np.ndarray  # (N,) int64 in CLASS_NAMES order
-    source: str  # where the faces came from, for a caption
-
-
-def sample_faces(count: int, seed: int = 0) -> FaceSample:
-    """``count`` FER2013 training faces when the FER2013 cache exists, else smooth synthetic images.
-
-    The cache is only read, never built here, so this works on a machine without the archives.
-    """
-    rng = np.random.default_rng(seed)
-    if cache_path("fer2013").is_file():
-        train = load_dataset("fer2013").subset("train")
-        chosen = rng.choice(len(train), size=count, replace=count > len(train))
-        return FaceSample(train.images[chosen], train.labels[chosen], "FER2013 training images")
-    # Upsampled coarse noise: smooth, face-sized blobs with the value range of real faces.
-    coarse = rng.integers(0, 256, (count, 6, 6), dtype=np.uint8)
-    images = np.stack([cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_CUBIC)
-                       for image in coarse])
-    labels = np.arange(count, dtype=np.int64) % NUM_CLASSES
-    return FaceSample(images, labels, "synthetic images (no FER2013 cache on this machine)")
 
 
 def paper_claims(claim_prefixes: tuple[str, ...], claims: ClaimSet | None = None) -> pd.DataFrame:

@@ -40,6 +40,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from fer_study import claims, ensemble, plots, presentation, report
+from fer_study.data import samples
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -78,7 +79,7 @@ presentation.show(report.recipe_table(runs))
 # companions; with the repair its logits do not change.
 
 # %% tags=["hide-input"]
-faces = report.sample_faces(demo_faces, seed=seed)
+faces = samples.sample_faces(demo_faces, seed=seed)
 face_batch = torch.from_numpy(faces.images).float().div(255).unsqueeze(1)
 pattlite_run = ensemble.best_on_validation(report.committed_runs(["pattlite"], runs_dir))
 per_sample, published, weights = report.pattlite_pair(face_batch, pattlite_run)

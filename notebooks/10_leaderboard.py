@@ -65,7 +65,7 @@ references = leaderboard.study_references(runs, selection)
 plots.show_table(references, ensemble.NO_RUNS)
 
 # %% tags=["hide-input"]
-leaderboard.plot_leaderboard(entries, references, claims.reference_level("human"),
+plots.plot_leaderboard(entries, references, claims.reference_level("human"),
                              title="FER2013: claimed accuracy by protocol class")
 
 # %% [markdown]

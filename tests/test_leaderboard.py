@@ -17,7 +17,7 @@ import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 from matplotlib.figure import Figure
 
-from fer_study import ensemble, leaderboard
+from fer_study import ensemble, leaderboard, plots
 from fer_study.runs import load_run
 
 N = 70
@@ -165,11 +165,11 @@ def test_summary_text_counts_the_comparable_entries(runs):
 def test_the_figure_draws_claims_and_reference_lines(runs):
     frame = leaderboard.entries_frame(runs=runs)
     references = leaderboard.study_references(runs)
-    figure = leaderboard.plot_leaderboard(frame, references, human=(65.0, 5.0))
+    figure = plots.plot_leaderboard(frame, references, human=(65.0, 5.0))
     assert isinstance(figure, Figure)
     (axes,) = figure.axes
     labels = axes.get_legend_handles_labels()[1]
     assert any(label.startswith("this study, best single, cpu") for label in labels)
     assert len(axes.get_yticklabels()) == int(frame["claimed"].notna().sum())
-    empty = leaderboard.plot_leaderboard(frame.assign(claimed=np.nan), references)
+    empty = plots.plot_leaderboard(frame.assign(claimed=np.nan), references)
     assert "No leaderboard entry" in empty.axes[0].texts[0].get_text()

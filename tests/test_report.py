@@ -10,6 +10,7 @@ from fixture_runs import labels_for, write_run, wrong_on
 
 from fer_study import ensemble, paths, plots, report
 from fer_study.constants import NUM_CLASSES
+from fer_study.data import samples
 
 N_IMAGES = 14
 
@@ -20,11 +21,11 @@ def _run(runs_dir, name, val_wrong=(), test_wrong=(), **metrics):
 
 
 def test_sample_faces_are_synthetic_without_a_cache(isolated_paths):
-    faces = report.sample_faces(9, seed=3)
+    faces = samples.sample_faces(9, seed=3)
     assert faces.images.shape == (9, 48, 48) and faces.images.dtype == np.uint8
     assert set(faces.labels) <= set(range(NUM_CLASSES)) and "synthetic" in faces.source
     assert faces.images.std() > 10  # varied images, not blank frames
-    np.testing.assert_array_equal(faces.images, report.sample_faces(9, seed=3).images)
+    np.testing.assert_array_equal(faces.images, samples.sample_faces(9, seed=3).images)
 
 
 def test_model_summary_is_computed_and_labels_scaled_variants():
@@ -125,7 +126,7 @@ def test_train_runs_trains_the_tier_configs_and_skips_the_others(tmp_path, monke
 
 
 def test_batch_attention_demo_shows_the_published_leak_and_the_repair_without_it(isolated_paths):
-    faces = torch.from_numpy(report.sample_faces(3, seed=0).images).float().div(255).unsqueeze(1)
+    faces = torch.from_numpy(samples.sample_faces(3, seed=0).images).float().div(255).unsqueeze(1)
     per_sample, published, weights = report.pattlite_pair(faces)
     assert "random weights" in weights
     demo = report.batch_attention_demo(faces, per_sample, published, companion_faces=2, copies=2)

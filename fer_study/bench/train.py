@@ -43,9 +43,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
+from fer_study.data.samples import sample_faces
 from fer_study.data.tensors import AugmentConfig, SplitTensors
 from fer_study.models import create_model, list_models
-from fer_study.report import sample_faces
 from fer_study.train.config import PRECISIONS, TrainConfig
 from fer_study.train.loop import resolve_device, resolved_precision, train_one_epoch, train_step
 from fer_study.train.optim import build_optimizer, build_scheduler
