@@ -39,14 +39,14 @@ import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
-from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
+from fer_study.constants import CLASS_NAMES
 from fer_study.data.samples import sample_faces
 from fer_study.data.tensors import AugmentConfig, SplitTensors
 from fer_study.models import create_model, list_models
 from fer_study.train.config import PRECISIONS, TrainConfig
+from fer_study.train.flops import training_flops_per_image
 from fer_study.train.loop import resolve_device, resolved_precision, train_one_epoch, train_step
 from fer_study.train.optim import build_optimizer, build_scheduler
 
@@ -63,7 +63,6 @@ MATMUL_SIDE = {"cpu": 1024, "cuda": 8192}
 DEFAULT_PRECISION = "bfloat16"
 PLAIN_PRECISION = "float32"
 MATMUL_REPEATS = 10
-FLOP_COUNT_BATCH = 2
 
 
 def matmul_gflops(device: torch.device, precision: str) -> float:
@@ -81,19 +80,6 @@ def matmul_gflops(device: torch.device, precision: str) -> float:
         if repeat:  # the first product pays for allocation and kernel selection
             seconds.append(time.perf_counter() - start)
     return 2 * side**3 / statistics.median(seconds) / 1e9
-
-
-def training_flops_per_image(model: torch.nn.Module, config: TrainConfig) -> float:
-    """Forward + backward FLOPs of one training step per 48x48 image (counted on a CPU copy)."""
-    model = copy.deepcopy(model).cpu()
-    optimizer = build_optimizer(config.optimizer, model, config.lr, config.weight_decay)
-    images = torch.rand(FLOP_COUNT_BATCH, 1, IMAGE_SIZE, IMAGE_SIZE,
-                        generator=torch.Generator().manual_seed(0))
-    labels = torch.arange(FLOP_COUNT_BATCH) % len(CLASS_NAMES)
-    model.train()
-    with FlopCounterMode(display=False) as counter:
-        train_step(model, images, labels, optimizer, torch.nn.CrossEntropyLoss(), 0.0, config.precision)
-    return counter.get_total_flops() / FLOP_COUNT_BATCH
 
 
 def engine_batches(model: torch.nn.Module, config: TrainConfig, faces: np.ndarray, labels: np.ndarray,

@@ -25,12 +25,12 @@ import torch
 import yaml
 
 from fer_study import paths
-from fer_study.bench.train import training_flops_per_image
 from fer_study.data import load_dataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
 from fer_study.runs import recipe_and_seed
 from fer_study.train import TrainConfig
+from fer_study.train.flops import training_flops_per_image
 from fer_study.train.tta import tta_views
 
 # The report's headline models first (ResEmoteNet, the RMN trio it reproduced: RMN, CBAM-ResNet50 and
