@@ -15,18 +15,15 @@ grouped by their validation and test ids and labels before anything is combined.
 
 import hashlib
 import itertools
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize
 
 from fer_study import metrics as metrics_module
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.runs import PREDICTION_SPLITS, Run, list_runs, load_run
 
 COMBINERS = ("mean", "weighted", "vote")
@@ -391,113 +388,3 @@ def best_confusion(results: Sequence[EnsembleResult]) -> tuple[list | None, str]
 def label(result: EnsembleResult) -> str:
     tta = " + TTA" if result.ensemble.tta else ""
     return f"{result.ensemble.name} [{result.combiner}{tta}] ({result.ensemble.group})"
-
-
-def cpu_ms_per_image(model_name: str) -> float:
-    """CPU forward time of one 48x48 image (batch of one, as a recognizer classifies one face at a time)
-    through a freshly built, untrained registered model.
-
-    Weights do not change the arithmetic, so the untrained model times the same as the trained one. One
-    untimed forward first, so allocation and one-off setup are not counted.
-    """
-    import torch
-
-    from fer_study.models import create_model
-
-    model = create_model(model_name).eval()
-    image = torch.rand(1, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
-        model(image)
-        start = time.perf_counter()
-        model(image)
-        return (time.perf_counter() - start) * 1000.0
-
-
-def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFrame:
-    """One row per run: what it is, its accuracies (recomputed from predictions.npz) and its cost."""
-    registered = set()
-    if measure_cost:
-        from fer_study.models import list_models
-
-        registered = set(list_models())
-    timings: dict[str, float] = {}
-    rows = []
-    for run in runs:
-        model = str(run.metrics.get("model"))
-        note = ""
-        if measure_cost and model not in timings:
-            if model in registered:
-                timings[model] = cpu_ms_per_image(model)
-            else:
-                note = f"model {model!r} is not registered: CPU time not measured"
-        rows.append({
-            "run": run.name, "model": model, "dataset": run.metrics.get("dataset"),
-            "tier": run.metrics.get("tier"), "device": run.metrics.get("device"),
-            "seed": run.metrics.get("seed"), "parent": run.metrics.get("parent"),
-            "params": run.metrics.get("params"), "tta": run.metrics.get("tta"),
-            "val_acc_pct": 100 * accuracy(run, "val"),
-            "test_acc_pct": 100 * accuracy(run, "test"),
-            "test_acc_tta_pct": 100 * accuracy(run, "test", tta=True) if has_tta(run) else np.nan,
-            "cpu_ms_per_image": timings.get(model, np.nan),
-            "note": note,
-        })
-    columns = ["run", "model", "dataset", "tier", "device", "seed", "parent", "params", "tta", "val_acc_pct",
-               "test_acc_pct", "test_acc_tta_pct", "cpu_ms_per_image", "note"]
-    # Nullable integers: a run without a parameter count shows blank, not as a float.
-    return pd.DataFrame(rows, columns=columns).astype({"params": "Int64"})
-
-
-def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per ensemble and combiner: accuracy with its interval, gain over the best member with its
-    paired interval, macro-F1, per-class recall and, when ``members`` (``member_table``) is given, cost.
-
-    Accuracies are in percent, gains in percentage points. Cost is summed over members: total
-    parameters and CPU ms per image for one view (TTA multiplies it by the number of views).
-    """
-    cost = members.set_index("run") if members is not None and len(members) else None
-    rows = []
-    for result in results:
-        names = result.ensemble.member_names
-        fitted = result.combiner == "weighted"
-        weights = ", ".join(f"{weight:.2f}" for weight in result.weights) if fitted else ""
-        row = {
-            "group": result.ensemble.group, "ensemble": result.ensemble.name, "combiner": result.combiner,
-            "tta": result.ensemble.tta, "n_members": len(names), "members": ", ".join(names),
-            "weights": weights,
-            "val_acc_pct": 100 * result.val_accuracy,
-            "test_acc_pct": 100 * result.test["accuracy"],
-            "test_acc_low": 100 * result.accuracy_interval[0],
-            "test_acc_high": 100 * result.accuracy_interval[1],
-            "macro_f1": result.test["macro_f1"],
-            "best_member": result.best_member,
-            "best_member_test_acc_pct": 100 * result.best_member_test_accuracy,
-            "gain_pp": 100 * result.gain,
-            "gain_low": 100 * result.gain_interval[0], "gain_high": 100 * result.gain_interval[1],
-        }
-        row |= {f"recall_{name}": result.test["per_class"][name]["recall"] for name in CLASS_NAMES}
-        if cost is not None:
-            # min_count: a member without a parameter count or timing makes the total unknown, not smaller.
-            row["params"] = cost.loc[names, "params"].astype(float).sum(min_count=len(names))
-            row["cpu_ms_per_image"] = cost.loc[names, "cpu_ms_per_image"].sum(min_count=len(names))
-        rows.append(row)
-    columns = ["group", "ensemble", "combiner", "tta", "n_members", "members", "weights", "val_acc_pct",
-               "test_acc_pct", "test_acc_low", "test_acc_high", "macro_f1", "best_member",
-               "best_member_test_acc_pct", "gain_pp", "gain_low", "gain_high",
-               *(f"recall_{name}" for name in CLASS_NAMES)]
-    if cost is not None:
-        columns += ["params", "cpu_ms_per_image"]
-        return pd.DataFrame(rows, columns=columns).astype({"params": "Int64"})
-    return pd.DataFrame(rows, columns=columns)
-
-
-COST_COLUMNS = ["label", "kind", "test_acc_pct", "params", "cpu_ms_per_image"]
-
-
-def cost_points(members: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Members and mean-softmax ensembles as points for an accuracy-vs-cost plot (test accuracy without
-    TTA; the other combiners cost the same)."""
-    plain = table[~table["tta"].astype(bool) & (table["combiner"] == "mean")]
-    frames = [members.assign(kind="single model", label=members["run"]),
-              plain.assign(kind="ensemble (mean)", label=plain["ensemble"])]
-    frames = [frame[COST_COLUMNS] for frame in frames if len(frame)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COST_COLUMNS)

@@ -18,8 +18,8 @@ from fer_study import ensemble, paths
 from fer_study.claims import ClaimSet, claims_frame, comparison_table, load_claims
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import FERDataset
-from fer_study.models import create_model
-from fer_study.models._registry import _MODELS
+from fer_study.ensemble_tables import results_table
+from fer_study.models import create_model, model_info
 from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, weights_path
 from fer_study.train import TrainConfig, fit
 
@@ -58,26 +58,29 @@ def model_role(model_name: str, paper_model: bool, claims: ClaimSet | None = Non
     return "paper architecture" if paper_model else "the study's own model, not a paper's"
 
 
+def parameter_count(model_name: str) -> int:
+    """The parameters of a registered model, counted on PyTorch's ``meta`` device: shapes without storage,
+    so a 137 M-parameter model is counted without allocating or initialising it."""
+    with torch.device("meta"):
+        return sum(parameter.numel() for parameter in create_model(model_name).parameters())
+
+
 def model_summary(names: list[str]) -> pd.DataFrame:
-    """One row per registered model, computed from a freshly built instance: parameters, input size,
-    whether it is a paper's model, and how its numbers may be compared."""
+    """One row per registered model, from its registration (``models.model_info``) and its parameter count:
+    parameters, input size, whether it is a paper's model, and how its numbers may be compared."""
     claims = load_claims()
     rows = []
     for name in names:
-        model = create_model(name)
-        paper_model = bool(getattr(model, "paper_model", True))
-        rows.append({"model": name, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-                     "input_size": model.input_size, "paper_model": paper_model,
-                     "role": model_role(name, paper_model, claims)})
+        info = model_info(name)
+        rows.append({"model": name, "params_M": parameter_count(name) / 1e6, "input_size": info.input_size,
+                     "paper_model": info.paper_model, "role": model_role(name, info.paper_model, claims)})
     return pd.DataFrame(rows, columns=["model", "params_M", "input_size", "paper_model", "role"])
 
 
 def deviation_notes(model_name: str) -> str:
     """Markdown: the deviation notes of the model's module docstring, from its "Deliberate deviations" (or
     "Deviation") paragraph to the end, as written there (RST double backquotes become markdown code)."""
-    if model_name not in _MODELS:
-        raise KeyError(f"unknown model {model_name!r}")
-    module = sys.modules[_MODELS[model_name].__module__]
+    module = sys.modules[model_info(model_name).module]
     text = module.__doc__ or ""
     starts = [text.find(heading) for heading in DEVIATION_HEADINGS if heading in text]
     if not starts:
@@ -218,7 +221,7 @@ def paper_comparison(claim_prefixes: tuple[str, ...], models: tuple[str, ...],
 def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, bootstrap_samples: int = 1000,
                    seed: int = 0) -> pd.DataFrame:
     """The snapshot ensemble (mean softmax, without and with TTA) of every run among ``run_names`` that
-    has committed snapshot runs, as ``ensemble.results_table`` rows; empty when there is none."""
+    has committed snapshot runs, as ``ensemble_tables.results_table`` rows; empty when there is none."""
     runs = [run for run in ensemble.load_runs(runs_dir, tiers=None)
             if run.name in run_names or run.metrics.get("snapshot_of") in run_names]
     results = []
@@ -227,7 +230,7 @@ def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, boo
             named, _ = ensemble.named_ensembles(group, group_runs, tta)
             results += [ensemble.evaluate(candidate, "mean", bootstrap_samples, seed) for candidate in named
                         if candidate.name.startswith(ensemble.SNAPSHOT)]
-    return ensemble.results_table(results)
+    return results_table(results)
 
 
 def _calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:

@@ -32,7 +32,7 @@ seed = 0
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from fer_study import claims, ensemble, plots, presentation
+from fer_study import claims, ensemble, ensemble_tables, plots, presentation
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -66,7 +66,7 @@ presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value",
 
 # %% tags=["hide-input"]
 runs = ensemble.load_runs(runs_dir, tiers)
-members = ensemble.member_table(runs, measure_cost=measure_cost)
+members = ensemble_tables.member_table(runs, measure_cost=measure_cost)
 presentation.show(members, empty_message=ensemble.NO_RUNS)
 
 # %% [markdown]
@@ -78,7 +78,7 @@ presentation.show(members, empty_message=ensemble.NO_RUNS)
 
 # %% tags=["hide-input"]
 results, notes = ensemble.evaluate_all(runs, selection, combiners, bootstrap_samples, seed)
-table = ensemble.results_table(results, members)
+table = ensemble_tables.results_table(results, members)
 presentation.show(table, empty_message=ensemble.NO_RUNS)
 glue("chapter_answer", presentation.ensemble_answer(results), display=False)
 
@@ -112,7 +112,7 @@ plots.plot_confusion(*ensemble.best_confusion(results))
 # ensemble (without TTA) against its total parameter count and its CPU time per image.
 
 # %% tags=["hide-input"]
-points = ensemble.cost_points(members, table)
+points = ensemble_tables.cost_points(members, table)
 plots.plot_accuracy_vs_cost(points, cost="params", title="Test accuracy vs parameters")
 
 # %% tags=["hide-input"]

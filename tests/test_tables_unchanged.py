@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_study import claims, ensemble, paths, report
+from fer_study import claims, ensemble, ensemble_tables, paths, report
 
 SNAPSHOT = Path(__file__).with_name("data") / "tables_snapshot.json"
 SNAPSHOT_RUNS = [
@@ -42,9 +42,9 @@ def current_tables(runs_dir: Path) -> dict:
     results, notes = ensemble.evaluate_all(runs, bootstrap_samples=BOOTSTRAP_SAMPLES)
     return {
         "comparison_table": _records(claims.comparison_table(runs_dir, bootstrap_samples=BOOTSTRAP_SAMPLES)),
-        "ensemble_results": _records(ensemble.results_table(results)),
+        "ensemble_results": _records(ensemble_tables.results_table(results)),
         "ensemble_notes": notes,
-        "member_table": _records(ensemble.member_table(runs)),
+        "member_table": _records(ensemble_tables.member_table(runs)),
         "runs_table": _records(report.runs_table(SNAPSHOT_RUNS, runs_dir)),
     }
 

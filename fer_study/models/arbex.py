@@ -186,7 +186,13 @@ class ReliabilityBalancing(nn.Module):
         return outputs.logits, loss
 
 
-@register_model
+@register_model(
+    paper=("Wasi et al., ARBEx: Attentive Feature Extraction with Reliability Balancing for Robust Facial"
+           " Expression Learning, 2023"),
+    url="https://arxiv.org/abs/2305.01486",
+    input_size=224,
+    paper_model=False,
+)
 def arbex_resnet18(weights_path: str | Path | None = None, **overrides) -> ReliabilityBalancing:
     """ARBEx reliability balancing on RMN's ResNet18 (224 input); not the paper's POSTER V2 model."""
     return ReliabilityBalancing(resnet18(weights_path=weights_path), ReliabilityBalancingConfig(**overrides))

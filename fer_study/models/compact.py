@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from fer_study.constants import IMAGE_SIZE, NUM_CLASSES
-from fer_study.models._layers import InputAdapter, conv_bn_relu
 from fer_study.models._registry import register_model
+from fer_study.models.layers import InputAdapter, conv_bn_relu
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class CompactVGG(nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-@register_model
+@register_model(paper=None, url=None, input_size=IMAGE_SIZE, paper_model=False)
 def vgg_cpu(**overrides) -> CompactVGG:
     """The study's 1.2 M-parameter CPU baseline at native 48x48 (not a paper's model)."""
     return CompactVGG(CompactVGGConfig(**overrides))

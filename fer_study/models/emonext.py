@@ -38,13 +38,13 @@ from torch import nn
 from torchvision.models.convnext import CNBlock, LayerNorm2d
 
 from fer_study.constants import NUM_CLASSES
-from fer_study.models._layers import (
+from fer_study.models._registry import register_model
+from fer_study.models.layers import (
     DotProductSelfAttention,
     InputAdapter,
     SpatialTransformer,
     SqueezeExcitation,
 )
-from fer_study.models._registry import register_model
 
 LAYER_NORM_EPS = 1e-6
 
@@ -127,7 +127,11 @@ class EmoNeXt(nn.Module):
         return logits, loss
 
 
-@register_model
+@register_model(
+    paper="El Boudouri, Bohi, EmoNeXt: an Adapted ConvNeXt for Facial Emotion Recognition, IEEE MMSP 2023",
+    url="https://arxiv.org/abs/2501.08199",
+    input_size=224,
+)
 def emonext_tiny(**overrides) -> EmoNeXt:
     """EmoNeXt-Tiny: STN + ConvNeXt-T with SE, per-sample attention regulariser (30.56 M parameters)."""
     return EmoNeXt(EmoNeXtConfig(**overrides))

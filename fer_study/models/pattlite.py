@@ -33,14 +33,14 @@ import torch
 from torch import nn
 
 from fer_study.constants import NUM_CLASSES
-from fer_study.models._layers import (
+from fer_study.models._registry import register_model
+from fer_study.models.layers import (
     KERAS_BN_EPS,
     InputAdapter,
     SamePadConv2d,
     ScaledDotAttention,
     SeparableConv2d,
 )
-from fer_study.models._registry import register_model
 
 # (pointwise width, stride) of Keras MobileNetV1 blocks 1-9; the cut keeps block 9's depthwise half.
 MOBILENET_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1))
@@ -116,7 +116,12 @@ class PAttLite(nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-@register_model
+@register_model(
+    paper=("Ngwe et al., PAtt-Lite: Lightweight Patch and Attention MobileNet for Challenging Facial"
+           " Expression Recognition, IEEE Access 2024"),
+    url="https://arxiv.org/abs/2306.09626",
+    input_size=224,
+)
 def pattlite(**overrides) -> PAttLite:
     """PAtt-Lite, per-sample attention over patch tokens; ``batch_attention=True``: the published bug."""
     return PAttLite(PAttLiteConfig(**overrides))

@@ -23,9 +23,11 @@ import torch
 from torch import nn
 
 from fer_study.constants import IMAGE_SIZE, NUM_CLASSES
-from fer_study.models._layers import InputAdapter, Normalization, ResidualBlock, SqueezeExcitation
 from fer_study.models._registry import register_model
+from fer_study.models.layers import InputAdapter, Normalization, ResidualBlock, SqueezeExcitation
 
+RESEMOTENET_PAPER = "Roy et al., ResEmoteNet, IEEE Signal Processing Letters 2024"
+RESEMOTENET_URL = "https://arxiv.org/abs/2409.10545"
 
 @dataclass(frozen=True)
 class ResEmoteNetConfig:
@@ -92,7 +94,7 @@ class ResEmoteNet(nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-@register_model
+@register_model(paper=RESEMOTENET_PAPER, url=RESEMOTENET_URL, input_size=64)
 def resemotenet(**overrides) -> ResEmoteNet:
     """ResEmoteNet as published: 3x64x64 input, 80.24 M parameters."""
     return ResEmoteNet(ResEmoteNetConfig(**overrides), paper_model=True)
@@ -101,7 +103,13 @@ def resemotenet(**overrides) -> ResEmoteNet:
 RESEMOTENET_S_WIDTH_DIVISOR = 8
 
 
-@register_model
+@register_model(
+    paper=RESEMOTENET_PAPER,
+    url=RESEMOTENET_URL,
+    input_size=IMAGE_SIZE,
+    paper_model=False,
+    scaled_variant_of="resemotenet",
+)
 def resemotenet_s(**overrides) -> ResEmoteNet:
     """Width-scaled CPU variant (all widths / 8, native 48x48 input); not the paper's model."""
     config = replace(ResEmoteNetConfig().scaled(RESEMOTENET_S_WIDTH_DIVISOR), input_size=None)

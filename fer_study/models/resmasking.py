@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from fer_study.constants import NUM_CLASSES
-from fer_study.models._layers import InputAdapter, MaskingUNet, Normalization, resnet_trunk
 from fer_study.models._registry import register_model
+from fer_study.models.layers import InputAdapter, MaskingUNet, Normalization, resnet_trunk
 
 STAGE_WIDTHS = (64, 128, 256, 512)
 
@@ -66,7 +66,11 @@ class ResidualMaskingNetwork(nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-@register_model
+@register_model(
+    paper="Pham, Vu, Tran, Residual Masking Network, ICPR 2020",
+    url="https://github.com/phamquiluan/ResidualMaskingNetwork",
+    input_size=224,
+)
 def resmasking_dropout1(weights_path: str | Path | None = None, **overrides) -> ResidualMaskingNetwork:
     """RMN ``resmasking_dropout1``: ResNet34 + 4 masking U-Nets, Dropout(0.4) head, 224 input."""
     return ResidualMaskingNetwork(ResMaskingConfig(**overrides), weights_path)

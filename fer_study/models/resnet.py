@@ -26,8 +26,8 @@ from torch import nn
 from torchvision.models.resnet import Bottleneck
 
 from fer_study.constants import NUM_CLASSES
-from fer_study.models._layers import CBAM, InputAdapter, Normalization, resnet_trunk, resnet_trunk_width
 from fer_study.models._registry import register_model
+from fer_study.models.layers import CBAM, InputAdapter, Normalization, resnet_trunk, resnet_trunk_width
 
 
 @dataclass(frozen=True)
@@ -68,19 +68,31 @@ class ResNetClassifier(nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-@register_model
+@register_model(
+    paper="Pham, Vu, Tran, Residual Masking Network, ICPR 2020",
+    url="https://github.com/phamquiluan/ResidualMaskingNetwork",
+    input_size=224,
+)
 def resnet18(weights_path: str | Path | None = None, **overrides) -> ResNetClassifier:
     """ResNet18 with a 7-way head (RMN ensemble member 1)."""
     return ResNetClassifier(ResNetConfig(depth=18, **overrides), weights_path)
 
 
-@register_model
+@register_model(
+    paper="Pham, Vu, Tran, Residual Masking Network, ICPR 2020",
+    url="https://github.com/phamquiluan/ResidualMaskingNetwork",
+    input_size=224,
+)
 def resnet34(weights_path: str | Path | None = None, **overrides) -> ResNetClassifier:
     """ResNet34 with a 7-way head (RMN's backbone and README baseline)."""
     return ResNetClassifier(ResNetConfig(depth=34, **overrides), weights_path)
 
 
-@register_model
+@register_model(
+    paper="Pham, Vu, Tran, Residual Masking Network, ICPR 2020",
+    url="https://github.com/phamquiluan/ResidualMaskingNetwork",
+    input_size=224,
+)
 def cbam_resnet50(weights_path: str | Path | None = None, **overrides) -> ResNetClassifier:
     """ResNet50 with CBAM in every bottleneck (RMN ensemble member 4)."""
     return ResNetClassifier(ResNetConfig(depth=50, cbam=True, **overrides), weights_path)

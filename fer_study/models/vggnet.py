@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from fer_study.constants import NUM_CLASSES
-from fer_study.models._layers import InputAdapter, conv_bn_relu
 from fer_study.models._registry import register_model
+from fer_study.models.layers import InputAdapter, conv_bn_relu
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,11 @@ class VGGNet(nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-@register_model
+@register_model(
+    paper="Khaireddin, Chen, Facial Emotion Recognition: State of the Art Performance on FER2013, 2021",
+    url="https://arxiv.org/abs/2105.03588",
+    input_size=40,
+)
 def vggnet(**overrides) -> VGGNet:
     """Khaireddin & Chen's VGGNet on 40x40 crops (29.89 M parameters)."""
     return VGGNet(VGGNetConfig(**overrides))

@@ -95,7 +95,7 @@ def _model_loss_options(model: nn.Module, loss_fn: nn.CrossEntropyLoss, progress
     return {name: value for name, value in offered.items() if name in accepted}
 
 
-def _check_model_loss(model: nn.Module, config: TrainConfig) -> None:
+def check_model_loss(model: nn.Module, config: TrainConfig) -> None:
     """A model's own loss takes hard labels and sets its own label smoothing: refuse what it would ignore."""
     if not hasattr(model, "training_loss"):
         return
@@ -215,7 +215,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
 
     torch.manual_seed(config.seed)
     model = create_model(config.model, **config.model_kwargs)
-    _check_model_loss(model, config)
+    check_model_loss(model, config)
     if config.parent:
         _initial_weights(model, config.parent, runs_dir)
     model.to(device)
