@@ -36,8 +36,8 @@ import pandas as pd
 import yaml
 
 from fer_study import ensemble
-from fer_study.claims import ClaimError, _check_fields
 from fer_study.runs import Run
+from fer_study.schema import Field, check_fields
 
 LEADERBOARD_PATH = Path(__file__).with_name("leaderboard.yaml")
 UNKNOWN = "unknown"
@@ -94,8 +94,8 @@ def _texts(value) -> bool:
     return isinstance(value, list) and all(_text(item) for item in value)
 
 
-# field: (required, check, what the check expects), as in claims.CLAIM_FIELDS
-ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
+# field: (required, check, what the check expects): fer_study.schema.Field
+ENTRY_FIELDS: dict[str, Field] = {
     "id": (True, lambda v: isinstance(v, str) and bool(_ID.match(v)), "lower-case words joined by dashes"),
     "paper": (True, _text, "non-empty text"),
     "title": (True, _text, "non-empty text"),
@@ -120,13 +120,13 @@ ENTRY_FIELDS: dict[str, tuple[bool, object, str]] = {
     "pwc_rank": (True, lambda v: v is None or _count(v), "a rank or null"),
     "study_model": (False, lambda v: isinstance(v, str) and bool(_NAME.match(v)), "a registered model name"),
 }
-REPRODUCTION_FIELDS: dict[str, tuple[bool, object, str]] = {
+REPRODUCTION_FIELDS: dict[str, Field] = {
     "low": (True, _percent, "a percentage"),
     "high": (True, _percent, "a percentage"),
     "setting": (True, _text, "non-empty text"),
     "source": (True, _text, "non-empty text (the issue or paper)"),
 }
-VERIFICATION_FIELDS: dict[str, tuple[bool, object, str]] = {
+VERIFICATION_FIELDS: dict[str, Field] = {
     "status": (True, lambda v: v in VERIFICATION, f"one of {VERIFICATION}"),
     "checked": (True, lambda v: _texts(v) and len(v) > 0, "a non-empty list of what was read"),
 }
@@ -141,24 +141,17 @@ class Leaderboard:
         return next(entry for entry in self.entries if entry["id"] == entry_id)
 
 
-def _check(entry: dict, fields: dict, where: str) -> None:
-    try:
-        _check_fields(entry, fields, where)
-    except ClaimError as error:
-        raise LeaderboardError(str(error)) from None
-
-
 def validate_entry(entry, index: int = 0) -> None:
     """Raise ``LeaderboardError`` naming the entry id (or its position) and the field when it is malformed."""
     if not isinstance(entry, dict):
         raise LeaderboardError(f"entry #{index}: expected a mapping of fields, got {entry!r}")
     where = f"entry {entry['id']!r}" if isinstance(entry.get("id"), str) else f"entry #{index}"
-    _check(entry, ENTRY_FIELDS, where)
-    _check(entry["verification"], VERIFICATION_FIELDS, f"{where}: verification")
+    check_fields(entry, ENTRY_FIELDS, where, LeaderboardError)
+    check_fields(entry["verification"], VERIFICATION_FIELDS, f"{where}: verification", LeaderboardError)
     for number, reproduction in enumerate(entry["reproductions"]):
         if not isinstance(reproduction, dict):
             raise LeaderboardError(f"{where}: field 'reproductions': #{number} is not a mapping")
-        _check(reproduction, REPRODUCTION_FIELDS, f"{where}: reproductions #{number}")
+        check_fields(reproduction, REPRODUCTION_FIELDS, f"{where}: reproductions #{number}", LeaderboardError)
         if reproduction["low"] > reproduction["high"]:
             raise LeaderboardError(f"{where}: reproductions #{number}: field 'low' is above 'high'")
     if (entry["tta"] == NONE) != (entry["tta_views"] == 1):
