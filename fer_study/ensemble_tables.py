@@ -10,9 +10,9 @@ import pandas as pd
 
 from fer_study.bench.cost import cpu_ms_per_image
 from fer_study.constants import CLASS_NAMES
-from fer_study.ensemble import EnsembleResult, accuracy, has_tta
+from fer_study.ensemble import EnsembleResult
 from fer_study.models import list_models
-from fer_study.runs import Run
+from fer_study.runs import Run, accuracy, has_tta
 
 
 def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFrame:

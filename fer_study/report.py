@@ -20,7 +20,17 @@ from fer_study.constants import CLASS_NAMES
 from fer_study.data import FERDataset
 from fer_study.ensemble_tables import results_table
 from fer_study.models import create_model, model_info
-from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, weights_path
+from fer_study.runs import (
+    Run,
+    accuracy,
+    best_on_validation,
+    has_tta,
+    list_runs,
+    load_run,
+    load_runs,
+    recipe_and_seed,
+    weights_path,
+)
 from fer_study.train import TrainConfig, fit
 
 NO_RUN = "no committed run yet"
@@ -164,9 +174,9 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
             "train_splits": ", ".join(metrics.get("train_splits") or []),
             "parent": metrics.get("parent"), "epochs": metrics.get("epochs"),
             "selected_epoch": metrics.get("selected_epoch"),
-            "val_acc_pct": 100 * ensemble.accuracy(run, "val"),
-            "test_acc_pct": 100 * ensemble.accuracy(run, "test"),
-            "test_acc_tta_pct": (100 * ensemble.accuracy(run, "test", tta=True) if ensemble.has_tta(run)
+            "val_acc_pct": 100 * accuracy(run, "val"),
+            "test_acc_pct": 100 * accuracy(run, "test"),
+            "test_acc_tta_pct": (100 * accuracy(run, "test", tta=True) if has_tta(run)
                                  else np.nan),
             "tta": metrics.get("tta"), "macro_f1": metrics.get("macro_f1"),
             "train_minutes": metrics.get("train_seconds", np.nan) / 60,
@@ -183,7 +193,7 @@ def underfit_table(run_names: list[str], runs_dir: str | Path | None = None) -> 
         rows.append({"run": run.name, "model": run.metrics.get("model"), "epochs": run.metrics.get("epochs"),
                      "final_train_acc_pct": 100 * run.history["train_accuracy"].iloc[-1] if len(run.history)
                      else np.nan,
-                     "test_acc_pct": 100 * ensemble.accuracy(run, "test"),
+                     "test_acc_pct": 100 * accuracy(run, "test"),
                      "classes_never_recognised": ", ".join(name for name in CLASS_NAMES
                                                            if per_class.get(name, {}).get("recall") == 0)})
     return pd.DataFrame(rows, columns=["run", "model", "epochs", "final_train_acc_pct", "test_acc_pct",
@@ -193,11 +203,11 @@ def underfit_table(run_names: list[str], runs_dir: str | Path | None = None) -> 
 def best_confusion(runs: list[Run], dataset: str) -> tuple[list | None, str]:
     """The test confusion matrix of the best-on-validation run of ``dataset`` and a title for it, or
     ``(None, a title saying there is no committed run)``."""
-    run = ensemble.best_on_validation(runs, dataset)
+    run = best_on_validation(runs, dataset)
     if run is None:
         return None, f"{dataset}: {NO_RUN}"
     return run.metrics["test_confusion"], (f"{dataset}, {run.name} (best on validation): test accuracy "
-                                           f"{100 * ensemble.accuracy(run, 'test'):.2f} % without TTA")
+                                           f"{100 * accuracy(run, 'test'):.2f} % without TTA")
 
 
 def comparison_rows(table: pd.DataFrame, claim_prefixes: tuple[str, ...],
@@ -222,7 +232,7 @@ def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, boo
                    seed: int = 0) -> pd.DataFrame:
     """The snapshot ensemble (mean softmax, without and with TTA) of every run among ``run_names`` that
     has committed snapshot runs, as ``ensemble_tables.results_table`` rows; empty when there is none."""
-    runs = [run for run in ensemble.load_runs(runs_dir, tiers=None)
+    runs = [run for run in load_runs(runs_dir, tiers=None)
             if run.name in run_names or run.metrics.get("snapshot_of") in run_names]
     results = []
     for group, group_runs in ensemble.evaluation_groups(runs).items():

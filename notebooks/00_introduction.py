@@ -20,11 +20,12 @@ tiers = ["full", "cpu"]
 bootstrap_samples = 1000
 
 # %% tags=["hide-input"]
-from fer_study import claims, ensemble, presentation
+from fer_study import claims, presentation
+from fer_study.runs import load_runs
 
 claim_set = claims.load_claims()
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
-headline = presentation.headline(table, ensemble.load_runs(runs_dir, tiers))
+headline = presentation.headline(table, load_runs(runs_dir, tiers))
 presentation.front_page_answer(headline)
 
 # %% [markdown]

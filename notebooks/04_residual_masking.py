@@ -34,7 +34,8 @@ seed = 0
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from fer_study import claims, ensemble, plots, presentation, report
+from fer_study import claims, plots, presentation, report
+from fer_study.runs import load_runs
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -101,7 +102,7 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
 presentation.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
-glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, ensemble.load_runs(runs_dir)),
+glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, load_runs(runs_dir)),
                                                    "the Residual Masking Network family"), display=False)
 
 # %% tags=["hide-input"]

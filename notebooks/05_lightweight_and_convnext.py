@@ -39,7 +39,8 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from fer_study import claims, ensemble, plots, presentation, report
+from fer_study import claims, plots, presentation, report
+from fer_study.runs import best_on_validation, load_runs
 from fer_study.data import samples
 
 plots.use_house_style()
@@ -81,7 +82,7 @@ presentation.show(report.recipe_table(runs))
 # %% tags=["hide-input"]
 faces = samples.sample_faces(demo_faces, seed=seed)
 face_batch = torch.from_numpy(faces.images).float().div(255).unsqueeze(1)
-pattlite_run = ensemble.best_on_validation(report.committed_runs(["pattlite"], runs_dir))
+pattlite_run = best_on_validation(report.committed_runs(["pattlite"], runs_dir))
 per_sample, published, weights = report.pattlite_pair(face_batch, pattlite_run)
 print(f"Faces: {faces.source}. Weights: {weights}.")
 plots.plot_face_grid(faces.images, faces.labels, per_row=demo_faces,
@@ -135,7 +136,7 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
 presentation.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
-glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, ensemble.load_runs(runs_dir)),
+glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, load_runs(runs_dir)),
                                                    "PAtt-Lite and EmoNeXt"), display=False)
 
 # %% tags=["hide-input"]

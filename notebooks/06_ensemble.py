@@ -33,6 +33,7 @@ seed = 0
 from myst_nb import glue
 
 from fer_study import claims, ensemble, ensemble_tables, plots, presentation
+from fer_study.runs import load_runs
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -65,7 +66,7 @@ presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value",
 # one, one view) on the machine that executed this notebook.
 
 # %% tags=["hide-input"]
-runs = ensemble.load_runs(runs_dir, tiers)
+runs = load_runs(runs_dir, tiers)
 members = ensemble_tables.member_table(runs, measure_cost=measure_cost)
 presentation.show(members, empty_message=ensemble.NO_RUNS)
 

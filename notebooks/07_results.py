@@ -25,10 +25,11 @@ seed = 0
 from IPython.display import Markdown
 
 from fer_study import claims, ensemble, ensemble_tables, plots, presentation
+from fer_study.runs import load_runs
 
 plots.use_house_style()
 claim_set = claims.load_claims()
-runs = ensemble.load_runs(runs_dir, tiers)
+runs = load_runs(runs_dir, tiers)
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 headline = presentation.headline(table, runs)
 presentation.chapter_answer(headline, "FER2013 and FER+ models")

@@ -26,6 +26,7 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from fer_study import claims, ensemble, experiments, plots
+from fer_study.runs import load_runs
 
 claim_set = claims.load_claims()
 
@@ -33,7 +34,7 @@ claim_set = claims.load_claims()
 # ## The numbers quoted
 
 # %% tags=["hide-input"]
-runs = ensemble.load_runs(runs_dir, tiers)
+runs = load_runs(runs_dir, tiers)
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)
 numbers = claims.discussion_numbers(runs, table, results, claim_set)

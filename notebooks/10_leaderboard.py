@@ -26,10 +26,11 @@ selection = "greedy"  # ensemble member selection on validation: "greedy" or "ex
 from IPython.display import Markdown
 
 from fer_study import claims, ensemble, leaderboard, plots
+from fer_study.runs import load_runs
 
 plots.use_house_style()
 board = leaderboard.load_leaderboard()
-runs = ensemble.load_runs(runs_dir, tiers)
+runs = load_runs(runs_dir, tiers)
 
 # %% [markdown]
 # ## The protocol classes

@@ -19,7 +19,8 @@ import pytest
 import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import claims, ensemble
+from fer_study import claims
+from fer_study.runs import load_runs
 
 N = 200
 LABELS = labels_for(N)
@@ -149,7 +150,7 @@ def test_table_joins_claims_with_runs(tmp_path):
 
     text = claims.verdict_text(table)
     assert "**rmn-single**" in text and "**held**" in text and "**not reproduced**" in text
-    numbers = claims.discussion_numbers(ensemble.load_runs(tmp_path), table, [])
+    numbers = claims.discussion_numbers(load_runs(tmp_path), table, [])
     # Chosen on validation, not test: several runs are perfect on validation (ties go to the last name),
     # and vgg_cpu's test accuracy is quoted, though vggnet_cpu is better on test.
     assert numbers["best_single"].startswith("vgg_cpu (vgg_cpu), 67.00 % single-view")

@@ -17,7 +17,7 @@ from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
 from fer_study import ensemble, ensemble_tables
 from fer_study.models import registered_for_now
-from fer_study.runs import load_run
+from fer_study.runs import best_on_validation, load_run, load_runs
 
 N = 20
 LABELS = labels_for(N)
@@ -81,7 +81,7 @@ def test_a_run_trained_on_validation_is_never_chosen_on_it(tmp_path):
     ensembles, notes = ensemble.candidate_ensembles(runs)
     assert all("C_ft" not in candidate.member_names for candidate in ensembles)
     assert any("C_ft" in note and "validation split" in note for note in notes)
-    assert ensemble.best_on_validation(runs).name == "C"
+    assert best_on_validation(runs).name == "C"
 
 
 def test_a_snapshot_of_the_selected_epoch_counts_once(tmp_path):
@@ -149,7 +149,7 @@ def test_named_ensembles(tmp_path):
     write_run(tmp_path, "rmn_seed1", wrong_on(LABELS, [0]), LABELS, model="resmasking_dropout1", seed=1)
     write_run(tmp_path, "cbam", LABELS, LABELS, model="cbam_resnet50")
     write_run(tmp_path, "r18", LABELS, LABELS, model="resnet18")
-    runs = ensemble.load_runs(tmp_path)
+    runs = load_runs(tmp_path)
     named, notes = ensemble.named_ensembles("fer2013", runs)
     members = {candidate.name: candidate.member_names for candidate in named}
     assert members == {"snapshot of base": ["base_snap030", "base_snap040", "base"],
@@ -169,7 +169,7 @@ def test_tables_with_cost(tmp_path):
               model="fixture_linear_model", params=100)
     write_run(tmp_path, "B", wrong_on(LABELS, [3, 4, 5]), wrong_on(LABELS, [2, 3, 4, 5]),
               model="not_registered_model", params=250)
-    runs = ensemble.load_runs(tmp_path)
+    runs = load_runs(tmp_path)
     with registered_for_now(fixture_linear_model, paper=None, url=None, input_size=48, paper_model=False):
         members = ensemble_tables.member_table(runs, measure_cost=True)
     assert members["test_acc_pct"].tolist() == pytest.approx([80.0, 80.0])
@@ -188,7 +188,7 @@ def test_tables_with_cost(tmp_path):
 
 
 def test_no_runs_gives_empty_tables(tmp_path):
-    runs = ensemble.load_runs(tmp_path)
+    runs = load_runs(tmp_path)
     results, notes = ensemble.evaluate_all(runs)
     assert runs == [] and results == [] and notes == [ensemble.NO_RUNS]
     assert ensemble_tables.results_table(results, ensemble_tables.member_table(runs)).empty

@@ -7,8 +7,9 @@ import pytest
 from fixture_runs import labels_for, write_run, wrong_on
 from matplotlib.figure import Figure
 
-from fer_study import claims, ensemble, presentation
+from fer_study import claims, presentation
 from fer_study.metrics import accuracy_half_width
+from fer_study.runs import load_runs
 
 
 def vggnet_recipes(runs_dir):
@@ -25,7 +26,7 @@ def test_headline_has_one_row_per_claim_and_tier_chosen_on_validation(tmp_path):
     vggnet_recipes(tmp_path)
     table = claims.comparison_table(tmp_path, tiers=("cpu",), bootstrap_samples=10)
     assert (table["claim"] == "vggnet").sum() == 2  # one row per recipe in the full table
-    rows = presentation.headline(table, ensemble.load_runs(tmp_path, ("cpu",)))
+    rows = presentation.headline(table, load_runs(tmp_path, ("cpu",)))
 
     assert not rows.duplicated(["claim", "tier"]).any()
     assert set(rows["claim"]) == set(table["claim"].dropna())

@@ -8,9 +8,10 @@ import torch
 from fixture_faces import noise_dataset
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import ensemble, paths, plots, report
+from fer_study import paths, plots, report
 from fer_study.constants import NUM_CLASSES
 from fer_study.data import samples
+from fer_study.runs import best_on_validation
 
 N_IMAGES = 14
 
@@ -69,11 +70,11 @@ def test_runs_table_best_run_and_its_confusion(tmp_path):
     assert "not comparable" in table.loc["resemotenet_s", "role"]
     runs = report.committed_runs(["resemotenet", "resemotenet_s", "missing"], tmp_path)
     assert [run.name for run in runs] == ["resemotenet", "resemotenet_s"]
-    assert ensemble.best_on_validation(runs).name == "resemotenet_s"  # chosen on validation, though worse on test
+    assert best_on_validation(runs).name == "resemotenet_s"  # chosen on validation, though worse on test
     matrix, title = report.best_confusion(runs, "fer2013")
     assert matrix == confusion and "resemotenet_s" in title
     assert report.best_confusion(runs, "ferplus") == (None, f"ferplus: {report.NO_RUN}")
-    assert ensemble.best_on_validation(runs, "ferplus") is None
+    assert best_on_validation(runs, "ferplus") is None
 
 
 def test_comparison_rows_keep_the_papers_claims_and_its_unclaimed_runs():

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from fer_study import claims, ensemble, ensemble_tables, paths, report
+from fer_study.runs import load_runs
 
 SNAPSHOT = Path(__file__).with_name("data") / "tables_snapshot.json"
 SNAPSHOT_RUNS = [
@@ -38,7 +39,7 @@ def _records(frame: pd.DataFrame) -> dict:
 
 def current_tables(runs_dir: Path) -> dict:
     """The book's tables from the runs in ``runs_dir`` (every run of ``SNAPSHOT_RUNS`` linked there)."""
-    runs = ensemble.load_runs(runs_dir)
+    runs = load_runs(runs_dir)
     results, notes = ensemble.evaluate_all(runs, bootstrap_samples=BOOTSTRAP_SAMPLES)
     return {
         "comparison_table": _records(claims.comparison_table(runs_dir, bootstrap_samples=BOOTSTRAP_SAMPLES)),

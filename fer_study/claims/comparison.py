@@ -15,7 +15,7 @@ import pandas as pd
 from fer_study import ensemble
 from fer_study.claims.schema import MULTI_VIEW_TTA, ClaimSet, load_claims, reference_level
 from fer_study.metrics import accuracy_half_width
-from fer_study.runs import Run
+from fer_study.runs import RESULT_TIERS, Run, accuracy, best_on_validation, has_tta, load_runs
 
 VERDICTS = ("held", "not reproduced", "not comparable", "not comparable (budget)", "no run", "no model here",
             "reference", "no claim")
@@ -100,9 +100,9 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
     for run in runs:
         groups.setdefault(_recipe(run), []).append(run)
     for (model, options, tier, train_splits, _), members in sorted(groups.items()):
-        use_tta = _wants_tta(claim) and all(ensemble.has_tta(run) for run in members)
+        use_tta = _wants_tta(claim) and all(has_tta(run) for run in members)
         run_tta = {str(run.metrics.get("tta")) for run in members} if use_tta else {"none"}
-        accuracies = 100 * np.array([ensemble.accuracy(run, "test", use_tta) for run in members])
+        accuracies = 100 * np.array([accuracy(run, "test", use_tta) for run in members])
         reproduced = float(accuracies.mean())
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
         notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits),
@@ -187,7 +187,7 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
         notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits)]
         if not all(run.metrics.get("paper_model", True) for run in members):
             notes.append("the study's own or a scaled model, not a paper's")
-        accuracies = 100 * np.array([ensemble.accuracy(run, "test") for run in members])
+        accuracies = 100 * np.array([accuracy(run, "test") for run in members])
         rows.append({"claim": None, "paper": None, "model": model, "dataset": dataset,
                      "split": RUN_TEST_SPLIT, "metric": "accuracy", "reproduced": float(accuracies.mean()),
                      "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
@@ -199,7 +199,7 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
 
 
 def comparison_table(runs_dir: str | Path | None = None, claims: ClaimSet | None = None,
-                     tiers=ensemble.RESULT_TIERS, bootstrap_samples: int = 1000,
+                     tiers=RESULT_TIERS, bootstrap_samples: int = 1000,
                      seed: int = 0) -> pd.DataFrame:
     """Claimed vs reproduced: one row per claim (and per tier that reproduced it), then the runs no claim
     is about. Accuracies in percent, gains in points; reproduced values come from ``predictions.npz``.
@@ -211,7 +211,7 @@ def comparison_table(runs_dir: str | Path | None = None, claims: ClaimSet | None
     the model; *reference* for reference levels.
     """
     claims = claims or load_claims()
-    runs = ensemble.load_runs(runs_dir, tiers)
+    runs = load_runs(runs_dir, tiers)
     # Snapshots are checkpoints of a run, not runs of their own: they count only in snapshot ensembles.
     final_runs = [run for run in runs if not run.metrics.get("snapshot_of")]
     rows, used = [], set()
@@ -303,25 +303,26 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
     # The best single model is chosen on validation, separately without and with TTA, so the quoted test
     # accuracy is honest and a single-view number is never compared with a multi-view one.
     single_runs = [run for run in runs if not run.metrics.get("snapshot_of")]
-    best = {tta: ensemble.best_on_validation(single_runs, "fer2013", tta) for tta in (False, True)}
+    best = {tta: best_on_validation(single_runs, "fer2013", tta) for tta in (False, True)}
     if best[False] is None:
         numbers |= dict.fromkeys(("best_single", "best_single_tta", "best_single_vs_human",
                                   "best_single_vs_best_claim", "test_margin"), NOT_AVAILABLE)
     else:
-        accuracy = {tta: 100 * ensemble.accuracy(run, "test", tta) for tta, run in best.items() if run is not None}
+        test_accuracy = {tta: 100 * accuracy(run, "test", tta) for tta, run in best.items()
+                         if run is not None}
         test_images = len(best[False].labels("test"))
-        margin = 100 * accuracy_half_width(accuracy[False] / 100, test_images)
+        margin = 100 * accuracy_half_width(test_accuracy[False] / 100, test_images)
         numbers |= {
             "test_margin": f"±{margin:.2f} points ({test_images} test images)",
-            "best_single": f"{best[False].name} ({best[False].metrics.get('model')}), {accuracy[False]:.2f} % "
+            "best_single": f"{best[False].name} ({best[False].metrics.get('model')}), {test_accuracy[False]:.2f} % "
                            f"single-view, chosen on validation",
-            "best_single_tta": (f"{best[True].name} ({best[True].metrics.get('tta')} TTA), {accuracy[True]:.2f} %"
+            "best_single_tta": (f"{best[True].name} ({best[True].metrics.get('tta')} TTA), {test_accuracy[True]:.2f} %"
                                 if best[True] is not None else NOT_AVAILABLE),
-            "best_single_vs_human": f"{accuracy[False] - human:+.2f} points",
+            "best_single_vs_human": f"{test_accuracy[False] - human:+.2f} points",
         }
         # Against the best single-model claim, like with like: our TTA accuracy when the claim used TTA.
-        claim_tta = best_single_claim["claim_tta"] in MULTI_VIEW_TTA and True in accuracy
-        ours = accuracy[claim_tta]
+        claim_tta = best_single_claim["claim_tta"] in MULTI_VIEW_TTA and True in test_accuracy
+        ours = test_accuracy[claim_tta]
         numbers["best_single_vs_best_claim"] = (f"{ours - best_single_claim['claimed']:+.2f} points "
                                                 f"({'with' if claim_tta else 'without'} TTA on both sides)")
     best_ensemble = ensemble.best_result(results)

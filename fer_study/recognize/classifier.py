@@ -18,7 +18,7 @@ from fer_study import ensemble, paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.models import create_model
 from fer_study.recognize.detectors import torch_threads
-from fer_study.runs import WEIGHTS_NAME, Run, weights_path
+from fer_study.runs import WEIGHTS_NAME, Run, best_on_validation, held_out_validation, load_runs, weights_path
 
 DEFAULT_MODEL = "mini_xception"
 CHECKPOINT_NAME = WEIGHTS_NAME
@@ -158,11 +158,11 @@ def model_from_run(run: str | Path) -> nn.Module:
 
 
 def checkpointed_runs(dataset: str | None = BEST_OF_DATASET) -> list[Run]:
-    """The committed result runs (``fer_study.ensemble.load_runs``) that have a checkpoint and a held-out
+    """The committed result runs (``fer_study.runs.load_runs``) that have a checkpoint and a held-out
     validation split, of one dataset unless ``None``: validation accuracies are only comparable on the
     same labels, and only where validation was not trained on."""
-    return [run for run in ensemble.load_runs() if checkpoint_path(run.path) is not None
-            and ensemble.held_out_validation(run) and (dataset is None or run.metrics.get("dataset") == dataset)]
+    return [run for run in load_runs() if checkpoint_path(run.path) is not None
+            and held_out_validation(run) and (dataset is None or run.metrics.get("dataset") == dataset)]
 
 
 def checkpointed_ensembles(runs: Sequence[Run]) -> list[ensemble.EnsembleResult]:
@@ -201,7 +201,7 @@ def best_checkpointed_runs() -> dict[str, list[str]]:
 
 
 def _best_run(runs: Sequence[Run]) -> str | None:
-    best = max(runs, key=lambda run: (ensemble.accuracy(run, "val"), run.name), default=None)
+    best = best_on_validation(runs)
     return best.name if best else None
 
 
