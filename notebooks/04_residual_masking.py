@@ -43,7 +43,7 @@ claim_prefixes = ("rmn", "report-rmn", "report-cbam", "report-resnet")
 models = ("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34")
 
 # %% tags=["hide-input"]
-presentation.show(report.paper_claims(claim_prefixes, claim_set))
+presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 
 # %% [markdown]
 # ## Setup: the models and the recipes

@@ -49,7 +49,7 @@ claim_prefixes = ("pattlite", "report-pattlite", "emonext", "report-emonext")
 models = ("pattlite", "emonext_tiny")
 
 # %% tags=["hide-input"]
-presentation.show(report.paper_claims(claim_prefixes, claim_set))
+presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 
 # %% [markdown]
 # ## Setup: the models and the recipes

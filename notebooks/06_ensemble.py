@@ -41,7 +41,7 @@ claim_set = claims.load_claims()
 # %% tags=["hide-input"]
 claim_table = claims.claims_frame(claim_set)
 ensemble_claims = claim_table[claim_table["ensemble"].notna()]
-presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "split", "tta", "notes"]])
+presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "split", "tta", "notes"]], precision=2)
 
 # %% [markdown]
 # ## Setup: how the ensembles are built
