@@ -28,9 +28,12 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
 		|| echo "chromium could not be installed: the browser check of the book will be skipped"
 
-# Everything, the slow model tests included (~4-8 min on 2 idle cores with the real data).
+# Lint, then everything, the slow model tests included (~4-8 min on 2 idle cores with the real data).
+# PYTEST_ARGS: extra pytest options (CI: --durations=20).
+PYTEST_ARGS ?=
 test: venv browser
-	$(PY) -m pytest -q
+	$(VENV)/bin/ruff check fer_study tests
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow"

@@ -269,3 +269,15 @@ def test_the_checks_catch_analysis_building_a_model_to_time_it(tmp_path):
     assert len(problems) == 2
     assert "analysis imports models, which it must not" in problems[0]
     assert "analysis imports measurement" in problems[1]
+
+
+# A module longer than this does more than one job, unless its docstring says why it is one
+# ("kept in one module because ...").
+MAX_MODULE_LINES = 420
+
+
+def test_no_module_is_long_without_a_reason():
+    long = [f"{path.relative_to(paths.REPO_ROOT)}: {length} lines"
+            for path in MODULES.values() if (length := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+            and "kept in one module because" not in (ast.get_docstring(ast.parse(path.read_text())) or "")]
+    assert not long, f"modules over {MAX_MODULE_LINES} lines without a reason in their docstring:\n" + "\n".join(long)
