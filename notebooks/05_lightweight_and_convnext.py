@@ -40,8 +40,8 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from fer_study import claims, plots, presentation, report
-from fer_study.runs import best_on_validation, load_runs
 from fer_study.data import samples
+from fer_study.runs import best_on_validation, load_runs
 
 plots.use_house_style()
 claim_set = claims.load_claims()
