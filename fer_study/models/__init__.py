@@ -15,8 +15,10 @@ from fer_study.models._registry import (
     create_model,
     list_models,
     model_info,
+    parameter_count,
     register_model,
     registered_for_now,
 )
 
-__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model", "registered_for_now"]
+__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "parameter_count", "register_model",
+           "registered_for_now"]

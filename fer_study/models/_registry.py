@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 
@@ -73,6 +74,13 @@ def model_info(name: str) -> ModelInfo:
     """What a registered model is, without building it."""
     _check_registered(name)
     return _INFO[name]
+
+
+def parameter_count(name: str) -> int:
+    """A registered model's parameters, counted on PyTorch's ``meta`` device: shapes without storage, so a
+    137 M-parameter model is counted without allocating or initialising it."""
+    with torch.device("meta"):
+        return sum(parameter.numel() for parameter in create_model(name).parameters())
 
 
 def create_model(name: str, **kwargs) -> nn.Module:

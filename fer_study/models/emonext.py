@@ -83,7 +83,8 @@ class EmoNeXt(nn.Module):
                     SqueezeExcitation(dims[i + 1], config.se_reduction),
                 )
             )
-        drop_rates = torch.linspace(0, config.drop_path_rate, sum(config.depths)).tolist()
+        # On the CPU whatever the default device, so the model can also be built on "meta" (parameter counts).
+        drop_rates = torch.linspace(0, config.drop_path_rate, sum(config.depths), device="cpu").tolist()
         self.stages = nn.ModuleList()
         for dim, depth in zip(dims, config.depths, strict=True):
             rates, drop_rates = drop_rates[:depth], drop_rates[depth:]
