@@ -59,7 +59,7 @@ grid_images = 20
 import pandas as pd
 from IPython.display import Markdown
 
-from fer_study import experiments, generate, paths, plots, report
+from fer_study import experiments, generate, paths, plots, report, variant_tables
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import faces, generated, variants
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, OFFICIAL_GROUPS, balance_table
@@ -135,19 +135,19 @@ overrides = {
 }
 datasets = {name: variants.get_variant(name, bases[variants.VARIANTS[name].base], overrides[name])
             for name in variant_names}
-variants.settings_table(datasets)
+variant_tables.settings_table(datasets)
 
 # %% [markdown]
 # Images per split and class, and the change in total from the variant's source:
 
 # %% tags=["hide-input"]
-variants.counts_table({**bases, **datasets})
+variant_tables.counts_table({**bases, **datasets})
 
 # %% [markdown]
 # Images added (positive) or dropped (negative) per class:
 
 # %% tags=["hide-input"]
-variants.change_table(datasets)
+variant_tables.change_table(datasets)
 
 # %% [markdown]
 # ## Augmented images (`fer2013_a`)
@@ -157,7 +157,7 @@ variants.change_table(datasets)
 # every build.
 
 # %% tags=["hide-input"]
-faces.face_grid(*variants.augmented_examples(datasets["fer2013_a"], grid_images // 2), columns=10)
+faces.face_grid(*variant_tables.augmented_examples(datasets["fer2013_a"], grid_images // 2), columns=10)
 
 # %% [markdown]
 # ## Faces deepface does not find (`fer2013_f`, `fer2013_fa`)
@@ -169,7 +169,7 @@ faces.face_grid(*variants.augmented_examples(datasets["fer2013_a"], grid_images 
 # training, counted but kept in validation and test.
 
 # %% tags=["hide-input"]
-variants.drop_table(datasets["fer2013_f"])
+variant_tables.drop_table(datasets["fer2013_f"])
 
 # %% tags=["hide-input"]
 face_table = variants.get_face_table(bases["fer2013"], overrides["fer2013_f"])
@@ -200,7 +200,7 @@ faces.face_grid(*face_table.dropped("test", grid_images), columns=10)
 # and then takes another feature for an eye, and the face is then rotated by a wrong angle:
 
 # %% tags=["hide-input"]
-faces.face_grid(*variants.aligned_examples(face_table, bases["fer2013"], grid_images // 2), columns=10)
+faces.face_grid(*variant_tables.aligned_examples(face_table, bases["fer2013"], grid_images // 2), columns=10)
 
 # %% [markdown]
 # ## Semi-balanced FER+ (`ferplus_s`)
@@ -210,7 +210,7 @@ faces.face_grid(*variants.aligned_examples(face_table, bases["fer2013"], grid_im
 # class: the source count, the target, and how many generated faces and augmented copies were added.
 
 # %% tags=["hide-input"]
-variants.train_sources(datasets["ferplus_s"])
+variant_tables.train_sources(datasets["ferplus_s"])
 
 # %% [markdown]
 # ## Dynamic prompts (report 6.2)

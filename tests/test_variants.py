@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fixture_faces import blank, dataset_from_rows, eval_counts, noise, noise_dataset, small_face
 
+from fer_study import variant_tables
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import faces, registry, variants
 from fer_study.data.cache import CacheError, write_h5
@@ -155,7 +156,7 @@ def test_filtered_variants_drop_train_non_faces_and_keep_evaluation_whole(caches
         assert dropped["val"][NEUTRAL] == 1 and dropped["test"][DISGUST] == 1 and sum(dropped["test"]) == 1
     assert np.array_equal(filtered.images[:2], base.images[:2])
     assert not np.array_equal(aligned.images[0], base.images[0])  # deepface's crop, resized to 48x48
-    assert variants.drop_table(filtered).loc["train", "total"] == 2
+    assert variant_tables.drop_table(filtered).loc["train", "total"] == 2
 
     tables = list(caches.glob("faces_fer2013_opencv_*.h5"))
     assert len(tables) == 1  # one detection pass shared by both variants
@@ -253,13 +254,13 @@ def test_in_memory_sample_builds_nothing_on_disk(caches, monkeypatch):
 def test_counts_and_change_tables_report_what_each_variant_added():
     base = noise_dataset((2,) * 7)
     augmented = variants.build_augmented(base, AugmentSettings(growth=1.5, class_growth={"disgust": 2.0}))
-    counts = variants.counts_table({"fer2013": base, "fer2013_a": augmented})
+    counts = variant_tables.counts_table({"fer2013": base, "fer2013_a": augmented})
     assert counts.loc[("fer2013", "train"), "change"] == 0
     assert counts.loc[("fer2013_a", "train"), "change"] == len(augmented) - len(base)
     assert counts.loc[("fer2013_a", "val"), "change"] == 0
-    change = variants.change_table({"fer2013": base, "fer2013_a": augmented})
+    change = variant_tables.change_table({"fer2013": base, "fer2013_a": augmented})
     assert change.loc[("fer2013_a", "train"), ["angry", "disgust"]].tolist() == [1, 2]
-    images, titles = variants.augmented_examples(augmented, count=3)
+    images, titles = variant_tables.augmented_examples(augmented, count=3)
     assert images.shape == (6, 48, 48) and titles[1] == "aug1"
 
 
