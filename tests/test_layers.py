@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from fer_study import paths
 
 PACKAGE = "fer_study"
@@ -281,3 +283,21 @@ def test_no_module_is_long_without_a_reason():
             for path in MODULES.values() if (length := len(path.read_text().splitlines())) > MAX_MODULE_LINES
             and "kept in one module because" not in (ast.get_docstring(ast.parse(path.read_text())) or "")]
     assert not long, f"modules over {MAX_MODULE_LINES} lines without a reason in their docstring:\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize(("importer", "statement", "problem"), [
+    ("bench/train.py", "from fer_study.report import sample_faces", "measurement imports presentation"),
+    ("leaderboard.py", "from fer_study import plots", "analysis imports presentation"),
+    ("sweep/costs.py", "from fer_study.bench.train import training_flops_per_image",
+     "applications imports measurement"),
+    ("data/variants.py", "from fer_study.generate import balance_from_folder",
+     "data, models and runs imports applications"),
+    ("ensemble.py", "from fer_study.models import create_model", "analysis imports models, which it must not"),
+])
+def test_the_checks_catch_each_upward_import_the_issue_named(tmp_path, importer, statement, problem):
+    files = {"bench/__init__.py": "", "bench/train.py": "", "sweep/__init__.py": "", "sweep/costs.py": "",
+             "data/__init__.py": "", "data/variants.py": "", "models/__init__.py": "", "report.py": "",
+             "plots.py": "", "generate.py": "", "leaderboard.py": "", "ensemble.py": ""}
+    imports, _, _ = fake_library(tmp_path, files | {importer: f"def lazy():\n    {statement}\n"})
+    problems = upward_imports(imports)
+    assert len(problems) == 1 and problem in problems[0]
