@@ -7,6 +7,7 @@ Everything here formats numbers that ``fer_study.claims``, ``fer_study.ensemble`
 compute; nothing is measured here.
 """
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 
@@ -61,8 +62,6 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def settings_text(settings: Mapping | str) -> str:
     """Settings as ``key = value`` pairs joined by ``; `` (a JSON object string is read first)."""
     if isinstance(settings, str):
-        import json
-
         settings = json.loads(settings)
     return "; ".join(f"{key} = {value}" for key, value in settings.items())
 

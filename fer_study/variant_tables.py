@@ -12,11 +12,14 @@ import pandas as pd
 from fer_study.constants import CLASS_NAMES
 from fer_study.data.dataset import FERDataset, stack_faces
 from fer_study.data.faces import FaceTable, sample_rows
+from fer_study.presentation import settings_text
 
 
 def settings_table(datasets: dict[str, FERDataset]) -> pd.DataFrame:
-    """Per variant: its source dataset, the settings it was built with, and the build time."""
-    return pd.DataFrame({name: {"source": dataset.attrs["source"], "settings": dataset.attrs["settings"],
+    """Per variant: its source dataset, the settings it was built with (as ``key = value`` text), and the
+    build time."""
+    return pd.DataFrame({name: {"source": dataset.attrs["source"],
+                                "settings": settings_text(dataset.attrs["settings"]),
                                 "build_seconds": round(float(dataset.attrs["build_seconds"]), 1)}
                          for name, dataset in datasets.items()}).T.rename_axis("dataset")
 

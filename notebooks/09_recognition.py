@@ -40,7 +40,7 @@ detector_face_sizes = [64, 96, 160]  # face sizes (pixels across) at which recal
 detector_frames = 50  # frames timed per detector
 failure_faces = None  # PrivateTest faces for the failure modes; None: all of them
 
-# %%
+# %% tags=["hide-input"]
 import cv2
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
@@ -57,13 +57,13 @@ plots.use_house_style()
 #
 # Grace Hopper's portrait, bundled with matplotlib. Each row holds one face's box and probabilities.
 
-# %%
+# %% tags=["hide-input"]
 recognizer = recognize.Recognizer(recognize.load_classifier(classifier))
 photo = recognize.read_image(bench.sample_photo_path())
 faces = recognizer.predict(photo)
 plots.show_table(recognize.faces_table(faces), "No face found.", precision=4)
 
-# %%
+# %% tags=["hide-input"]
 plt.imshow(cv2.cvtColor(recognize.annotate(photo, faces), cv2.COLOR_BGR2RGB))
 plt.axis("off")
 plt.show()
@@ -73,7 +73,7 @@ plt.show()
 #
 # The photos listed in the `images` parameter, each with its faces drawn (none by default).
 
-# %%
+# %% tags=["hide-input"]
 for path in images:
     image = recognize.read_image(path)
     plt.figure()
@@ -99,12 +99,12 @@ for path in images:
 # views, since FER2013's faces are cut by a face detector and centred already. Rule: the default detector
 # is the one with the highest mean recall among those whose CPU time allows 30 frames per second.
 
-# %%
+# %% tags=["hide-input"]
 validation_faces = load_dataset("fer2013").sample(per_class=detector_faces_per_class, split="val").images
 detector_table = bench.detector_table(validation_faces, tuple(detector_face_sizes), detector_frames, classifier)
 plots.show_table(detector_table, precision=3)
 
-# %%
+# %% tags=["hide-input"]
 chosen = bench.best_real_time_detector(detector_table)
 Markdown(f"Among the detectors whose CPU time allows {detectors.REAL_TIME_FPS} frames/s, the highest mean recall is "
          f"**{chosen or 'none of them'}**'s; the recognizer's default detector is **{detectors.DEFAULT_DETECTOR}**"
@@ -123,14 +123,14 @@ Markdown(f"Among the detectors whose CPU time allows {detectors.REAL_TIME_FPS} f
 # committed) with its own detection (a full-resolution Haar search) and cropping (a padded, widened,
 # 64x64 crop). The target is 30 frames per second end to end on two cores.
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(bench.latency_table(frames=benchmark_frames, classifier=classifier))
 
 # %% [markdown]
 # The default classifier alone, in faces per second per batch size (one thread each), with PyTorch and
 # with onnxruntime on the ONNX export: what a folder of photos, classified in batches, gains from each.
 
-# %%
+# %% tags=["hide-input"]
 plots.show_table(bench.backend_table(repeats=backend_repeats, classifier=classifier), precision=1)
 
 # %% [markdown]
@@ -139,7 +139,7 @@ plots.show_table(bench.backend_table(repeats=backend_repeats, classifier=classif
 # Generated from the default run's committed files (`metrics.json`, `config.yaml`, the committed bench
 # outputs) and measured failure modes; `python -m fer_study predict --about` prints the same card.
 
-# %%
+# %% tags=["hide-input"]
 model_card = card.model_card(failure_faces=failure_faces)
 display(Markdown(f"### {model_card.title}"))
 for heading, text, table in model_card.sections:
