@@ -77,3 +77,16 @@ presentation.show(presentation.headline_table(headline), page_length=40)
 # make test   # unit tests, real-data checks, every notebook with params/smoke/
 # papermill notebooks/06_ensemble.ipynb out.ipynb   # the ensemble table from the committed runs
 # ```
+#
+# Retrain the runs, on one machine or on a cluster (each config is one Ray task running the same training
+# loop into the same run folders; complete runs are skipped, interrupted ones resume):
+#
+# ```bash
+# make train CONFIG=params/cpu/runs/exp_base.yaml ARGS="--seed 1"   # one run: results/runs/exp_base_seed1/
+# make sweep CONFIGS='params/cpu/runs/exp_*.yaml' ARGS='--seeds 0,1,2'   # the matrix, on a Ray it starts
+# ray start --head --port 6379                                       # a cluster: on the head node, then
+# python -m fer_study.sweep 'params/cpu/runs/*.yaml' --address HEAD:6379 --gpus-per-run 0.25
+# make full-tier BUDGET=450 OUT=out/                                 # the papers' recipes on one lent GPU
+# ```
+#
+# The README's "Reproduction" section says how nodes join a cluster and how the data reaches a GPU machine.
