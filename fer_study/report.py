@@ -28,6 +28,7 @@ from fer_study.runs import (
     list_runs,
     load_run,
     load_runs,
+    load_weights,
     recipe_and_seed,
     weights_path,
 )
@@ -259,7 +260,7 @@ def pattlite_pair(faces: torch.Tensor, run: Run | None = None) -> tuple[nn.Modul
     published = create_model("pattlite", batch_attention=True)
     weights_file = weights_path(run.path) if run is not None else None
     if weights_file is not None:
-        per_sample.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+        per_sample.load_state_dict(load_weights(weights_file)[0])
         published.load_state_dict(per_sample.state_dict())
         return per_sample.eval(), published.eval(), f"the trained weights of run {run.name}"
     published.load_state_dict(per_sample.state_dict())

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 import yaml
 
 from fer_study import paths
@@ -72,6 +73,27 @@ def weights_path(run_path: Path) -> Path | None:
     tier = json.loads(metrics_file.read_text()).get("tier", "cpu") if metrics_file.is_file() else "cpu"
     local = weights_file(tier, run_path.name)
     return local if local.is_file() else None
+
+
+WEIGHTS_FORMAT = "fer-study weights 1"
+
+
+def save_weights(path: Path, model_name: str, model_kwargs: dict, state_dict: dict) -> Path:
+    """A self-describing weights file, written atomically: the registered model name, its keyword arguments
+    and the state dict (on the CPU), so the file alone rebuilds the model."""
+    with atomic_write(Path(path)) as tmp:
+        torch.save({"format": WEIGHTS_FORMAT, "model": model_name, "model_kwargs": dict(model_kwargs),
+                    "state_dict": {key: value.detach().cpu() for key, value in state_dict.items()}}, tmp)
+    return Path(path)
+
+
+def load_weights(path: Path) -> tuple[dict, str | None, dict]:
+    """(state dict, model name, model kwargs) of a weights file; files written before weights described
+    themselves hold a bare state dict and give ``(state dict, None, {})``."""
+    content = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if isinstance(content, dict) and content.get("format") == WEIGHTS_FORMAT:
+        return content["state_dict"], content["model"], content["model_kwargs"]
+    return content, None, {}
 
 
 def publish_weights(name: str, runs_dir: Path | None = None) -> Path:

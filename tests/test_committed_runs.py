@@ -14,7 +14,7 @@ from fer_study.data.tensors import split_tensors
 from fer_study.data.variants import VARIANTS
 from fer_study.models import create_model
 from fer_study.report import config_path
-from fer_study.runs import list_runs, load_run, recipe_and_seed, weights_path
+from fer_study.runs import list_runs, load_run, load_weights, recipe_and_seed, weights_path
 from fer_study.train import TrainConfig, predict_logits
 
 COMMITTED = list_runs(paths.RUNS_DIR)
@@ -65,7 +65,7 @@ def test_committed_weights_give_the_committed_test_logits(name):
     run = load_run(name)
     config = TrainConfig.from_dict(run.config)
     model = create_model(config.model, **config.model_kwargs)
-    model.load_state_dict(torch.load(weights_path(run.path), map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(weights_path(run.path))[0])
     test = real_test_split(config.dataset)
     assert np.array_equal(test.ids.astype(str), run.ids("test"))
     logits = predict_logits(model, test.images, precision=config.precision)

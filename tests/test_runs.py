@@ -3,8 +3,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from fer_study.runs import load_run, save_run
+from fer_study.models import create_model
+from fer_study.runs import load_run, load_weights, save_run, save_weights
 
 
 def _save(run_dir, metrics):
@@ -25,3 +27,16 @@ def test_failed_write_keeps_the_previous_run_files_and_leaves_no_partial(tmp_pat
         _save(run_dir, {"test_accuracy": object()})
     assert json.loads((run_dir / "metrics.json").read_text()) == {"test_accuracy": 0.5}
     assert not [p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_weights_files_describe_their_model_and_bare_state_dicts_still_load(tmp_path):
+    model = create_model("vgg_cpu", widths=[8, 16])
+    path = save_weights(tmp_path / "model.pt", "vgg_cpu", {"widths": [8, 16]}, model.state_dict())
+    state, name, kwargs = load_weights(path)
+    rebuilt = create_model(name, **kwargs)
+    rebuilt.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(rebuilt.state_dict().values(), model.state_dict().values(),
+                                                 strict=True))
+    torch.save(model.state_dict(), tmp_path / "old.pt")  # written before weights described themselves
+    state, name, kwargs = load_weights(tmp_path / "old.pt")
+    assert name is None and kwargs == {} and state.keys() == model.state_dict().keys()

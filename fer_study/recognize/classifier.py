@@ -18,7 +18,15 @@ from fer_study import ensemble, paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.models import create_model
 from fer_study.recognize.detectors import torch_threads
-from fer_study.runs import WEIGHTS_NAME, Run, best_on_validation, held_out_validation, load_runs, weights_path
+from fer_study.runs import (
+    WEIGHTS_NAME,
+    Run,
+    best_on_validation,
+    held_out_validation,
+    load_runs,
+    load_weights,
+    weights_path,
+)
 
 DEFAULT_MODEL = "mini_xception"
 CHECKPOINT_NAME = WEIGHTS_NAME
@@ -153,7 +161,7 @@ def model_from_run(run: str | Path) -> nn.Module:
         raise FileNotFoundError(f"run {str(run)!r} has no checkpoint {run_dir(run) / CHECKPOINT_NAME}")
     config = yaml.safe_load((run_dir(run) / "config.yaml").read_text())
     model = create_model(config["model"], **config.get("model_kwargs", {}))
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(checkpoint)[0])
     return model
 
 

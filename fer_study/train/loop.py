@@ -32,7 +32,17 @@ from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_floa
 from fer_study.files import atomic_write
 from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
-from fer_study.runs import checkpoint_file, command_line, git_commit, load_run, save_run, weights_file, weights_path
+from fer_study.runs import (
+    checkpoint_file,
+    command_line,
+    git_commit,
+    load_run,
+    load_weights,
+    save_run,
+    save_weights,
+    weights_file,
+    weights_path,
+)
 from fer_study.train.config import TrainConfig
 from fer_study.train.distill import DistillationLoss, load_teacher_targets
 from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
@@ -182,7 +192,7 @@ def _initial_weights(model: nn.Module, parent: str, runs_dir: Path) -> None:
     if checkpoint is None:
         raise FileNotFoundError(f"parent run {parent!r} has no weights at {parent_run.path / 'model.pt'} "
                                 f"or {weights_file(parent_run.metrics.get('tier', 'cpu'), parent)}")
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(checkpoint)[0])
 
 
 def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = False,
@@ -324,8 +334,7 @@ def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTen
     # Weights live beside the training checkpoints, never in the run folder: a run folder is what git
     # tracks, and only the recognizer's weights are published into it (``fer_study.runs.publish_weights``).
     weights_path = weights_file(config.tier, name)
-    with atomic_write(weights_path) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    save_weights(weights_path, config.model, config.model_kwargs, model.state_dict())
     weights_bytes = weights_path.stat().st_size
     weights_sha256 = hashlib.sha256(weights_path.read_bytes()).hexdigest()
     metrics = {
