@@ -37,13 +37,12 @@ bootstrap_samples = 2000
 seed = 0
 variant_names = ["fer2013_a", "fer2013_f", "fer2013_fa", "ferplus_s"]
 limit = None  # images per split of a random sample to build from in memory; None: the cached variants
-augment_growth = 1.35
-augment_class_growth = {"disgust": 2.16}
-augment_seed = 0
-face_detector = "opencv"
-face_upscale = 4
-semi_balance_fraction = 0.5
-semi_balance_max_growth = 3.0
+# The settings each variant is built with (fer_study.data.variants documents each one); a params file
+# overrides a variant's settings by giving its whole mapping.
+variant_overrides = {"fer2013_a": {"growth": 1.35, "class_growth": {"disgust": 2.16}, "seed": 0},
+                     "fer2013_f": {"detector": "opencv", "upscale": 4},
+                     "fer2013_fa": {"detector": "opencv", "upscale": 4},
+                     "ferplus_s": {"fraction": 0.5, "max_growth": 3.0, "seed": 0}}
 generated_faces_dir = None  # per-class folders of 48x48 generated faces; None: none are used
 generator_model = None  # local diffusers pipeline folder, or a Hugging Face repo id already cached
 generation_emotions = ["disgust", "fear"]
@@ -126,13 +125,7 @@ balance_table(bases["fer2013"], OFFICIAL_GROUPS)
 # per split, with the settings below.
 
 # %% tags=["hide-input", "remove-stderr"]
-overrides = {
-    "fer2013_a": {"growth": augment_growth, "class_growth": augment_class_growth, "seed": augment_seed},
-    "fer2013_f": {"detector": face_detector, "upscale": face_upscale},
-    "fer2013_fa": {"detector": face_detector, "upscale": face_upscale},
-    "ferplus_s": {"fraction": semi_balance_fraction, "max_growth": semi_balance_max_growth,
-                  "seed": augment_seed, "generated_dir": generated_faces_dir},
-}
+overrides = variant_overrides | {"ferplus_s": variant_overrides["ferplus_s"] | {"generated_dir": generated_faces_dir}}
 datasets = {name: variants.get_variant(name, bases[variants.VARIANTS[name].base], overrides[name])
             for name in variant_names}
 variant_tables.settings_table(datasets)
@@ -182,7 +175,7 @@ face_table.outcome_counts()
 # A random sample of the training images the filter drops (class and reason under each). Look at what
 # the Haar cascade misses: FER2013 has few true non-faces, so most of what a strict frontal-face
 # detector drops are real faces that are tilted, turned, cropped close or partly covered. A more
-# tolerant detector that also works offline (`face_detector = "fastmtcnn"`) filters less.
+# tolerant detector that also works offline (`"detector": "fastmtcnn"` in `variant_overrides`) filters less.
 
 # %% tags=["hide-input"]
 faces.face_grid(*face_table.dropped("train", grid_images), columns=10)
@@ -205,8 +198,8 @@ faces.face_grid(*variant_tables.aligned_examples(face_table, bases["fer2013"], g
 # %% [markdown]
 # ## Semi-balanced FER+ (`ferplus_s`)
 #
-# Each training class grows towards a fraction (`semi_balance_fraction`) of the largest class, but by at
-# most `semi_balance_max_growth` times, since many copies of few sources would be near-duplicates. Per
+# Each training class grows towards a fraction (`fraction`) of the largest class, but by at
+# most `max_growth` times, since many copies of few sources would be near-duplicates. Per
 # class: the source count, the target, and how many generated faces and augmented copies were added.
 
 # %% tags=["hide-input"]

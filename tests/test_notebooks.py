@@ -45,6 +45,24 @@ def test_notebook_shape(stem):
             assert not defined, f"{stem} defines {defined[0].name}: notebooks call the library, they define nothing"
 
 
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_params_files_hold_only_overrides(stem):
+    """A params file sets only what differs from the notebook's parameters cell (ploomber/papermill habit)."""
+    notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{stem}.py")
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    defaults = {}
+    for node in ast.parse(cell.source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:  # an expression, not a literal: any value given for it counts as an override
+                continue
+    for tier in TIERS:
+        repeated = sorted(key for key, value in load_parameters(stem, tier).items()
+                          if key in defaults and defaults[key] == value)
+        assert not repeated, f"params/{tier}/{stem}.yaml repeats the notebook's defaults of {repeated}"
+
+
 def test_book_table_of_contents_lists_every_notebook():
     toc = (paths.BOOK_DIR / "_toc.yml").read_text()
     assert [stem for stem in NOTEBOOKS if f"executed/{stem}" not in toc] == []
