@@ -40,11 +40,72 @@ from torchvision.models.convnext import CNBlock, LayerNorm2d
 from fer_study.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import (
-    DotProductSelfAttention,
     InputAdapter,
-    SpatialTransformer,
     SqueezeExcitation,
 )
+
+
+class SpatialTransformer(nn.Module):
+    """EmoNeXt's spatial transformer: a small localisation CNN regresses an affine warp of the input.
+
+    Localisation: 7x7 conv -> BN -> max-pool -> ReLU -> 5x5 conv -> BN -> max-pool -> ReLU, flattened
+    into Linear(-> 32) -> ReLU -> Linear(-> 6) initialised to the identity warp. The flattened size
+    follows from ``input_size`` (10 x 52 x 52 at the paper's 224).
+    """
+
+    def __init__(self, in_channels: int, input_size: int) -> None:
+        super().__init__()
+        self.localization = nn.Sequential(
+            nn.Conv2d(in_channels, 8, 7),
+            nn.BatchNorm2d(8),
+            nn.MaxPool2d(2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(8, 10, 5),
+            nn.BatchNorm2d(10),
+            nn.MaxPool2d(2),
+            nn.ReLU(inplace=True),
+            nn.Flatten(),
+        )
+        side = ((input_size - 6) // 2 - 4) // 2
+        self.regressor = nn.Sequential(
+            nn.Linear(10 * side * side, 32), nn.ReLU(inplace=True), nn.Linear(32, 6)
+        )
+        self.reset_to_identity()
+
+    def reset_to_identity(self) -> None:
+        """Start from the identity warp (zero weights, identity bias on the last layer)."""
+        nn.init.zeros_(self.regressor[2].weight)
+        with torch.no_grad():
+            self.regressor[2].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        theta = self.regressor(self.localization(x)).view(-1, 2, 3)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=True)
+        return F.grid_sample(x, grid, align_corners=True)
+
+
+class DotProductSelfAttention(nn.Module):
+    """EmoNeXt's self-attention: LayerNorm, Q/K/V projections, scores scaled by d^(-1/4), softmax.
+
+    Works on any (..., T, d) token set and returns ``(values + normalised input, weights)`` with
+    weights (..., T, T). Fed the (N, d) batch matrix, as the paper's code does, the "tokens" are the
+    samples of the batch; fed (N, T, d) per-sample tokens, every sample attends only to itself.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.norm = nn.LayerNorm(dim)
+        self.query = nn.Linear(dim, dim)
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.norm(tokens)
+        scores = self.query(tokens) @ self.key(tokens).transpose(-2, -1) / self.dim**0.25
+        weights = torch.softmax(scores, dim=-1)
+        return weights @ self.value(tokens) + tokens, weights
+
 
 LAYER_NORM_EPS = 1e-6
 

@@ -38,11 +38,27 @@ from fer_study.models.layers import (
     KERAS_BN_EPS,
     InputAdapter,
     SamePadConv2d,
-    ScaledDotAttention,
     SeparableConv2d,
 )
 
+
 # (pointwise width, stride) of Keras MobileNetV1 blocks 1-9; the cut keeps block 9's depthwise half.
+class ScaledDotAttention(nn.Module):
+    """Keras ``layers.Attention(use_scale=True)`` used as self-attention: softmax(s * x x^T) x.
+
+    No projections; one learned scalar ``s`` (initialised to 1). Over (..., T, d) tokens; given a 2-D
+    (B, d) tensor, as PAtt-Lite does, the batch becomes the token axis.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.scale * tokens @ tokens.transpose(-2, -1), dim=-1)
+        return weights @ tokens
+
+
 MOBILENET_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1))
 
 

@@ -20,11 +20,37 @@ never be set against the paper's claim as if it were ResEmoteNet.
 from dataclasses import dataclass, replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fer_study.constants import IMAGE_SIZE, NUM_CLASSES
 from fer_study.models._registry import register_model
-from fer_study.models.layers import InputAdapter, Normalization, ResidualBlock, SqueezeExcitation
+from fer_study.models.layers import InputAdapter, Normalization, SqueezeExcitation
+
+
+class ResidualBlock(nn.Module):
+    """ResEmoteNet's residual block: 3x3 conv (stride s) -> BN -> ReLU -> 3x3 conv -> BN, plus a
+    1x1 conv + BN shortcut when the shape changes, ReLU after the sum. Convs carry biases, as in the
+    paper's code."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1),
+            nn.BatchNorm2d(out_channels),
+        )
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
 
 RESEMOTENET_PAPER = "Roy et al., ResEmoteNet, IEEE Signal Processing Letters 2024"
 RESEMOTENET_URL = "https://arxiv.org/abs/2409.10545"

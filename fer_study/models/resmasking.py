@@ -19,10 +19,71 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torchvision.models.resnet import BasicBlock
 
 from fer_study.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
-from fer_study.models.layers import InputAdapter, MaskingUNet, Normalization, resnet_trunk
+from fer_study.models.layers import InputAdapter, Normalization, resnet_trunk
+
+
+def _basic_block(in_channels: int, out_channels: int) -> BasicBlock:
+    """A ResNet BasicBlock with the 1x1 conv + BN projection RMN adds whenever the width changes."""
+    projection = nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+    )
+    return BasicBlock(in_channels, out_channels, downsample=projection)
+
+
+class MaskingUNet(nn.Module):
+    """RMN's masking block: a U-Net of ResNet BasicBlocks whose output is a softmax over channels.
+
+    With C input channels and depth d, the encoder widens C -> 2C -> ... -> 2^d C with a 2x2 max-pool
+    between levels, the decoder goes back up with 2x2 transposed convs (+BN+ReLU) and skip
+    concatenations, and a last block maps 2C -> C. Initialisation as RMN: Kaiming (fan-out) convs, unit
+    BN, and the last BN of every block set to zero.
+    """
+
+    def __init__(self, channels: int, depth: int) -> None:
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        widths = [channels * 2**level for level in range(depth + 1)]
+        self.encoder = nn.ModuleList(_basic_block(widths[i], widths[i + 1]) for i in range(depth))
+        self.up = nn.ModuleList(
+            nn.Sequential(
+                nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2),
+                nn.BatchNorm2d(widths[i]),
+                nn.ReLU(inplace=True),
+            )
+            for i in reversed(range(1, depth))
+        )
+        self.decoder = nn.ModuleList(
+            _basic_block(widths[i + 1], widths[i]) for i in reversed(range(1, depth))
+        )
+        self.output_block = _basic_block(widths[1], widths[0])
+        self.pool = nn.MaxPool2d(2)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        for module in self.modules():
+            if isinstance(module, BasicBlock):
+                nn.init.zeros_(module.bn2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for level, block in enumerate(self.encoder):
+            if level > 0:
+                x = self.pool(x)
+            x = block(x)
+            skips.append(x)
+        skips.pop()  # the bottom level has no skip partner
+        for up, block in zip(self.up, self.decoder, strict=True):
+            x = block(torch.cat([up(x), skips.pop()], dim=1))
+        return torch.softmax(self.output_block(x), dim=1)
+
 
 STAGE_WIDTHS = (64, 128, 256, 512)
 

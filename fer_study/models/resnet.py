@@ -27,7 +27,31 @@ from torchvision.models.resnet import Bottleneck
 
 from fer_study.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
-from fer_study.models.layers import CBAM, InputAdapter, Normalization, resnet_trunk, resnet_trunk_width
+from fer_study.models.layers import InputAdapter, Normalization, resnet_trunk, resnet_trunk_width
+
+
+class CBAM(nn.Module):
+    """Convolutional Block Attention Module (Woo et al. 2018) as pytorchcv's ``CbamBlock``.
+
+    Channel gate: a shared MLP (C -> C/16 -> C, with biases) on the average- and max-pooled vectors,
+    summed, sigmoid. Spatial gate: channel-max and channel-mean maps -> 7x7 conv (no bias) -> BN ->
+    sigmoid.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.channel_mlp = nn.Sequential(
+            nn.Linear(channels, channels // reduction),
+            nn.ReLU(inplace=True),
+            nn.Linear(channels // reduction, channels),
+        )
+        self.spatial_conv = nn.Sequential(nn.Conv2d(2, 1, 7, padding=3, bias=False), nn.BatchNorm2d(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        channel_logits = self.channel_mlp(x.mean(dim=(2, 3))) + self.channel_mlp(x.amax(dim=(2, 3)))
+        x = x * torch.sigmoid(channel_logits)[:, :, None, None]
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.spatial_conv(pooled))
 
 
 @dataclass(frozen=True)
