@@ -261,12 +261,6 @@ class GenerationReport:
     faces_dir: Path | None = None
     settings: dict = field(default_factory=dict)
 
-    def __repr__(self) -> str:
-        return self.message if self.crops is None else f"{self.message}\n{self.crops.to_string()}"
-
-    def _repr_html_(self) -> str:
-        return f"<p>{self.message}</p>" + ("" if self.crops is None else self.crops.to_html())
-
 
 def generate_examples(model: str | Path | None, emotions: list[str], count: int, seed: int, output_dir: Path,
                       settings: GenerationSettings = GenerationSettings(), device=None) -> GenerationReport:

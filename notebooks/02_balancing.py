@@ -56,7 +56,7 @@ grid_images = 20
 
 # %% tags=["hide-input"]
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from fer_study import experiments, generate, paths, plots, report, variant_tables
 from fer_study.constants import CLASS_NAMES
@@ -230,8 +230,9 @@ pd.concat([prompts.jobs(emotion, prompt_examples, prompt_seed) for emotion in ge
 # Vision v6; its timing per image on a given device comes from `python -m fer_study.bench generate`.
 
 # %% tags=["hide-input"]
-generate.generate_examples(generator_model, generation_emotions, generation_count, prompt_seed,
-                           paths.cache_dir() / "generated")
+generation = generate.generate_examples(generator_model, generation_emotions, generation_count, prompt_seed,
+                                        paths.cache_dir() / "generated")
+display(Markdown(generation.message), plots.show_table(generation.crops, "No faces were generated."))
 
 # %% [markdown]
 # ## Balancing a split from a folder of generated faces
