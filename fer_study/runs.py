@@ -175,7 +175,9 @@ def load_run(name_or_path: str | Path, runs_dir: Path | None = None) -> Run:
     if not (path / "metrics.json").is_file():
         raise FileNotFoundError(f"no run at {path} (expected {path / 'metrics.json'})")
     with np.load(path / "predictions.npz", allow_pickle=False) as npz:
-        predictions = {key: npz[key] for key in npz.files}
+        # float16 logits (runs since they are stored compactly) are read as float32 for the arithmetic.
+        predictions = {key: npz[key].astype(np.float32) if npz[key].dtype == np.float16 else npz[key]
+                       for key in npz.files}
     return Run(
         name=path.name,
         path=path,

@@ -62,6 +62,8 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert run.metrics["test_accuracy"] == pytest.approx(accuracy)
     assert run.metrics["val_accuracy"] == pytest.approx(run.history["val_accuracy"].max())
     assert run.metrics["selected_epoch"] == int(run.history["val_accuracy"].idxmax()) + 1
+    with np.load(run_dir / "predictions.npz") as stored:  # compact on disk, exact metrics from what is stored
+        assert stored["test_logits"].dtype == np.float16
     # The weights go beside the checkpoints, not into the run folder that git tracks, and are recorded.
     assert not (run_dir / "model.pt").exists()
     weights = weights_file("smoke", "tiny")

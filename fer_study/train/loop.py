@@ -325,11 +325,14 @@ def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTen
         labels = data.labels.cpu().numpy()
         predictions[f"{split}_ids"] = data.ids.astype(str)
         predictions[f"{split}_labels"] = labels
-        predictions[f"{split}_logits"] = predict_logits(model, data.images, precision=config.precision)
+        # Logits are stored in float16 (the tracked tree travels to GPU machines, 64 MiB a call) and every
+        # metric is computed from the stored values, so it re-derives exactly from predictions.npz.
+        predictions[f"{split}_logits"] = predict_logits(model, data.images, precision=config.precision).astype(
+            np.float16)
         results[split] = classification_metrics(labels, predictions[f"{split}_logits"])
         if config.tta != "none":
             predictions[f"{split}_logits_tta"] = predict_logits(model, data.images, config.tta, config.tta_crop,
-                                                                config.precision)
+                                                                config.precision).astype(np.float16)
             results[f"{split}_tta"] = classification_metrics(labels, predictions[f"{split}_logits_tta"])
     # Weights live beside the training checkpoints, never in the run folder: a run folder is what git
     # tracks, and only the recognizer's weights are published into it (``fer_study.runs.publish_weights``).
