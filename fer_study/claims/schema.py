@@ -3,7 +3,6 @@ validated field by field (``ClaimError`` names the claim and the field), with th
 the TTA equivalences the comparison needs.
 """
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pandas as pd
 import yaml
 
 from fer_study import ensemble
-from fer_study.schema import Field, check_fields
+from fer_study.schema import Field, check_fields, is_entry_id, is_name, is_text
 
 CLAIMS_PATH = Path(__file__).parent.with_name("claims.yaml")
 SPLITS = ("PrivateTest", "PublicTest", "own", "unclear")
@@ -21,16 +20,11 @@ TTA_KINDS = ("none", "random-flip", "ten-crop", "flip-rot-10", "flip-rot-8", "gr
 # Claimed protocols that average several test views; a reproduction then uses its TTA logits.
 MULTI_VIEW_TTA = ("ten-crop", "flip-rot-10", "flip-rot-8", "grid-62")
 ENSEMBLES = (ensemble.RMN_STYLE, ensemble.SNAPSHOT)
-_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_NAME = re.compile(r"^[a-z0-9_]+$")
 
 
 class ClaimError(ValueError):
     """A malformed claims file; the message names the claim and the field."""
 
-
-def _text(value) -> bool:
-    return isinstance(value, str) and bool(value.strip())
 
 
 def _number(value) -> bool:
@@ -39,21 +33,21 @@ def _number(value) -> bool:
 
 # field: (required, check, what the check expects)
 CLAIM_FIELDS: dict[str, Field] = {
-    "id": (True, lambda v: isinstance(v, str) and bool(_ID.match(v)), "lower-case words joined by dashes"),
-    "paper": (True, _text, "non-empty text"),
-    "model": (True, lambda v: v is None or (isinstance(v, str) and bool(_NAME.match(v))),
+    "id": (True, is_entry_id, "lower-case words joined by dashes"),
+    "paper": (True, is_text, "non-empty text"),
+    "model": (True, lambda v: v is None or is_name(v),
               "a registered model name or null"),
     "ensemble": (False, lambda v: v is None or v in ENSEMBLES, f"null or one of {ENSEMBLES}"),
-    "dataset": (True, lambda v: isinstance(v, str) and bool(_NAME.match(v)), "a dataset name"),
+    "dataset": (True, is_name, "a dataset name"),
     "split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
     "metric": (True, lambda v: v in METRICS, f"one of {METRICS}"),
     "value": (True, lambda v: _number(v) and -100 <= v <= 100, "a number of percent (points for a gain)"),
     "uncertainty": (False, lambda v: _number(v) and v >= 0, "a non-negative number"),
     "protocol": (True, lambda v: isinstance(v, dict), "a mapping with tta, views and crops"),
-    "pretraining": (True, _text, "non-empty text ('none' if from scratch)"),
-    "extra_data": (True, _text, "non-empty text ('none' if none)"),
-    "source": (True, _text, "non-empty text"),
-    "notes": (True, _text, "non-empty text"),
+    "pretraining": (True, is_text, "non-empty text ('none' if from scratch)"),
+    "extra_data": (True, is_text, "non-empty text ('none' if none)"),
+    "source": (True, is_text, "non-empty text"),
+    "notes": (True, is_text, "non-empty text"),
     "reference": (False, lambda v: isinstance(v, bool), "true or false"),
     "match": (False, lambda v: isinstance(v, dict) and all(isinstance(key, str) for key in v),
               "a mapping of metrics.json keys to values"),
@@ -62,7 +56,7 @@ PROTOCOL_FIELDS: dict[str, Field] = {
     "tta": (True, lambda v: v in TTA_KINDS, f"one of {TTA_KINDS}"),
     "views": (True, lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
               "a positive integer or null"),
-    "crops": (True, lambda v: v is None or _text(v), "text or null"),
+    "crops": (True, lambda v: v is None or is_text(v), "text or null"),
 }
 
 
@@ -99,7 +93,7 @@ def validate_claims(document) -> ClaimSet:
             raise ClaimError(f"claim {entry['id']!r}: field 'id': duplicate id")
         seen.add(entry["id"])
     variants = document.get("scaled_variants", {})
-    if not isinstance(variants, dict) or not all(_NAME.match(str(k)) and _NAME.match(str(v))
+    if not isinstance(variants, dict) or not all(is_name(k) and is_name(v)
                                                  for k, v in variants.items()):
         raise ClaimError("claims file: field 'scaled_variants': expected a mapping of model names")
     equivalents = document.get("tta_equivalents", {})
