@@ -1,5 +1,6 @@
 """Writing files so that a failure never leaves a partial file or damages the one already there."""
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,3 +24,12 @@ def atomic_write(path: Path) -> Iterator[str]:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -18,7 +18,6 @@ Seeds: a run named ``<recipe>_seed<N>`` is the params file ``<recipe>.yaml`` tra
 (``python -m fer_study.train params/cpu/runs/<recipe>.yaml --seed N``).
 """
 
-import hashlib
 import json
 import re
 import shutil
@@ -34,7 +33,7 @@ import torch
 import yaml
 
 from fer_study import paths
-from fer_study.files import atomic_write
+from fer_study.files import atomic_write, file_sha256
 
 PREDICTION_SPLITS = ("val", "test")
 # Tiers whose runs are real results; smoke runs only prove that the code runs.
@@ -104,7 +103,7 @@ def publish_weights(name: str, runs_dir: Path | None = None) -> Path:
     source = weights_file(metrics.get("tier", "cpu"), name)
     if not source.is_file():
         raise FileNotFoundError(f"run {name!r}: no local weights at {source} to publish")
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    digest = file_sha256(source)
     if digest != metrics.get("weights_sha256"):
         raise ValueError(f"{source}: sha256 {digest} differs from the {metrics.get('weights_sha256')} that "
                          f"{run_path / 'metrics.json'} recorded; these are not the run's weights")

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from fer_study.constants import CLASS_NAMES, USAGE_TO_SPLIT
+from fer_study.data import FERDataset
 
 USAGES = tuple(USAGE_TO_SPLIT)
 
@@ -18,6 +19,21 @@ def face(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (6, 6)).astype(np.uint8)
     return cv2.resize(small, (48, 48), interpolation=cv2.INTER_CUBIC)
+
+
+def brightness_dataset(name: str) -> FERDataset:
+    """Seven classes, each a brightness level (12 train, 4 val, 4 test images per class), so a tiny model
+    learns them in a few epochs."""
+    images, labels, splits = [], [], []
+    for split, per_class in (("train", 12), ("val", 4), ("test", 4)):
+        for label in range(7):
+            for i in range(per_class):
+                noise = face(label * 100 + i + len(images)).astype(np.int16) // 8
+                images.append(np.clip(noise + label * 30, 0, 255).astype(np.uint8))
+                labels.append(label)
+                splits.append(split)
+    return FERDataset(name, np.stack(images), np.array(labels), np.array(splits),
+                      np.array([f"img{i}" for i in range(len(images))]))
 
 
 def encode(image: np.ndarray, extension: str) -> bytes:

@@ -94,15 +94,21 @@ def test_notebook_executes_with_smoke_parameters(stem, smoke_book):
     assert len(shown_parameters) == 1, "the book shows the parameters a run used once"
 
 
-@pytest.mark.notebook
-def test_book_renders_the_chapters_and_the_results_table(smoke_book):
+def build_smoke_book(smoke_book: Path) -> Path:
+    """Execute every chapter with smoke parameters into ``smoke_book`` and render it (warnings are errors);
+    returns the HTML folder."""
     for stem in NOTEBOOKS:
         _execute(stem, smoke_book)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run([str(jupyter_book), "build", str(smoke_book), "-W", "-n", "--keep-going"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    html = smoke_book / "_build" / "html"
+    return smoke_book / "_build" / "html"
+
+
+@pytest.mark.notebook
+def test_book_renders_the_chapters_and_the_results_table(smoke_book):
+    html = build_smoke_book(smoke_book)
     assert (html / "index.html").is_file()
     results = (html / "executed" / "07_results.html").read_text()
     assert "claimed" in results and "reproduced" in results and "<table" in results

@@ -7,11 +7,10 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from test_notebooks import NOTEBOOKS, _execute, smoke_book  # noqa: F401  (the session's smoke book)
+from test_notebooks import NOTEBOOKS, build_smoke_book, smoke_book  # noqa: F401  (the session's smoke book)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHECK_SCRIPT = f"<script>{Path(__file__).with_name('book_check.js').read_text()}</script>"
@@ -27,12 +26,7 @@ pytestmark = [pytest.mark.notebook,
 def built_book(smoke_book):  # noqa: F811
     html_dir = smoke_book / "_build" / "html"
     if not (html_dir / "executed" / "07_results.html").exists():
-        for stem in NOTEBOOKS:
-            _execute(stem, smoke_book)
-        jupyter_book = Path(sys.executable).parent / "jupyter-book"
-        result = subprocess.run([str(jupyter_book), "build", str(smoke_book), "-W", "-n", "--keep-going"],
-                                capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        build_smoke_book(smoke_book)
     return html_dir
 
 

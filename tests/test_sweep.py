@@ -29,7 +29,7 @@ from fer_study.sweep.executors import LocalExecutor
 from fer_study.sweep.transfer import pack_folders, unpack_folders, write_folder
 from fer_study.sweep.worker import checkpoint_state
 from fer_study.train import TrainConfig
-from tests.fixture_data import face
+from tests.fixture_data import brightness_dataset
 
 TINY = {"model": "vgg_cpu", "model_kwargs": {"widths": [8, 16]}, "dataset": "fer2013", "tier": "smoke",
         "epochs": 2, "batch_size": 16, "lr": 0.05, "seed": 7, "num_threads": 1, "tta": "none"}
@@ -37,17 +37,8 @@ TINY = {"model": "vgg_cpu", "model_kwargs": {"widths": [8, 16]}, "dataset": "fer
 
 @pytest.fixture(scope="module")
 def tiny_dataset() -> FERDataset:
-    """Seven classes, each a brightness level (as in test_train), under the name the configs ask for."""
-    images, labels, splits = [], [], []
-    for split, per_class in (("train", 12), ("val", 4), ("test", 4)):
-        for label in range(7):
-            for i in range(per_class):
-                noise = face(label * 100 + i + len(images)).astype(np.int16) // 8
-                images.append(np.clip(noise + label * 30, 0, 255).astype(np.uint8))
-                labels.append(label)
-                splits.append(split)
-    return FERDataset("fer2013", np.stack(images), np.array(labels), np.array(splits),
-                      np.array([f"img{i}" for i in range(len(images))]))
+    """Seven classes, each a brightness level, under the name the configs ask for."""
+    return brightness_dataset("fer2013")
 
 
 @pytest.fixture(scope="module")
@@ -256,19 +247,27 @@ def test_fine_tuning_stage_starts_from_its_parent_in_the_sweep_or_on_disk(tmp_pa
     np.testing.assert_allclose(load_run(out / "ft_base_stage").logits("val"), first.logits("val"), rtol=1e-5)
 
 
-@pytest.mark.slow
-def test_ray_worker_killed_mid_run_resumes_to_the_same_metrics(tmp_path, ray_executor, tiny_dataset):
+def assert_killed_run_resumes_like_a_straight_one(tmp_path, executor, prefix: str, process_marker: str,
+                                                  dataset: FERDataset) -> None:
+    """Two 12-epoch runs through ``executor``: the worker of ``<prefix>_killed`` (found by ``process_marker``
+    in its command line) is killed after its first checkpoint; it must end with the straight run's metrics."""
     configs = tmp_path / "configs"
-    for name in ("ray_straight", "ray_killed"):
+    for name in (f"{prefix}_straight", f"{prefix}_killed"):
         write_config(configs, name, epochs=12)
     killed: list[int] = []
-    watcher = kill_after_first_checkpoint("ray_killed", "ray::sweep:ray_killed", killed)
-    outcomes = run_sweep(plan_runs([str(configs / "*.yaml")], tmp_path / "out"), ray_executor, ["sweep"],
-                         datasets={"fer2013": tiny_dataset})
+    watcher = kill_after_first_checkpoint(f"{prefix}_killed", process_marker, killed)
+    outcomes = run_sweep(plan_runs([str(configs / "*.yaml")], tmp_path / "out"), executor, ["sweep"],
+                         datasets={"fer2013": dataset})
     watcher.join(1)
     assert killed, "the worker was never seen running after its first checkpoint"
     assert [o.status for o in outcomes] == ["done", "done"]
-    assert_same_run(tmp_path / "out" / "ray_killed", tmp_path / "out" / "ray_straight")
+    assert_same_run(tmp_path / "out" / f"{prefix}_killed", tmp_path / "out" / f"{prefix}_straight")
+
+
+@pytest.mark.slow
+def test_ray_worker_killed_mid_run_resumes_to_the_same_metrics(tmp_path, ray_executor, tiny_dataset):
+    assert_killed_run_resumes_like_a_straight_one(tmp_path, ray_executor, "ray", "ray::sweep:ray_killed",
+                                                  tiny_dataset)
 
 
 # --- local processes (the lent GPU machine) -------------------------------------------------------------
@@ -316,21 +315,12 @@ def test_full_tier_script_end_to_end_with_the_smoke_configs(tmp_path, scratch, t
 
 @pytest.mark.slow
 def test_local_worker_killed_mid_run_resumes_to_the_same_metrics(tmp_path, scratch, tiny_dataset):
-    configs = tmp_path / "configs"
-    for name in ("local_straight", "local_killed"):
-        write_config(configs, name, epochs=12)
-    killed: list[int] = []
-    watcher = kill_after_first_checkpoint("local_killed", "local_killed.request.pkl", killed)
     executor = LocalExecutor(cpus=2, gpus=0)
     try:
-        outcomes = run_sweep(plan_runs([str(configs / "*.yaml")], tmp_path / "out"), executor, ["sweep"],
-                             datasets={"fer2013": tiny_dataset})
+        assert_killed_run_resumes_like_a_straight_one(tmp_path, executor, "local", "local_killed.request.pkl",
+                                                      tiny_dataset)
     finally:
         executor.close()
-    watcher.join(1)
-    assert killed, "the worker was never seen running after its first checkpoint"
-    assert [o.status for o in outcomes] == ["done", "done"]
-    assert_same_run(tmp_path / "out" / "local_killed", tmp_path / "out" / "local_straight")
 
 
 @pytest.mark.slow

@@ -17,23 +17,13 @@ from fer_study.train.loop import train_step
 from fer_study.train.optim import build_optimizer, build_scheduler
 from fer_study.train.teachers import teacher_log_probabilities
 from fer_study.train.tta import tta_views
-from tests.fixture_data import face
+from tests.fixture_data import brightness_dataset
 
 
 @pytest.fixture
 def tiny_dataset() -> FERDataset:
     """Seven classes, each a brightness level, so a tiny model can learn them in a few epochs."""
-    images, labels, splits = [], [], []
-    for split, per_class in (("train", 12), ("val", 4), ("test", 4)):
-        for label in range(7):
-            for i in range(per_class):
-                noise = face(label * 100 + i + len(images)).astype(np.int16) // 8
-                images.append(np.clip(noise + label * 30, 0, 255).astype(np.uint8))
-                labels.append(label)
-                splits.append(split)
-    n = len(images)
-    return FERDataset("tiny", np.stack(images), np.array(labels), np.array(splits),
-                      np.array([f"img{i}" for i in range(n)]))
+    return brightness_dataset("tiny")
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Named datasets: each is built once from the raw data, cached as HDF5 and validated on every load."""
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -14,6 +13,7 @@ from fer_study.data.cache import CacheError, read_h5, write_h5
 from fer_study.data.dataset import FERDataset
 from fer_study.data.fer2013 import read_fer2013_csv, read_fer2013_zip
 from fer_study.data.ferplus import read_ferplus
+from fer_study.files import file_sha256
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,6 @@ def provenance(extra_packages: tuple[str, ...] = ()) -> dict:
     return {f"version_{package}": metadata.version(package) for package in packages}
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_class_counts(dataset: FERDataset, path: Path, expected: dict[str, tuple[int, ...]]) -> None:
     """Raise ``CacheError`` naming the file and every split/class whose count differs from ``expected``."""
     counts = dataset.counts()
@@ -100,7 +92,7 @@ def _build_fer2013() -> FERDataset:
         raise FileNotFoundError(f"FER_DATA={root}: neither fer2013.csv nor fer2013.zip is there "
                                 "(set FER_DATA to the folder holding the archives)")
     dataset = read_fer2013_csv(source) if source.suffix == ".csv" else read_fer2013_zip(source)
-    dataset.attrs["source_sha256"] = sha256(source)
+    dataset.attrs["source_sha256"] = file_sha256(source)
     return dataset
 
 
@@ -111,7 +103,7 @@ def _build_ferplus() -> FERDataset:
         raise FileNotFoundError(f"FER_DATA={root}: neither ferplus.zip nor a ferplus/ folder is there")
     dataset = read_ferplus(source)
     if source.is_file():
-        dataset.attrs["source_sha256"] = sha256(source)
+        dataset.attrs["source_sha256"] = file_sha256(source)
     return dataset
 
 

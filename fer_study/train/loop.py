@@ -11,7 +11,6 @@ stage on ``val``). PrivateTest is evaluated once, at the end, and only reported.
 """
 
 import copy
-import hashlib
 import inspect
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
-from fer_study.files import atomic_write
+from fer_study.files import atomic_write, file_sha256
 from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
 from fer_study.runs import (
@@ -339,7 +338,7 @@ def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTen
     weights_path = weights_file(config.tier, name)
     save_weights(weights_path, config.model, config.model_kwargs, model.state_dict())
     weights_bytes = weights_path.stat().st_size
-    weights_sha256 = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    weights_sha256 = file_sha256(weights_path)
     metrics = {
         "run": name, "model": config.model, "dataset": config.dataset, "label_mode": config.label_mode,
         "train_splits": list(config.train_splits), "tier": config.tier, "device": _device_name(device),
