@@ -70,8 +70,8 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # ## The answer: which training data helps? (research question 1)
 #
 # Every arm is the experiment base with one factor of its training data changed, trained with three
-# seeds. The base is `vgg_cpu_bf16`'s recipe (the study's best CPU-tier single model) cut to 12 epochs,
-# the longest schedule of it that trains within 15 minutes on this machine's two cores (its config,
+# seeds. The base is `vgg_cpu_bf16`'s recipe (a 1.2 M-parameter CNN, bfloat16 on the CPU) cut to 12
+# epochs, the longest schedule of it that trains within 15 minutes on this machine's two idle cores (its config,
 # `params/cpu/runs/exp_base.yaml`, says how this was measured). Each difference is the arm's mean
 # PrivateTest accuracy minus the base's, with a 95 % interval from a bootstrap over seeds and test images;
 # verdicts are Holm-corrected over the arms of the table (`fer_study.experiments` documents the method).
