@@ -21,6 +21,8 @@ PARAMS_DIR = REPO_ROOT / "params"
 BOOK_DIR = REPO_ROOT / "book"
 EXECUTED_DIR = BOOK_DIR / "executed"
 CHECKPOINTS_DIR = REPO_ROOT / "checkpoints"
+# The face detector's recorded outputs (fer_study.data.faces.record_detections): small result files.
+FACE_DETECTIONS_DIR = REPO_ROOT / "results" / "faces"
 # Smoke-tier runs only prove that code runs: they go to a git-ignored scratch folder, never results/.
 # FER_SCRATCH moves it for every process started from this one (the sweep tests' worker processes).
 SCRATCH_DIR = Path(os.environ.get("FER_SCRATCH") or REPO_ROOT / "scratch").expanduser().resolve()

@@ -24,6 +24,7 @@ it deepface finds fewer faces and no eyes at all, so nothing would be aligned.
 """
 
 import functools
+import hashlib
 import json
 import multiprocessing
 import os
@@ -50,6 +51,11 @@ KEPT, NO_FACE, SEVERAL_FACES, BLANK = "kept", "no_face", "several_faces", "blank
 REASONS = (KEPT, NO_FACE, SEVERAL_FACES, BLANK)
 OFFLINE_DETECTORS = ("opencv", "fastmtcnn", "skip", "centerface")  # see the module docstring
 TABLE_COLUMNS = ("id", "split", "label", "reason", "faces_found", "eyes_found", "x", "y", "w", "h")
+# One facial area as the detector returned it (deepface's FacialAreaRegion, in the bordered, upscaled
+# image); -1 stands for an eye it did not find.
+REGION_COLUMNS = ("x", "y", "w", "h", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y")
+NOT_CALLED = -1  # region count of an image the detector never saw (blank frames, the "skip" detector)
+DETECTION_ARRAYS = ("region_count", "regions", "confidence")
 
 
 class FaceDetectorError(RuntimeError):
@@ -90,6 +96,65 @@ class FaceCrop:
     box: tuple[int, int, int, int]  # (x, y, w, h) of the largest face in input pixels; zeros if none
 
 
+@dataclass
+class Detections:
+    """What the detector returned for each image of a pass, in dataset order.
+
+    ``region_count[i]``: facial areas found in image ``i`` (``NOT_CALLED`` when the detector did not run on
+    it); ``regions``: those areas one after another, as ``REGION_COLUMNS`` (int32); ``confidence``: the
+    detector's score per area.
+    """
+
+    region_count: np.ndarray
+    regions: np.ndarray
+    confidence: np.ndarray
+
+    def per_image(self) -> list[list | None]:
+        """deepface ``FacialAreaRegion`` lists, one per image (``None`` where the detector did not run)."""
+        from deepface.models.Detector import FacialAreaRegion
+
+        def eye(x, y):
+            return None if x < 0 else (int(x), int(y))
+
+        outputs, next_region = [], 0
+        for count in self.region_count:
+            if count == NOT_CALLED:
+                outputs.append(None)
+                continue
+            rows = self.regions[next_region:next_region + count]
+            scores = self.confidence[next_region:next_region + count]
+            outputs.append([FacialAreaRegion(x=int(x), y=int(y), w=int(w), h=int(h), left_eye=eye(lx, ly),
+                                             right_eye=eye(rx, ry), confidence=float(score))
+                            for (x, y, w, h, lx, ly, rx, ry), score in zip(rows, scores, strict=True)])
+            next_region += count
+        return outputs
+
+    def select(self, images: np.ndarray) -> "Detections":
+        """The detections of the images at positions ``images`` (in that order)."""
+        counts = np.maximum(self.region_count, 0)
+        starts = np.concatenate([[0], np.cumsum(counts)])[images]
+        regions = np.concatenate([np.arange(start, start + counts[image])
+                                  for start, image in zip(starts, images, strict=True)] or [np.arange(0)])
+        return Detections(self.region_count[images], self.regions[regions], self.confidence[regions])
+
+    @staticmethod
+    def from_outputs(outputs: list[list | None]) -> "Detections":
+        regions = [area for areas in outputs if areas for area in areas]
+
+        def eye(point):
+            return (-1, -1) if point is None else (int(point[0]), int(point[1]))
+
+        return Detections(
+            np.array([NOT_CALLED if areas is None else len(areas) for areas in outputs], np.int32),
+            np.array([(area.x, area.y, area.w, area.h, *eye(area.left_eye), *eye(area.right_eye))
+                      for area in regions], np.int32).reshape(-1, len(REGION_COLUMNS)),
+            np.array([area.confidence or 0.0 for area in regions], np.float32))
+
+    @staticmethod
+    def join(parts: list["Detections"]) -> "Detections":
+        return Detections(*(np.concatenate([getattr(part, name) for part in parts]) for name in DETECTION_ARRAYS))
+
+
 @functools.cache
 def _deepface():
     # deepface creates its weights folder on import; point it inside the project (paths.deepface_home).
@@ -122,6 +187,32 @@ def to_fer_face(pixels: np.ndarray) -> np.ndarray:
     shrinking = pixels.shape[0] > IMAGE_SIZE
     return cv2.resize(pixels, (IMAGE_SIZE, IMAGE_SIZE),
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
+class _DetectorTape:
+    """Stands in for deepface's detector while a pass runs: notes what the detector returns for each call,
+    or, with ``replay``, returns those notes in order instead of running it."""
+
+    def __init__(self, detector: str, replay: list[list] | None = None):
+        self.outputs: list[list] = []
+        self._replay = None if replay is None else iter(replay)
+        self._client = None if detector == "skip" else _deepface()[1].build_model(task="face_detector",
+                                                                                   model_name=detector)
+
+    def __enter__(self):
+        if self._client is not None:
+            run = self._client.detect_faces
+            self._client.detect_faces = lambda img: self._note(run(img) if self._replay is None
+                                                               else next(self._replay))
+        return self
+
+    def _note(self, areas: list) -> list:
+        self.outputs.append(areas)
+        return areas
+
+    def __exit__(self, *error):
+        if self._client is not None:
+            del self._client.detect_faces  # the instance attribute set above; the class method returns
 
 
 def crop_face(image: np.ndarray, settings: FaceSettings) -> FaceCrop:
@@ -163,12 +254,13 @@ class FaceTable:
 
     ``rows``: id, split, label, reason, faces_found, eyes_found, x, y, w, h. ``faces``: (N, 48, 48) uint8,
     the (aligned) crop of the largest face, or the input image where none was kept, so that the table
-    alone can show what a filter drops.
+    alone can show what a filter drops. ``detections``: what the detector returned, to record and replay.
     """
 
     rows: pd.DataFrame
     faces: np.ndarray
     attrs: dict
+    detections: Detections
 
     @property
     def kept(self) -> np.ndarray:
@@ -231,11 +323,24 @@ def _start_worker(detector: str, opencv_threads: int) -> None:
     check_detector(detector)
 
 
-def _detect_chunk(images: np.ndarray, settings: FaceSettings) -> dict:
-    """``crop_face`` over ``images``, as the arrays a chunk file stores (also run in worker processes)."""
+def _detect_chunk(images: np.ndarray, settings: FaceSettings, recorded: Detections | None = None) -> dict:
+    """``crop_face`` over ``images``, as the arrays a chunk file stores (also run in worker processes);
+    with ``recorded``, the detector's outputs are replayed instead of computed."""
     started = time.perf_counter()
-    crops = [crop_face(image, settings) for image in images]
+    replay = None if recorded is None else [areas for areas in recorded.per_image() if areas is not None]
+    crops, outputs = [], []
+    with _DetectorTape(settings.detector, replay) as tape:
+        for image in images:
+            calls = len(tape.outputs)
+            crops.append(crop_face(image, settings))
+            outputs.append(tape.outputs[calls] if len(tape.outputs) > calls else None)
+    detections = Detections.from_outputs(outputs)
+    if recorded is not None and not np.array_equal(detections.region_count, recorded.region_count):
+        raise ValueError("recorded detections do not fit these images: the detector was asked for other "
+                         "images than when they were recorded")
     return {
+        "region_count": detections.region_count, "regions": detections.regions,
+        "confidence": detections.confidence,
         "reason": np.array([crop.reason for crop in crops]),
         "faces_found": np.array([crop.faces_found for crop in crops], np.int16),
         "eyes_found": np.array([crop.eyes_found for crop in crops]),
@@ -247,24 +352,28 @@ def _detect_chunk(images: np.ndarray, settings: FaceSettings) -> dict:
 
 
 def _detect_chunks(dataset: FERDataset, settings: FaceSettings, starts: dict[int, int], chunk_size: int,
-                   workers: int):
+                   workers: int, recorded: Detections | None):
     """Yield ``(number, chunk)`` for each chunk number -> first row in ``starts``, as each finishes."""
+    def job(start: int) -> tuple:
+        stop = min(start + chunk_size, len(dataset))
+        replay = None if recorded is None else recorded.select(np.arange(start, stop))
+        return dataset.images[start:stop], settings, replay
+
     if workers <= 1:
         for number, start in starts.items():
-            yield number, _detect_chunk(dataset.images[start:start + chunk_size], settings)
+            yield number, _detect_chunk(*job(start))
         return
     # spawn, not fork: the caller (a notebook kernel) may hold torch's or OpenMP's threads.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_worker, initargs=(settings.detector, cv2.getNumThreads())) as pool:
-        futures = {pool.submit(_detect_chunk, dataset.images[start:start + chunk_size], settings): number
-                   for number, start in starts.items()}
+        futures = {pool.submit(_detect_chunk, *job(start)): number for number, start in starts.items()}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
 
 def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_FACES,
                          cache_file: Path | None = None, chunk_size: int = 512, workers: int | None = None,
-                         progress: bool = True) -> FaceTable:
+                         progress: bool = True, recorded: Detections | None = None) -> FaceTable:
     """Run ``crop_face`` over every image of ``dataset``, in chunks of ``chunk_size`` images spread over
     ``workers`` processes (default: one per available core once ``PARALLEL_MIN_IMAGES`` images are left to
     detect), with a progress bar on stderr when ``progress``.
@@ -274,7 +383,8 @@ def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_F
     ``cache_file`` the pass is resumable: each chunk is written atomically to ``<cache_file>.parts/`` as it
     finishes, an interrupted run continues from the chunks on disk, and the finished table is written
     atomically to ``cache_file`` (parts removed). Two processes building the same table at once only
-    overwrite identical chunks.
+    overwrite identical chunks. With ``recorded`` (``read_detections``), the detector's outputs are replayed
+    rather than computed: the same table in a few CPU ms per image.
     """
     if cache_file is not None and Path(cache_file).exists():
         return read_face_table(cache_file, dataset, settings)
@@ -282,6 +392,9 @@ def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_F
         raise ValueError(f"dataset {dataset.name!r} has no images to detect faces in")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive number of images, got {chunk_size}")
+    if recorded is not None and len(recorded.region_count) != len(dataset):
+        raise ValueError(f"recorded detections cover {len(recorded.region_count)} images, dataset "
+                         f"{dataset.name!r} has {len(dataset)}")
     check_detector(settings.detector)
     parts_dir = None if cache_file is None else Path(f"{cache_file}.parts")
     chunks, pending = {}, {}
@@ -296,10 +409,11 @@ def detect_dataset_faces(dataset: FERDataset, settings: FaceSettings = DATASET_F
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if left >= PARALLEL_MIN_IMAGES else 1
     workers = max(1, min(workers, len(pending)))
+    source = settings.detector if recorded is None else f"{settings.detector}, replayed"
     with tqdm(total=len(dataset), initial=len(dataset) - left, unit="image", disable=not progress,
-              desc=f"faces in {dataset.name} ({settings.detector}, {workers} process{'es' * (workers > 1)})",
+              desc=f"faces in {dataset.name} ({source}, {workers} process{'es' * (workers > 1)})",
               mininterval=5) as bar:
-        for number, chunk in _detect_chunks(dataset, settings, pending, chunk_size, workers):
+        for number, chunk in _detect_chunks(dataset, settings, pending, chunk_size, workers, recorded):
             if parts_dir is not None:
                 with atomic_write(parts_dir / f"chunk_{number:05d}_{chunk_size}.npz") as tmp_name, \
                         open(tmp_name, "wb") as handle:
@@ -323,7 +437,8 @@ def _assemble(dataset: FERDataset, chunks: list[dict], settings: FaceSettings) -
 
     attrs = {"source": dataset.name, "settings": json.dumps(asdict(settings)), "images": len(dataset),
              "seconds": float(joined["seconds"].sum()), **provenance(("deepface",))}
-    return FaceTable(rows, joined["faces"], attrs)
+    detections = Detections(joined["region_count"], joined["regions"], joined["confidence"])
+    return FaceTable(rows, joined["faces"], attrs, detections)
 
 
 def write_face_table(path: Path, table: FaceTable) -> None:
@@ -335,6 +450,8 @@ def write_face_table(path: Path, table: FaceTable) -> None:
             else:
                 h5.create_dataset(column, data=values)
         h5.create_dataset("faces", data=table.faces, compression="gzip", compression_opts=4)
+        for name in DETECTION_ARRAYS:
+            h5.create_dataset(name, data=getattr(table.detections, name))
         h5.attrs.update(table.attrs)
 
 
@@ -347,6 +464,7 @@ def read_face_table(path: Path, dataset: FERDataset, settings: FaceSettings) -> 
             columns = {name: (h5[name].asstr()[:] if h5[name].dtype.kind == "O" else h5[name][:])
                        for name in TABLE_COLUMNS}
             faces, attrs = h5["faces"][:], dict(h5.attrs)
+            detections = Detections(*(h5[name][:] for name in DETECTION_ARRAYS))
     except (OSError, KeyError) as error:
         raise CacheError(f"{path}: unreadable face table ({error}); delete it to rebuild") from error
     if len(columns["id"]) != len(dataset) or not np.array_equal(columns["id"], dataset.ids):
@@ -355,7 +473,51 @@ def read_face_table(path: Path, dataset: FERDataset, settings: FaceSettings) -> 
     if attrs.get("settings") != json.dumps(asdict(settings)):
         raise CacheError(f"{path}: face table made with {attrs.get('settings')}, not {asdict(settings)}; "
                          "delete it to rebuild")
-    return FaceTable(pd.DataFrame(columns), faces, attrs)
+    return FaceTable(pd.DataFrame(columns), faces, attrs, detections)
+
+
+def _fingerprint(dataset: FERDataset) -> str:
+    """sha256 of a dataset's ids, splits, labels and pixels: which images a recording belongs to."""
+    digest = hashlib.sha256()
+    for part in (dataset.ids, dataset.splits, dataset.labels):
+        digest.update("\n".join(map(str, part)).encode())
+    digest.update(np.ascontiguousarray(dataset.images).tobytes())
+    return digest.hexdigest()
+
+
+def detections_file(dataset: FERDataset, settings: FaceSettings) -> Path:
+    """Where the recorded detections of ``dataset`` under ``settings`` are committed: the file name carries
+    both, so a recording is only ever found for the images and settings it was made from."""
+    tag = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
+    return paths.FACE_DETECTIONS_DIR / f"{dataset.name}_{settings.detector}_{tag}_{_fingerprint(dataset)[:12]}.npz"
+
+
+def record_detections(table: FaceTable, dataset: FERDataset, settings: FaceSettings) -> Path:
+    """Write ``table``'s detector outputs to ``detections_file`` (compressed; about 10 bytes per image)."""
+    path = detections_file(dataset, settings)
+    with atomic_write(path) as tmp_name, open(tmp_name, "wb") as handle:
+        np.savez_compressed(handle, **{name: getattr(table.detections, name) for name in DETECTION_ARRAYS},
+                            fingerprint=_fingerprint(dataset), settings=json.dumps(asdict(settings)),
+                            provenance=json.dumps({key: table.attrs[key] for key in table.attrs
+                                                   if key not in ("seconds", "settings")}))
+    return path
+
+
+def read_detections(dataset: FERDataset, settings: FaceSettings) -> Detections | None:
+    """The recorded detections of ``dataset`` under ``settings``, or ``None`` when none were recorded."""
+    path = detections_file(dataset, settings)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as stored:
+            detections = Detections(*(stored[name] for name in DETECTION_ARRAYS))
+            fingerprint, recorded_settings = str(stored["fingerprint"]), str(stored["settings"])
+    except (OSError, KeyError, ValueError) as error:
+        raise CacheError(f"{path}: unreadable recorded detections ({error}); delete it to detect again") from error
+    if fingerprint != _fingerprint(dataset) or recorded_settings != json.dumps(asdict(settings)):
+        raise CacheError(f"{path}: recorded for other images or settings than its name says; delete it to "
+                         "detect again")
+    return detections
 
 
 def face_grid(images: np.ndarray, titles: list[str] | None = None, columns: int = 10, size: float = 1.2):

@@ -32,7 +32,14 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, IMAGE_SIZE, SPLITS
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import EXCLUDED, FERDataset, concatenate, stack_faces
-from fer_study.data.faces import DATASET_FACES, FaceSettings, FaceTable, detect_dataset_faces
+from fer_study.data.faces import (
+    DATASET_FACES,
+    FaceSettings,
+    FaceTable,
+    detect_dataset_faces,
+    read_detections,
+    record_detections,
+)
 from fer_study.data.generated import balance_from_folder
 from fer_study.data.registry import (
     check_class_counts,
@@ -181,16 +188,25 @@ _TABLES_IN_MEMORY: dict[tuple, FaceTable] = {}
 
 def face_table(base: FERDataset, settings: FaceSettings = DATASET_FACES) -> FaceTable:
     """The deepface pass over ``base``: cached beside the datasets for a registered (full) dataset, kept in
-    memory for a sample, so ``fer2013_f`` and ``fer2013_fa`` share one pass."""
+    memory for a sample, so ``fer2013_f`` and ``fer2013_fa`` share one pass. Where the detector's outputs
+    for these images and settings are committed (``record_face_detections``), they are replayed."""
     tag = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
     if base.name in list_datasets():
         cache_file = paths.cache_dir() / f"faces_{base.name}_{settings.detector}_{tag}.h5"
-        return detect_dataset_faces(base, settings, cache_file)
+        recorded = None if cache_file.exists() else read_detections(base, settings)
+        return detect_dataset_faces(base, settings, cache_file, recorded=recorded)
     key = (base.name, hashlib.sha256("\n".join(base.ids).encode()).hexdigest(), settings)
     if key not in _TABLES_IN_MEMORY:
         _TABLES_IN_MEMORY.clear()  # one sample at a time is all a notebook run needs
         _TABLES_IN_MEMORY[key] = detect_dataset_faces(base, settings)
     return _TABLES_IN_MEMORY[key]
+
+
+def record_face_detections(base_name: str = "fer2013", settings: FaceSettings = DATASET_FACES) -> Path:
+    """Run (or read from the cache) the face pass over a registered dataset and commit-ready record what the
+    detector returned, so that fresh checkouts replay it instead of detecting again."""
+    base = load_dataset(base_name)
+    return record_detections(face_table(base, settings), base, settings)
 
 
 def build_filtered(base: FERDataset, settings: FaceSettings = DATASET_FACES,
