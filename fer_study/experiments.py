@@ -5,6 +5,9 @@ seeds, as the runs ``<recipe>_seed<N>`` (``fer_study.runs.recipe_and_seed``). Ev
 base recipe in one factor, so its difference from the base is that factor's effect, at this budget.
 
 The difference of an arm from the base is the difference of their mean PrivateTest accuracies over seeds.
+Every arm is scored on the base's test images: an arm trained on another dataset whose test split holds
+other images (FER+ drops some FER2013 faces) is scored on the FER2013 PrivateTest its runs also record
+(``TrainConfig.extra_test_datasets``, split ``fer2013_test``); its own test score is shown beside.
 Its interval comes from a two-level bootstrap (Davison & Hinkley 1997, ch. 3.8; "hierarchical" bootstrap):
 each draw resamples the seeds of each arm (with replacement) and the test images (one draw of images shared
 by both arms, since both are scored on the same images), so it holds both the seed-to-seed variance and the
@@ -43,6 +46,8 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "no online augmentation": "exp_no_online_aug",
         "filtered faces fer2013_f": "exp_fer2013_f",
         "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
+        "FER+ majority labels": "exp_ferplus_majority",
+        "FER+ soft labels": "exp_ferplus_soft",
     },
     "Do the report's optimizers beat SGD?": {
         "AdamW (lr 1e-3, wd 1e-4)": "exp_adamw",
@@ -55,29 +60,36 @@ ALPHA = 0.05
 POWER = 0.8
 HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
 MIN_SEEDS = 3
+# The split holding FER2013 PrivateTest in runs trained on another dataset (extra_test_datasets: [fer2013]).
+FER2013_TEST = "fer2013_test"
 
 
 @dataclass
 class Arm:
-    """One recipe and its seed runs (sorted by seed)."""
+    """One recipe and its seed runs (sorted by seed), compared with the base on ``split``: ``test``, or
+    ``fer2013_test`` for an arm whose own test split holds other images."""
 
     label: str
     recipe: str
     runs: list[Run]
+    split: str = "test"
 
     @property
     def seeds(self) -> list[int]:
         return [int(run.metrics["seed"]) for run in self.runs]
 
-    def correct(self, split: str = "test") -> np.ndarray:
-        """(seeds, images) 0/1 matrix: whether each seed's run classified each image right."""
+    def correct(self, split: str | None = None) -> np.ndarray:
+        """(seeds, images) 0/1 matrix: whether each seed's run classified each image right (on ``split``,
+        default the arm's)."""
+        split = split or self.split
         return np.stack([run.logits(split).argmax(1) == run.labels(split) for run in self.runs]).astype(np.float64)
 
 
 def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> list[Arm]:
     """``{label: recipe}`` -> the arms with their committed seed runs (an arm with none has ``runs == []``).
 
-    The test images of every run must be the same, in the same order: the paired bootstrap relies on it.
+    Every arm is scored on the first arm's (the base's) test images, in the same order, since the paired
+    bootstrap relies on it: on its own ``test`` split when that holds them, else on ``fer2013_test``.
     """
     runs_dir = Path(runs_dir) if runs_dir is not None else paths.RUNS_DIR
     by_recipe: dict[str, list[str]] = {}
@@ -92,11 +104,18 @@ def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> li
         loaded.append(Arm(label, recipe, runs))
     reference = next((arm.runs[0] for arm in loaded if arm.runs), None)
     for arm in loaded:
-        for run in arm.runs:
-            if not np.array_equal(run.ids("test"), reference.ids("test")):
-                raise ValueError(f"run {run.name!r} was tested on other images than {reference.name!r}: "
-                                 "arms can only be compared on the same test split")
+        if arm.runs:
+            arm.split = _common_split(arm, reference.ids("test"), reference.name)
     return loaded
+
+
+def _common_split(arm: Arm, ids: np.ndarray, reference: str) -> str:
+    """The split on which every run of ``arm`` scored exactly the images ``ids`` (``reference``'s test)."""
+    for split in ("test", FER2013_TEST):
+        if all(f"{split}_ids" in run.predictions and np.array_equal(run.ids(split), ids) for run in arm.runs):
+            return split
+    raise ValueError(f"the runs of {arm.recipe!r} were not all tested on the images of {reference!r}, in the "
+                     f"test or {FER2013_TEST} split: arms can only be compared on the same test images")
 
 
 def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
@@ -104,15 +123,16 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
 
 
-def summary_table(arms: Sequence[Arm], split: str = "test") -> pd.DataFrame:
-    """Per arm: seeds, mean and standard deviation over seeds of accuracy and macro-F1 on ``split``
-    (percent), the mean recall of each class, the mean final training accuracy, and its steps."""
+def summary_table(arms: Sequence[Arm]) -> pd.DataFrame:
+    """Per arm: seeds, mean and standard deviation over seeds of accuracy and macro-F1 on the arm's split
+    (percent), the mean recall of each class, the mean final training accuracy, and its steps; for an arm
+    scored on ``fer2013_test``, also its mean accuracy on its own dataset's test split (``own_test_acc``)."""
     rows = []
     for arm in arms:
         if not arm.runs:
             rows.append({"arm": arm.label, "recipe": arm.recipe, "seeds": 0})
             continue
-        metrics = [classification_metrics(run.labels(split), run.logits(split)) for run in arm.runs]
+        metrics = [classification_metrics(run.labels(arm.split), run.logits(arm.split)) for run in arm.runs]
         accuracy = _mean_sd([100 * m["accuracy"] for m in metrics])
         macro_f1 = _mean_sd([100 * m["macro_f1"] for m in metrics])
         train_accuracy = _mean_sd([100 * run.history["train_accuracy"].iloc[-1] for run in arm.runs])
@@ -121,6 +141,7 @@ def summary_table(arms: Sequence[Arm], split: str = "test") -> pd.DataFrame:
             "dataset": arm.runs[0].config.get("dataset"), "epochs": arm.runs[0].metrics.get("epochs"),
             "acc_mean": accuracy[0], "acc_sd": accuracy[1], "macro_f1_mean": macro_f1[0],
             "macro_f1_sd": macro_f1[1], "train_acc_mean": train_accuracy[0],
+            "own_test_acc": (100 * arm.correct("test").mean(1).mean() if arm.split != "test" else np.nan),
             **{f"recall_{name}": 100 * float(np.mean([m["per_class"][name]["recall"] for m in metrics]))
                for name in CLASS_NAMES},
         })

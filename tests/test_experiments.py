@@ -81,3 +81,27 @@ def test_load_arms_groups_seed_runs_by_recipe(tmp_path):
                   "val_logits": run.predictions["test_logits"], "val_ids": run.predictions["test_ids"]})
     arms = experiments.load_arms({"A": "a", "B": "b", "C": "c"}, tmp_path)
     assert [len(a.runs) for a in arms] == [2, 1, 0] and arms[0].seeds == [0, 1]
+
+
+def test_an_arm_tested_on_other_images_is_compared_on_the_fer2013_test_it_records(tmp_path):
+    """FER+ drops some FER2013 faces: its runs are scored on FER2013 PrivateTest (``fer2013_test``)."""
+    def save(name, seed, predictions):
+        save_run(tmp_path / name, {}, {"seed": seed}, pd.DataFrame({"train_accuracy": [0.5]}), predictions)
+
+    base = fake_run("base_seed0", 0, np.array([1, 0, 1, 0]))
+    save("base_seed0", 0, base.predictions)
+    own_test = fake_run("own", 0, np.array([1, 1, 1]))  # three images, other ids: FER+'s own test split
+    own_test.predictions["test_ids"] = np.array(["p0", "p1", "p2"])
+    on_fer2013 = fake_run("fer", 0, np.array([1, 1, 1, 0]))
+    save("plus_seed0", 0, {**own_test.predictions,
+                           **{key.replace("test", "fer2013_test"): value
+                              for key, value in on_fer2013.predictions.items()}})
+    save("broken_seed0", 0, own_test.predictions)  # no FER2013 scores at all
+
+    base_arm, plus = experiments.load_arms({"base": "base", "plus": "plus"}, tmp_path)
+    assert (base_arm.split, plus.split) == ("test", experiments.FER2013_TEST)
+    assert plus.correct().tolist() == [[1, 1, 1, 0]]
+    row = experiments.summary_table([plus]).iloc[0]
+    assert row["acc_mean"] == 75.0 and row["own_test_acc"] == 100.0
+    with pytest.raises(ValueError, match="'broken' were not all tested on the images of 'base_seed0'"):
+        experiments.load_arms({"base": "base", "broken": "broken"}, tmp_path)
