@@ -54,7 +54,12 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "RAdam (lr 1e-3, wd 1e-4)": "exp_radam",
         "RangerAdaBelief (lr 1e-3, wd 1e-4)": "exp_ranger_adabelief",
     },
+    "Do the report's fine-tuning stages help?": {
+        "train + validation 3 epochs, then validation 3 epochs": "exp_ft_val",
+    },
 }
+# A question whose arms continue the base's runs compares them with a control that continues them too.
+QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train"}
 
 ALPHA = 0.05
 POWER = 0.8
@@ -231,8 +236,9 @@ def compare_to_base(base: Arm, arms: Sequence[Arm], samples: int = 2000, level: 
 
 def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000,
            seed: int = 0) -> tuple[list[Arm], pd.DataFrame, str]:
-    """One research question of ``QUESTIONS``: its arms (base first), the comparison table, the answer text."""
-    arms = load_arms({"base": BASE_RECIPE, **QUESTIONS[question]}, runs_dir)
+    """One research question of ``QUESTIONS``: its arms (base first: ``QUESTION_BASES``' recipe for the question,
+    else ``BASE_RECIPE``), the comparison table, the answer text."""
+    arms = load_arms({"base": QUESTION_BASES.get(question, BASE_RECIPE), **QUESTIONS[question]}, runs_dir)
     comparison = compare_to_base(arms[0], arms[1:], samples, seed=seed)
     return arms, comparison, answer_text(question, comparison, arms[0])
 

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_study import experiments
-from fer_study.experiments import HELPS, HURTS, NO_EFFECT, Arm
+from fer_study import experiments, paths
+from fer_study.experiments import BASE_RECIPE, HELPS, HURTS, NO_EFFECT, Arm
 from fer_study.runs import Run, save_run
+from fer_study.train import TrainConfig
 
 
 def fake_run(name: str, seed: int, correct: np.ndarray) -> Run:
@@ -105,3 +106,13 @@ def test_an_arm_tested_on_other_images_is_compared_on_the_fer2013_test_it_record
     assert row["acc_mean"] == 75.0 and row["own_test_acc"] == 100.0
     with pytest.raises(ValueError, match="'broken' were not all tested on the images of 'base_seed0'"):
         experiments.load_arms({"base": "base", "broken": "broken"}, tmp_path)
+
+
+def test_every_recipe_of_a_question_has_a_config_and_a_question_may_name_its_own_base(tmp_path):
+    recipes = {BASE_RECIPE, *experiments.QUESTION_BASES.values(),
+               *(recipe for arms in experiments.QUESTIONS.values() for recipe in arms.values())}
+    for recipe in recipes:
+        TrainConfig.from_yaml(paths.PARAMS_DIR / "cpu" / "runs" / f"{recipe}.yaml", run_name=recipe)
+    question = next(iter(experiments.QUESTION_BASES))
+    arms, _, text = experiments.answer(question, tmp_path)
+    assert arms[0].recipe == experiments.QUESTION_BASES[question] and "No run of the base recipe" in text

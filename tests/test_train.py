@@ -189,6 +189,15 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
         TrainConfig.from_yaml(path, run_name="bad")
 
 
+def test_each_seed_of_a_stage_starts_from_the_same_seed_of_its_parent(tmp_path):
+    path = tmp_path / "stage.yaml"
+    path.write_text(yaml.safe_dump({"model": "vgg_cpu", "parent": "exp_base_seed{seed}"}))
+    assert TrainConfig.from_yaml(path, run_name="stage_seed2", seed=2).parent == "exp_base_seed2"
+    assert TrainConfig.from_yaml(path, run_name="stage").parent == "exp_base_seed0"  # the default seed
+    stored = TrainConfig.from_yaml(path, run_name="stage_seed2", seed=2).to_dict()
+    assert TrainConfig.from_dict(stored).parent == "exp_base_seed2"  # a run's saved config stays resolved
+
+
 @pytest.mark.parametrize(("mode", "views", "side"), [("none", 1, 48), ("flip", 2, 48), ("ten_crop", 10, 40),
                                                      ("flip_rotate", 10, 48)])
 def test_tta_views(mode, views, side):

@@ -39,7 +39,9 @@ class TrainConfig:
     # Datasets whose test split the run is scored on besides its own (FER+ runs on "fer2013").
     extra_test_datasets: tuple[str, ...] = ()
     tta_crop: int = 40
-    parent: str | None = None  # run whose checkpoint initialises this one (fine-tuning stages)
+    # Run whose weights initialise this one (fine-tuning stages); "{seed}" in it becomes the run's seed, so
+    # each seed of a recipe starts from the same seed of its parent recipe (exp_base_seed{seed}).
+    parent: str | None = None
     seed: int = 0
     tier: str = "cpu"
     device: str = "auto"
@@ -83,6 +85,8 @@ class TrainConfig:
         for key in ("train_splits", "snapshot_epochs", "extra_test_datasets"):
             if key in values:
                 values[key] = tuple(values[key])
+        if isinstance(values.get("parent"), str) and "{seed}" in values["parent"]:
+            values["parent"] = values["parent"].replace("{seed}", str(values.get("seed", cls.seed)))
         return cls(**values)
 
     @classmethod
