@@ -31,12 +31,15 @@ from scipy.stats import norm
 
 from fer_study import paths
 from fer_study.constants import CLASS_NAMES
+from fer_study.ensemble import check_aligned, mean_softmax
 from fer_study.metrics import classification_metrics
 from fer_study.runs import Run, list_runs, load_run, recipe_and_seed
 
 # The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
 # Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
 BASE_RECIPE = "exp_base"
+# "<recipe>+snapshots": per seed run of the recipe, the mean-softmax ensemble of its snapshot runs.
+SNAPSHOTS = "+snapshots"
 QUESTIONS: dict[str, dict[str, str]] = {
     "Which training data helps?": {
         "offline augmentation fer2013_a, equal steps": "exp_fer2013_a_steps",
@@ -57,9 +60,13 @@ QUESTIONS: dict[str, dict[str, str]] = {
     "Do the report's fine-tuning stages help?": {
         "train + validation 3 epochs, then validation 3 epochs": "exp_ft_val",
     },
+    "Does a snapshot ensemble beat its single run?": {
+        "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18)": f"exp_cyclic{SNAPSHOTS}",
+    },
 }
 # A question whose arms continue the base's runs compares them with a control that continues them too.
-QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train"}
+QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
+                  "Does a snapshot ensemble beat its single run?": "exp_cyclic"}
 
 ALPHA = 0.05
 POWER = 0.8
@@ -104,14 +111,37 @@ def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> li
             by_recipe.setdefault(recipe, []).append(name)
     loaded = []
     for label, recipe in arms.items():
-        runs = sorted((load_run(name, runs_dir) for name in by_recipe.get(recipe, [])),
+        trained = recipe.removesuffix(SNAPSHOTS)
+        runs = sorted((load_run(name, runs_dir) for name in by_recipe.get(trained, [])),
                       key=lambda run: int(run.metrics["seed"]))
+        if recipe.endswith(SNAPSHOTS):
+            runs = [ensemble for run in runs if (ensemble := snapshot_ensemble(run, runs_dir)) is not None]
         loaded.append(Arm(label, recipe, runs))
     reference = next((arm.runs[0] for arm in loaded if arm.runs), None)
     for arm in loaded:
         if arm.runs:
             arm.split = _common_split(arm, reference.ids("test"), reference.name)
     return loaded
+
+
+def snapshot_ensemble(run: Run, runs_dir: Path) -> Run | None:
+    """The mean-softmax ensemble of ``run``'s snapshot runs (``<run>_snapNNN``, ``snapshot_of`` the run) as a
+    run of its own (log mean probabilities as logits; seed, config and history the run's); ``None`` without
+    snapshots."""
+    snapshots = [load_run(name, runs_dir) for name in list_runs(runs_dir) if name.startswith(f"{run.name}_snap")]
+    snapshots = [snapshot for snapshot in snapshots if snapshot.metrics.get("snapshot_of") == run.name]
+    if not snapshots:
+        return None
+    check_aligned(snapshots)
+    predictions = {}
+    for key in snapshots[0].predictions:
+        if key.endswith("_logits") or key.endswith("_logits_tta"):
+            predictions[key] = np.log(mean_softmax([snapshot.predictions[key] for snapshot in snapshots]))
+        else:
+            predictions[key] = snapshots[0].predictions[key]
+    members = [snapshot.name for snapshot in snapshots]
+    return Run(f"{run.name}{SNAPSHOTS}", run.path, run.config, {**run.metrics, "members": members}, run.history,
+               predictions)
 
 
 def _common_split(arm: Arm, ids: np.ndarray, reference: str) -> str:

@@ -110,9 +110,32 @@ def test_an_arm_tested_on_other_images_is_compared_on_the_fer2013_test_it_record
 
 def test_every_recipe_of_a_question_has_a_config_and_a_question_may_name_its_own_base(tmp_path):
     recipes = {BASE_RECIPE, *experiments.QUESTION_BASES.values(),
-               *(recipe for arms in experiments.QUESTIONS.values() for recipe in arms.values())}
+               *(recipe.removesuffix(experiments.SNAPSHOTS) for arms in experiments.QUESTIONS.values()
+                 for recipe in arms.values())}
     for recipe in recipes:
         TrainConfig.from_yaml(paths.PARAMS_DIR / "cpu" / "runs" / f"{recipe}.yaml", run_name=recipe)
     question = next(iter(experiments.QUESTION_BASES))
     arms, _, text = experiments.answer(question, tmp_path)
     assert arms[0].recipe == experiments.QUESTION_BASES[question] and "No run of the base recipe" in text
+
+
+def test_a_snapshot_arm_is_the_mean_softmax_ensemble_of_each_seed_runs_snapshots(tmp_path):
+    def save(name, seed, logits, **metrics):
+        run = fake_run(name, seed, np.ones(len(logits), dtype=int))
+        predictions = {**run.predictions, "test_logits": np.asarray(logits, dtype=np.float32)}
+        save_run(tmp_path / name, {}, {"seed": seed, **metrics}, run.history,
+                 {**predictions, **{key.replace("test", "val"): value for key, value in predictions.items()}})
+
+    two = np.eye(7)[[0, 1]]  # two images, both labelled 0 (fake_run): right on the first, wrong on the second
+    save("cyc_seed0", 0, two)
+    save("cyc_seed0_snap002", 0, 5 * np.eye(7)[[0, 0]], snapshot_of="cyc_seed0")   # sure of class 0 twice
+    save("cyc_seed0_snap004", 0, 1 * np.eye(7)[[1, 1]], snapshot_of="cyc_seed0")   # unsure of class 1 twice
+    save("cyc_seed0_snapshot_like", 0, 9 * np.eye(7)[[1, 1]])  # not a snapshot of it: no snapshot_of
+    save("lone_seed0", 0, two)
+
+    single, ensemble = experiments.load_arms({"single": "cyc", "snap": "cyc+snapshots"}, tmp_path)
+    assert single.correct().tolist() == [[1, 0]] and ensemble.correct().tolist() == [[1, 1]]
+    assert ensemble.runs[0].metrics["members"] == ["cyc_seed0_snap002", "cyc_seed0_snap004"]
+    probabilities = np.exp(ensemble.runs[0].logits("test"))
+    np.testing.assert_allclose(probabilities.sum(1), 1.0)
+    assert experiments.load_arms({"snap": "lone+snapshots"}, tmp_path)[0].runs == []

@@ -7,7 +7,7 @@ import pytest
 from fixture_faces import blank, dataset_from_rows, noise, photo, small_face
 
 from fer_study import paths
-from fer_study.data import faces
+from fer_study.data import face_detections, faces
 from fer_study.data.cache import CacheError
 from fer_study.data.faces import DATASET_FACES, FaceSettings
 from fer_study.data.registry import load_dataset
@@ -77,10 +77,10 @@ def test_replayed_detections_give_the_same_table_without_running_the_detector(tm
     monkeypatch.setattr(paths, "FACE_DETECTIONS_DIR", tmp_path / "faces")
     dataset = fixture_dataset()
     detected = faces.detect_dataset_faces(dataset, workers=1, progress=False)
-    assert faces.read_detections(dataset, DATASET_FACES) is None  # nothing recorded yet
-    path = faces.record_detections(detected, dataset, DATASET_FACES)
+    assert face_detections.read_detections(dataset, DATASET_FACES) is None  # nothing recorded yet
+    path = face_detections.record_detections(detected.detections, {}, dataset, DATASET_FACES)
     assert path.parent == tmp_path / "faces" and path.stat().st_size < 2000
-    recorded = faces.read_detections(dataset, DATASET_FACES)
+    recorded = face_detections.read_detections(dataset, DATASET_FACES)
 
     spread = faces.detect_dataset_faces(dataset, chunk_size=5, workers=2, progress=False, recorded=recorded)
     from deepface.models.face_detection.OpenCv import OpenCvClient  # after DEEPFACE_HOME is set (fixture)
@@ -92,21 +92,21 @@ def test_replayed_detections_give_the_same_table_without_running_the_detector(tm
 
     other = fixture_dataset()
     other.images[0] = 255 - other.images[0]
-    assert faces.read_detections(other, DATASET_FACES) is None  # the file is named after its images
-    assert faces.read_detections(dataset, FaceSettings(upscale=2)) is None
+    assert face_detections.read_detections(other, DATASET_FACES) is None  # the file is named after its images
+    assert face_detections.read_detections(dataset, FaceSettings(upscale=2)) is None
     with pytest.raises(ValueError, match="cover 3 images"):
         faces.detect_dataset_faces(dataset, progress=False, recorded=recorded.select(np.arange(3)))
     path.write_bytes(b"not a recording")
     with pytest.raises(CacheError, match=f"{path.name}: unreadable"):
-        faces.read_detections(dataset, DATASET_FACES)
+        face_detections.read_detections(dataset, DATASET_FACES)
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_committed_detections_replay_what_the_detector_finds_on_real_faces(real_data_dir):
     dataset = load_dataset("fer2013")
-    recorded = faces.read_detections(dataset, DATASET_FACES)
-    assert recorded is not None, f"no recording at {faces.detections_file(dataset, DATASET_FACES)}"
+    recorded = face_detections.read_detections(dataset, DATASET_FACES)
+    assert recorded is not None, f"no recording at {face_detections.detections_file(dataset, DATASET_FACES)}"
     rows = np.sort(np.random.default_rng(0).choice(len(dataset), 96, replace=False))
     detected = faces._detect_chunk(dataset.images[rows], DATASET_FACES)
     replayed = faces._detect_chunk(dataset.images[rows], DATASET_FACES, recorded.select(rows))

@@ -21,10 +21,11 @@ one clear error before a long pass starts.
 FER2013 faces are 48x48: Haar's face window is 24x24 and its eye cascade needs larger eyes than such
 faces have, so the dataset pass upscales each image (``FaceSettings.upscale``) before detection; without
 it deepface finds fewer faces and no eyes at all, so nothing would be aligned.
+
+A pass keeps what the detector returned for each image (``fer_study.data.face_detections``), so that a
+committed recording of it can be replayed instead of detected again.
 """
 
-import functools
-import hashlib
 import json
 import multiprocessing
 import os
@@ -44,6 +45,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import FERDataset
+from fer_study.data.face_detections import DETECTION_ARRAYS, Detections, DetectorTape, deepface_api
 from fer_study.files import atomic_write
 
 # Outcome of one image; every image gets exactly one.
@@ -51,11 +53,6 @@ KEPT, NO_FACE, SEVERAL_FACES, BLANK = "kept", "no_face", "several_faces", "blank
 REASONS = (KEPT, NO_FACE, SEVERAL_FACES, BLANK)
 OFFLINE_DETECTORS = ("opencv", "fastmtcnn", "skip", "centerface")  # see the module docstring
 TABLE_COLUMNS = ("id", "split", "label", "reason", "faces_found", "eyes_found", "x", "y", "w", "h")
-# One facial area as the detector returned it (deepface's FacialAreaRegion, in the bordered, upscaled
-# image); -1 stands for an eye it did not find.
-REGION_COLUMNS = ("x", "y", "w", "h", "left_eye_x", "left_eye_y", "right_eye_x", "right_eye_y")
-NOT_CALLED = -1  # region count of an image the detector never saw (blank frames, the "skip" detector)
-DETECTION_ARRAYS = ("region_count", "regions", "confidence")
 
 
 class FaceDetectorError(RuntimeError):
@@ -96,80 +93,11 @@ class FaceCrop:
     box: tuple[int, int, int, int]  # (x, y, w, h) of the largest face in input pixels; zeros if none
 
 
-@dataclass
-class Detections:
-    """What the detector returned for each image of a pass, in dataset order.
-
-    ``region_count[i]``: facial areas found in image ``i`` (``NOT_CALLED`` when the detector did not run on
-    it); ``regions``: those areas one after another, as ``REGION_COLUMNS`` (int32); ``confidence``: the
-    detector's score per area.
-    """
-
-    region_count: np.ndarray
-    regions: np.ndarray
-    confidence: np.ndarray
-
-    def per_image(self) -> list[list | None]:
-        """deepface ``FacialAreaRegion`` lists, one per image (``None`` where the detector did not run)."""
-        from deepface.models.Detector import FacialAreaRegion
-
-        def eye(x, y):
-            return None if x < 0 else (int(x), int(y))
-
-        outputs, next_region = [], 0
-        for count in self.region_count:
-            if count == NOT_CALLED:
-                outputs.append(None)
-                continue
-            rows = self.regions[next_region:next_region + count]
-            scores = self.confidence[next_region:next_region + count]
-            outputs.append([FacialAreaRegion(x=int(x), y=int(y), w=int(w), h=int(h), left_eye=eye(lx, ly),
-                                             right_eye=eye(rx, ry), confidence=float(score))
-                            for (x, y, w, h, lx, ly, rx, ry), score in zip(rows, scores, strict=True)])
-            next_region += count
-        return outputs
-
-    def select(self, images: np.ndarray) -> "Detections":
-        """The detections of the images at positions ``images`` (in that order)."""
-        counts = np.maximum(self.region_count, 0)
-        starts = np.concatenate([[0], np.cumsum(counts)])[images]
-        regions = np.concatenate([np.arange(start, start + counts[image])
-                                  for start, image in zip(starts, images, strict=True)] or [np.arange(0)])
-        return Detections(self.region_count[images], self.regions[regions], self.confidence[regions])
-
-    @staticmethod
-    def from_outputs(outputs: list[list | None]) -> "Detections":
-        regions = [area for areas in outputs if areas for area in areas]
-
-        def eye(point):
-            return (-1, -1) if point is None else (int(point[0]), int(point[1]))
-
-        return Detections(
-            np.array([NOT_CALLED if areas is None else len(areas) for areas in outputs], np.int32),
-            np.array([(area.x, area.y, area.w, area.h, *eye(area.left_eye), *eye(area.right_eye))
-                      for area in regions], np.int32).reshape(-1, len(REGION_COLUMNS)),
-            np.array([area.confidence or 0.0 for area in regions], np.float32))
-
-    @staticmethod
-    def join(parts: list["Detections"]) -> "Detections":
-        return Detections(*(np.concatenate([getattr(part, name) for part in parts]) for name in DETECTION_ARRAYS))
-
-
-@functools.cache
-def _deepface():
-    # deepface creates its weights folder on import; point it inside the project (paths.deepface_home).
-    os.environ.setdefault("DEEPFACE_HOME", str(paths.deepface_home()))
-    from deepface import DeepFace
-    from deepface.modules import modeling
-
-    return DeepFace, modeling
-
-
 def check_detector(detector: str) -> None:
     """Build the deepface detector once; raise ``FaceDetectorError`` if it cannot run offline."""
     if detector == "skip":
         return
-    _, modeling = _deepface()
+    _, modeling = deepface_api()
     try:
         modeling.build_model(task="face_detector", model_name=detector)
     except Exception as error:  # deepface raises ValueError (download), ImportError (package), others
@@ -189,32 +117,6 @@ def to_fer_face(pixels: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
-class _DetectorTape:
-    """Stands in for deepface's detector while a pass runs: notes what the detector returns for each call,
-    or, with ``replay``, returns those notes in order instead of running it."""
-
-    def __init__(self, detector: str, replay: list[list] | None = None):
-        self.outputs: list[list] = []
-        self._replay = None if replay is None else iter(replay)
-        self._client = None if detector == "skip" else _deepface()[1].build_model(task="face_detector",
-                                                                                   model_name=detector)
-
-    def __enter__(self):
-        if self._client is not None:
-            run = self._client.detect_faces
-            self._client.detect_faces = lambda img: self._note(run(img) if self._replay is None
-                                                               else next(self._replay))
-        return self
-
-    def _note(self, areas: list) -> list:
-        self.outputs.append(areas)
-        return areas
-
-    def __exit__(self, *error):
-        if self._client is not None:
-            del self._client.detect_faces  # the instance attribute set above; the class method returns
-
-
 def crop_face(image: np.ndarray, settings: FaceSettings) -> FaceCrop:
     """Detect faces in one 8-bit image (gray, BGR or BGRA) and crop the largest as a 48x48 FER face."""
     if image.dtype != np.uint8:
@@ -226,7 +128,7 @@ def crop_face(image: np.ndarray, settings: FaceSettings) -> FaceCrop:
     bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[..., :3]
     if settings.upscale > 1:
         bgr = cv2.resize(bgr, None, fx=settings.upscale, fy=settings.upscale, interpolation=cv2.INTER_CUBIC)
-    deepface, _ = _deepface()
+    deepface, _ = deepface_api()
     try:
         faces = deepface.extract_faces(bgr, detector_backend=settings.detector, align=settings.align,
                                        enforce_detection=True, color_face="bgr", normalize_face=False)
@@ -329,7 +231,7 @@ def _detect_chunk(images: np.ndarray, settings: FaceSettings, recorded: Detectio
     started = time.perf_counter()
     replay = None if recorded is None else [areas for areas in recorded.per_image() if areas is not None]
     crops, outputs = [], []
-    with _DetectorTape(settings.detector, replay) as tape:
+    with DetectorTape(settings.detector, replay) as tape:
         for image in images:
             calls = len(tape.outputs)
             crops.append(crop_face(image, settings))
@@ -474,50 +376,6 @@ def read_face_table(path: Path, dataset: FERDataset, settings: FaceSettings) -> 
         raise CacheError(f"{path}: face table made with {attrs.get('settings')}, not {asdict(settings)}; "
                          "delete it to rebuild")
     return FaceTable(pd.DataFrame(columns), faces, attrs, detections)
-
-
-def _fingerprint(dataset: FERDataset) -> str:
-    """sha256 of a dataset's ids, splits, labels and pixels: which images a recording belongs to."""
-    digest = hashlib.sha256()
-    for part in (dataset.ids, dataset.splits, dataset.labels):
-        digest.update("\n".join(map(str, part)).encode())
-    digest.update(np.ascontiguousarray(dataset.images).tobytes())
-    return digest.hexdigest()
-
-
-def detections_file(dataset: FERDataset, settings: FaceSettings) -> Path:
-    """Where the recorded detections of ``dataset`` under ``settings`` are committed: the file name carries
-    both, so a recording is only ever found for the images and settings it was made from."""
-    tag = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
-    return paths.FACE_DETECTIONS_DIR / f"{dataset.name}_{settings.detector}_{tag}_{_fingerprint(dataset)[:12]}.npz"
-
-
-def record_detections(table: FaceTable, dataset: FERDataset, settings: FaceSettings) -> Path:
-    """Write ``table``'s detector outputs to ``detections_file`` (compressed; about 10 bytes per image)."""
-    path = detections_file(dataset, settings)
-    with atomic_write(path) as tmp_name, open(tmp_name, "wb") as handle:
-        np.savez_compressed(handle, **{name: getattr(table.detections, name) for name in DETECTION_ARRAYS},
-                            fingerprint=_fingerprint(dataset), settings=json.dumps(asdict(settings)),
-                            provenance=json.dumps({key: table.attrs[key] for key in table.attrs
-                                                   if key not in ("seconds", "settings")}))
-    return path
-
-
-def read_detections(dataset: FERDataset, settings: FaceSettings) -> Detections | None:
-    """The recorded detections of ``dataset`` under ``settings``, or ``None`` when none were recorded."""
-    path = detections_file(dataset, settings)
-    if not path.exists():
-        return None
-    try:
-        with np.load(path) as stored:
-            detections = Detections(*(stored[name] for name in DETECTION_ARRAYS))
-            fingerprint, recorded_settings = str(stored["fingerprint"]), str(stored["settings"])
-    except (OSError, KeyError, ValueError) as error:
-        raise CacheError(f"{path}: unreadable recorded detections ({error}); delete it to detect again") from error
-    if fingerprint != _fingerprint(dataset) or recorded_settings != json.dumps(asdict(settings)):
-        raise CacheError(f"{path}: recorded for other images or settings than its name says; delete it to "
-                         "detect again")
-    return detections
 
 
 def face_grid(images: np.ndarray, titles: list[str] | None = None, columns: int = 10, size: float = 1.2):

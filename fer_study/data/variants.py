@@ -32,14 +32,8 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, IMAGE_SIZE, SPLITS
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import EXCLUDED, FERDataset, concatenate, stack_faces
-from fer_study.data.faces import (
-    DATASET_FACES,
-    FaceSettings,
-    FaceTable,
-    detect_dataset_faces,
-    read_detections,
-    record_detections,
-)
+from fer_study.data.face_detections import read_detections, record_detections
+from fer_study.data.faces import DATASET_FACES, FaceSettings, FaceTable, detect_dataset_faces
 from fer_study.data.generated import balance_from_folder
 from fer_study.data.registry import (
     check_class_counts,
@@ -206,7 +200,9 @@ def record_face_detections(base_name: str = "fer2013", settings: FaceSettings = 
     """Run (or read from the cache) the face pass over a registered dataset and commit-ready record what the
     detector returned, so that fresh checkouts replay it instead of detecting again."""
     base = load_dataset(base_name)
-    return record_detections(face_table(base, settings), base, settings)
+    table = face_table(base, settings)
+    provenance = {key: value for key, value in table.attrs.items() if key not in ("seconds", "settings")}
+    return record_detections(table.detections, provenance, base, settings)
 
 
 def build_filtered(base: FERDataset, settings: FaceSettings = DATASET_FACES,
