@@ -49,6 +49,8 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "no online augmentation": "exp_no_online_aug",
         "filtered faces fer2013_f": "exp_fer2013_f",
         "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
+        "generated-image balancing fer2013_g, equal steps": "exp_fer2013_g_steps",
+        "generated-image balancing fer2013_g, equal epochs": "exp_fer2013_g_epochs",
         "FER+ majority labels": "exp_ferplus_majority",
         "FER+ soft labels": "exp_ferplus_soft",
     },

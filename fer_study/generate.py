@@ -17,6 +17,7 @@ The report does not list its negative prompts or its pool values; those below ar
 """
 
 import random
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -277,3 +278,35 @@ def generate_examples(model: str | Path | None, emotions: list[str], count: int,
     return GenerationReport(f"Generated {len(generated)} images with {model}, "
                             f"{generated['seconds'].mean():.2f} s per image", generated, crops, faces_dir,
                             asdict(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fer_study.generate MODEL --emotions E... --count N [--seed S] [--out DIR]``: generate N
+    images per emotion with a local text-to-image model (report 6.2 settings) into ``DIR/raw/<emotion>/``
+    and crop their faces into ``DIR/faces/<emotion>/`` (default ``DIR``: the caches' ``generated/``, where
+    the dataset ``fer2013_g`` looks for them)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m fer_study.generate", description=main.__doc__)
+    parser.add_argument("model", help="diffusers pipeline folder, or its name under FER_MODELS")
+    parser.add_argument("--emotions", nargs="+", required=True, help=f"classes from {list(CLASS_NAMES)}")
+    parser.add_argument("--count", type=int, required=True, help="images per emotion")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (then every seed_step)")
+    parser.add_argument("--out", type=Path, default=paths.generated_faces_dir().parent)
+    args = parser.parse_args(argv)
+    try:
+        for emotion in args.emotions:
+            _check_emotion(emotion)
+        report = generate_examples(args.model, args.emotions, args.count, args.seed, args.out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report.message)
+    if report.crops is None:
+        return 1
+    print(report.crops.to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

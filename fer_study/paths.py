@@ -55,5 +55,11 @@ def models_dir() -> Path:
     return _from_env("FER_MODELS", REPO_ROOT / "data" / "models")
 
 
+def generated_faces_dir() -> Path:
+    """Generated 48x48 faces, one subfolder per class (``fer2013_g``): derived data, beside the caches, in
+    the ``faces/`` folder that ``python -m fer_study.generate`` writes under its default ``--out``."""
+    return cache_dir() / "generated" / "faces"
+
+
 def deepface_home() -> Path:
     return _from_env("DEEPFACE_HOME", models_dir() / "deepface")

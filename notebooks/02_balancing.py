@@ -78,6 +78,9 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # The larger `fer2013_a` is shown twice: at the base's number of optimizer steps and at its number of
 # epochs (more steps). The FER+ arms train on FER+'s relabelled images and are compared on FER2013
 # PrivateTest like every arm; their score on FER+'s own test split is shown beside (`own_test_acc`).
+# The generated-image arms (`fer2013_g`) need faces made with a local text-to-image model
+# (`python -m fer_study.generate`, weights in `FER_MODELS`); where none were made they have no runs and
+# the tables show no number for them.
 
 # %% tags=["hide-input"]
 arms, data_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)

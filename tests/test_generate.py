@@ -177,3 +177,12 @@ def test_balance_fills_each_class_to_the_target_and_skips_bad_files(tmp_path):
                                                                           "disgust": 5}, require_full=False)
     assert partial.counts().loc["train", "disgust"] == 4
     assert json.loads(partial.attrs["generated_short"]) == {"disgust": 1}
+
+
+def test_the_command_line_says_why_it_generates_nothing(tmp_path, capsys):
+    from fer_study.generate import main
+
+    assert main(["no-such-model", "--emotions", "disgust", "--count", "1", "--out", str(tmp_path)]) == 1
+    assert "Generation skipped" in capsys.readouterr().out and not (tmp_path / "raw").exists()
+    assert main(["no-such-model", "--emotions", "boredom", "--count", "1", "--out", str(tmp_path)]) == 2
+    assert "unknown emotion 'boredom'" in capsys.readouterr().err

@@ -270,3 +270,23 @@ def test_face_table_round_trips_through_its_file(caches):
     again = faces.read_face_table(caches / "faces.h5", base, DATASET_FACES)
     assert again.rows.equals(table.rows) and np.array_equal(again.faces, table.faces)
     assert again.attrs["source"] == "fer2013" and "version_deepface" in again.attrs
+
+
+def test_generated_balancing_fills_every_training_class_up_to_the_largest(caches, monkeypatch, tmp_path):
+    base = noise_dataset((3, 1, 2, 4, 2, 2, 3), eval_per_class=1)
+    use_as_base(monkeypatch, base)
+    with pytest.raises(FileNotFoundError, match=r"generated.faces: no generated faces for fer2013_g.*"
+                                                r"python -m fer_study.generate"):
+        load_dataset("fer2013_g")  # the default folder, under FER_CACHE, is empty
+    folder = tmp_path / "faces"
+    for cls, missing in zip(CLASS_NAMES, (1, 3, 2, 0, 2, 2, 1), strict=True):
+        (folder / cls).mkdir(parents=True)
+        for index in range(missing):
+            cv2.imwrite(str(folder / cls / f"{index}.png"), noise(10 + index))
+    balanced = variants.get_variant("fer2013_g", overrides={"generated_dir": str(folder)})
+    assert list(balanced.counts().loc["train"]) == [4] * 7
+    assert eval_counts(balanced) == eval_counts(base)
+    assert json.loads(balanced.attrs["generated_counts"])["disgust"] == 3
+    (folder / "disgust" / "2.png").unlink()
+    with pytest.raises(ValueError, match="disgust lacks 1"):
+        variants.get_variant("fer2013_g", overrides={"generated_dir": str(folder)})

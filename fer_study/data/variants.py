@@ -4,6 +4,8 @@
   contrast and brightness jitter), by ``growth`` per class and ``class_growth`` for named classes.
 - ``fer2013_f``: training images in which deepface finds no face are dropped.
 - ``fer2013_fa``: the kept training images replaced by deepface's aligned face crop, at 48x48.
+- ``fer2013_g``: every training class filled up to the largest with generated faces (report 6.2), from a
+  folder that ``python -m fer_study.generate`` writes with a local text-to-image model.
 - ``ferplus_s``: FER+ (majority labels) with its training classes semi-balanced. The report used
   AffectNet images, which cannot be had here; augmented copies (and, when a folder of generated faces
   is given, generated faces first) fill the classes instead.
@@ -70,6 +72,16 @@ class SemiBalanceSettings:
     max_growth: float = 3.0
     seed: int = 0
     generated_dir: str | None = None  # per-class folders of 48x48 generated faces, used before augmentation
+
+
+@dataclass(frozen=True)
+class GeneratedBalanceSettings:
+    """The report's generated-image balancing (6.2): every training class filled up to the largest with
+    generated faces from ``<generated_dir>/<class>/*.png`` (default ``paths.generated_faces_dir()``);
+    ``require_full``: a class the folder cannot fill is an error rather than left short."""
+
+    generated_dir: str | None = None
+    require_full: bool = True
 
 
 def growth_targets(counts: pd.Series, settings: AugmentSettings) -> dict[str, int]:
@@ -236,6 +248,19 @@ def build_semi_balanced(base: FERDataset,
                    targets=targets, generated_counts=generated, added_counts=added_counts)
 
 
+def build_generated_balanced(base: FERDataset,
+                             settings: GeneratedBalanceSettings = GeneratedBalanceSettings()) -> FERDataset:
+    started = time.perf_counter()
+    folder = Path(settings.generated_dir) if settings.generated_dir else paths.generated_faces_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder}: no generated faces for {base.name}_g (one subfolder per class of 48x48 images). Make "
+            f"them with a text-to-image model in FER_MODELS={paths.models_dir()}: python -m fer_study.generate "
+            f"MODEL --emotions {' '.join(CLASS_NAMES)} --count N --out {folder.parent}")
+    dataset = balance_from_folder(base, "train", folder, None, require_full=settings.require_full)
+    return _finish(dataset, base, settings, started, (), generated_counts=json.loads(dataset.attrs["generated_added"]))
+
+
 def validate_variant(dataset: FERDataset, path: Path, eval_counts: dict[str, tuple[int, ...]] | None = None,
                      eval_sizes: dict[str, int] | None = None) -> None:
     """Train counts equal those recorded at build (catches truncation), val/test equal the base's, and
@@ -277,6 +302,10 @@ VARIANTS: dict[str, Variant] = {
     "fer2013_fa": Variant("fer2013", lambda base, settings: build_filtered(base, settings, aligned=True),
                           DATASET_FACES, lambda d, p: validate_variant(d, p, _FER2013_EVAL),
                           "fer2013_f with deepface's aligned face crops as training images"),
+    "fer2013_g": Variant("fer2013", build_generated_balanced, GeneratedBalanceSettings(),
+                         lambda d, p: validate_variant(d, p, _FER2013_EVAL),
+                         "FER2013 with every training class filled up to the largest by generated faces "
+                         "(report 6.2; needs a folder of generated faces)"),
     "ferplus_s": Variant("ferplus", build_semi_balanced, SemiBalanceSettings(),
                          lambda d, p: validate_variant(d, p, eval_sizes=_FERPLUS_EVAL_SIZES),
                          "FER+ with training classes semi-balanced by augmented images "
