@@ -36,6 +36,12 @@ def test_benchmark_table_has_positive_speeds_flops_and_their_ratios(table):
     assert row["engine_precision"] == "bfloat16"
 
 
+@pytest.mark.slow
+def test_the_engine_can_train_a_compiled_model():
+    row = benchmark_table(["vgg_cpu"], batch_size=4, batches=2, device="cpu", compile_model=True).iloc[0]
+    assert row["engine_compiled"] and row["engine_img_s"] > 0
+
+
 def test_command_prints_the_table_with_device_and_load(table, monkeypatch, capsys):
     asked = []
 
@@ -46,7 +52,9 @@ def test_command_prints_the_table_with_device_and_load(table, monkeypatch, capsy
     monkeypatch.setattr(bench_train, "benchmark_table", measured)
     assert bench_main(["train", *TINY]) == 0
     out = capsys.readouterr().out
-    assert asked == [(["vgg_cpu"], 4, 2, None, "cpu", "bfloat16")]
+    assert asked == [(["vgg_cpu"], 4, 2, None, "cpu", "bfloat16", False)]
+    bench_main(["train", *TINY, "--compile"])
+    assert asked[-1][-1] is True
     assert out.startswith("commit ") and "load average" in out and "engine_vs_plain" in out and "vgg_cpu" in out
 
 

@@ -10,7 +10,7 @@ import yaml
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
-from fer_study.runs import load_run, weights_file
+from fer_study.runs import load_run, load_weights, weights_file
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
 from fer_study.train.loop import train_step
@@ -187,6 +187,16 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
     path.write_text(yaml.safe_dump({"model": "vgg_cpu", "ema_decay": 1.5}))
     with pytest.raises(ValueError, match=r"bad\.yaml.*ema_decay must be between 0 and 1"):
         TrainConfig.from_yaml(path, run_name="bad")
+
+
+@pytest.mark.slow
+def test_a_compiled_run_learns_and_saves_weights_a_plain_model_loads(tiny_dataset, workspace):
+    # Not the same numbers as an uncompiled run: compiled dropout draws its random numbers another way.
+    config = tiny_config("compiled", epochs=2, compile_model=True)
+    run = load_run(fit(config, tiny_dataset, runs_dir=workspace))
+    assert run.history["train_loss"].iloc[-1] < run.history["train_loss"].iloc[0]
+    model = create_model(config.model, **config.model_kwargs)
+    model.load_state_dict(load_weights(weights_file("smoke", "compiled"))[0])  # strict: no "_orig_mod." keys
 
 
 def test_each_seed_of_a_stage_starts_from_the_same_seed_of_its_parent(tmp_path):

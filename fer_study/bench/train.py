@@ -99,6 +99,12 @@ def engine_batches(model: torch.nn.Module, config: TrainConfig, faces: np.ndarra
         yield config.batch_size
 
 
+def engine_model(initial: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """A copy of ``initial`` on ``device``, compiled as the training loop compiles it when the config says so."""
+    model = copy.deepcopy(initial).to(device)
+    return torch.compile(model) if config.compile_model else model
+
+
 def plain_batches(model: torch.nn.Module, config: TrainConfig, folder: Path, workers: int,
                   device: torch.device) -> Iterator[int]:
     """Train through an ImageFolder + PIL DataLoader and ``train_step``, one batch per step of the
@@ -163,9 +169,10 @@ def plain_transform(augment: AugmentConfig) -> transforms.Compose:
 
 def benchmark_table(models: list[str], batch_size: int | None = None, batches: int | None = None,
                     workers: int | None = None, device: str = "auto",
-                    precision: str = DEFAULT_PRECISION) -> pd.DataFrame:
+                    precision: str = DEFAULT_PRECISION, compile_model: bool = False) -> pd.DataFrame:
     """One row per model: engine and plain images/s, their ratio, achieved GFLOP/s and the matmul peak of
-    the engine's ``precision``."""
+    the engine's ``precision``; with ``compile_model`` the engine trains a ``torch.compile``d model
+    (``TrainConfig.compile_model``; compiling happens in the untimed first batches)."""
     device = resolve_device(device)
     batch_size = batch_size or DEFAULT_BATCH_SIZE[device.type]
     batches = batches or DEFAULT_BATCHES[device.type]
@@ -178,12 +185,12 @@ def benchmark_table(models: list[str], batch_size: int | None = None, batches: i
         folder = write_image_folder(Path(tmp), faces.images, faces.labels)
         for name in models:
             config = TrainConfig(run_name="bench", model=name, batch_size=batch_size, epochs=1,
-                                 scheduler="none", tier="smoke", precision=precision)
+                                 scheduler="none", tier="smoke", precision=precision, compile_model=compile_model)
             torch.manual_seed(config.seed)
             initial = create_model(name, **config.model_kwargs)
             flops = training_flops_per_image(initial, config)
             speed = images_per_second(
-                {"engine": engine_batches(copy.deepcopy(initial).to(device), config, faces.images,
+                {"engine": engine_batches(engine_model(initial, config, device), config, faces.images,
                                           faces.labels, device),
                  "plain": plain_batches(copy.deepcopy(initial).to(device), config, folder, workers, device)},
                 batches, interleave=workers == 0, device=device)
@@ -191,7 +198,7 @@ def benchmark_table(models: list[str], batch_size: int | None = None, batches: i
             rows.append({
                 "model": name, "params_M": sum(p.numel() for p in initial.parameters()) / 1e6,
                 "input_size": initial.input_size, "batch_size": batch_size,
-                "engine_precision": resolved_precision(precision, device),
+                "engine_precision": resolved_precision(precision, device), "engine_compiled": compile_model,
                 "gflop_per_image": flops / 1e9, "engine_img_s": engine, "plain_img_s": plain,
                 "engine_vs_plain": engine / plain, "engine_gflop_s": engine * flops / 1e9,
                 "plain_gflop_s": plain * flops / 1e9, "matmul_gflop_s": peak,
@@ -236,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                         help=f"the engine's TrainConfig.precision (default: {DEFAULT_PRECISION}; "
                              f"the plain pipeline computes in {PLAIN_PRECISION})")
+    parser.add_argument("--compile", action="store_true", help="train the engine's model through torch.compile")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     table = benchmark_table(args.models, args.batch_size, args.batches, args.workers, args.device,
-                            args.precision)
+                            args.precision, args.compile)
     info = table.attrs
     print(f"device: {info['device']}; faces: {info['faces']}; {info['batches']} timed batches per pipeline; "
           f"plain loader workers: {info['workers']}; load average {load_before:.1f} at the start, "

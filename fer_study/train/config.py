@@ -48,6 +48,9 @@ class TrainConfig:
     limit_train: int | None = None  # first N training images only (smoke tier)
     num_threads: int | None = None
     precision: str = "auto"  # one of PRECISIONS
+    # torch.compile for the training steps (the GPU engine; compiling costs tens of seconds up front and pays
+    # off on long GPU runs). Weights, checkpoints and evaluation use the uncompiled module, so runs load alike.
+    compile_model: bool = False
     # Exponential moving average of the weights (EmoNeXt's code: decay 0.99, updated every 16 steps):
     # when set, validation, selection, snapshots and the test use the averaged weights.
     ema_decay: float | None = None

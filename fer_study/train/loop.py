@@ -236,6 +236,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     scheduler = build_scheduler(config.scheduler, optimizer, config.lr, config.epochs, steps_per_epoch,
                                 **config.scheduler_options)
     loss_fn = _loss_function(config, train, device)
+    trained = torch.compile(model) if config.compile_model else model  # shares model's parameters
     teacher = (load_teacher_targets(paths.REPO_ROOT / config.distill_from, train.ids.astype(str)).to(device)
                if config.distill_from is not None else None)
     average = weight_average(model, config)
@@ -266,7 +267,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
             return None
         started = time.perf_counter()
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"],
-               **train_one_epoch(model, train, config, epoch, optimizer, scheduler, loss_fn, device, average,
+               **train_one_epoch(trained, train, config, epoch, optimizer, scheduler, loss_fn, device, average,
                                  teacher)}
         seconds = time.perf_counter() - started
         val_logits = predict_logits(evaluated, val.images, precision=config.precision)
