@@ -272,6 +272,14 @@ def test_ray_worker_killed_mid_run_resumes_to_the_same_metrics(tmp_path, ray_exe
 
 # --- local processes (the lent GPU machine) -------------------------------------------------------------
 
+def test_full_tier_passes_seeds_to_the_sweep_for_the_experiment_matrix(monkeypatch):
+    asked = []
+    monkeypatch.setattr(full_tier.sweep_cli, "main", lambda argv: asked.append(argv) or 0)
+    config = str(paths.PARAMS_DIR / "cpu" / "runs" / "exp_base.yaml")
+    assert full_tier.main(["run", "--configs", config, "--seeds", "0,1,2"]) == 0
+    assert asked[0][0].endswith("exp_base.yaml") and asked[0][asked[0].index("--seeds") + 1] == "0,1,2"
+
+
 def test_full_tier_runs_what_fits_the_budget_and_packs_it(tmp_path, scratch, uses_tiny_data, capsys):
     configs = tmp_path / "configs"
     write_config(configs, "local_fits", epochs=1)

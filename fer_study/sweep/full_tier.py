@@ -6,7 +6,8 @@
   cannot finish in the time left, stopping the running ones when it is spent (their epoch checkpoints
   stay on the machine, which keeps ignored folders while it is warm, so the next call resumes them), and
   packing the run folders it trained into at most 8 archives in DIR (``$OUT`` on the device: ``make
-  full-tier``).
+  full-tier``). ``--configs 'params/cpu/runs/exp_*.yaml' --seeds 0,1,2`` runs the research questions'
+  experiment matrix the same way (runs already committed are skipped).
 - ``python -m fer_study.sweep.full_tier costs [--achieved-tflops X] [--basis TEXT]``: writes
   ``params/full/costs.yaml`` (``fer_study.sweep.costs``).
 - ``python -m fer_study.sweep.full_tier unpack ARCHIVE... [--out DIR]``: the returned archives' run folders
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     configs = ordered_configs(args.configs, args.costs)
     argv = [*map(str, configs), "--executor", "local", "--costs", str(args.costs),
             "--gpus-per-run", str(args.gpus_per_run), "--time-budget", str(args.time_budget)]
-    for flag, value in (("--out", args.out), ("--pack", args.pack), ("--cpus", args.cpus)):
+    for flag, value in (("--out", args.out), ("--pack", args.pack), ("--cpus", args.cpus), ("--seeds", args.seeds)):
         if value is not None:
             argv += [flag, str(value)]
     return sweep_cli.main(argv)
@@ -85,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS")
     run_parser.add_argument("--gpus-per-run", type=float, default=DEFAULT_GPUS_PER_RUN)
     run_parser.add_argument("--cpus", type=int, help="CPU threads to use (default: all cores)")
+    run_parser.add_argument("--seeds", help="comma-separated seeds: each config as <stem>_seed<N> (the experiment "
+                                            "matrix: --configs 'params/cpu/runs/exp_*.yaml' --seeds 0,1,2)")
     run_parser.add_argument("--out", type=Path, help="run folders (default: each run's tier folder)")
     run_parser.add_argument("--pack", type=Path, metavar="DIR", help="pack the trained run folders here ($OUT)")
     run_parser.set_defaults(handler=run)
