@@ -281,7 +281,8 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:
         return f"**{question}** No run of the base recipe `{base.recipe}` is committed yet: no answer."
     base_accuracy = 100 * base.correct().mean()
     judged = comparison.dropna(subset=["difference_pp"]) if "difference_pp" in comparison else comparison.iloc[:0]
-    pending = comparison[comparison["difference_pp"].isna()]["arm"].tolist() if len(comparison) else []
+    pending = ([f"{row.arm} ({row.seeds} of {MIN_SEEDS} seeds)" if row.seeds else row.arm
+                for row in comparison[comparison["difference_pp"].isna()].itertuples()] if len(comparison) else [])
     parts = [f"**{question}** Base: `{base.recipe}`, {base_accuracy:.2f} % mean PrivateTest accuracy over "
              f"{len(base.runs)} seeds."]
     for kind in (HELPS, HURTS):

@@ -139,3 +139,13 @@ def test_a_snapshot_arm_is_the_mean_softmax_ensemble_of_each_seed_runs_snapshots
     probabilities = np.exp(ensemble.runs[0].logits("test"))
     np.testing.assert_allclose(probabilities.sum(1), 1.0)
     assert experiments.load_arms({"snap": "lone+snapshots"}, tmp_path)[0].runs == []
+
+
+def test_the_answer_text_states_verdicts_and_what_is_still_missing():
+    base = arm("base", [0.60] * 3, seed=1)
+    arms = [arm("better", [0.70] * 3, seed=2), arm("one seed", [0.7], seed=3), Arm("none", "none", [])]
+    comparison = experiments.compare_to_base(base, arms, samples=500)
+    text = experiments.answer_text("Q?", comparison, base)
+    assert text.startswith("**Q?** Base: `base`,") and "over 3 seeds" in text
+    assert "Helps: better (+10." in text
+    assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds), none.")
