@@ -96,10 +96,6 @@ class Detections:
                       for area in regions], np.int32).reshape(-1, len(REGION_COLUMNS)),
             np.array([area.confidence or 0.0 for area in regions], np.float32))
 
-    @staticmethod
-    def join(parts: list["Detections"]) -> "Detections":
-        return Detections(*(np.concatenate([getattr(part, name) for part in parts]) for name in DETECTION_ARRAYS))
-
 
 class DetectorTape:
     """Stands in for deepface's detector while a pass runs: notes what the detector returns for each call,
@@ -136,11 +132,16 @@ def _fingerprint(dataset: FERDataset) -> str:
     return digest.hexdigest()
 
 
+def settings_tag(settings) -> str:
+    """A short hash of a pass's settings, for the file names of its cache and its recording."""
+    return hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
+
+
 def detections_file(dataset: FERDataset, settings) -> Path:
     """Where the recorded detections of ``dataset`` under ``settings`` are committed: the file name carries
     both, so a recording is only ever found for the images and settings it was made from."""
-    tag = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
-    return paths.FACE_DETECTIONS_DIR / f"{dataset.name}_{settings.detector}_{tag}_{_fingerprint(dataset)[:12]}.npz"
+    return paths.FACE_DETECTIONS_DIR / (f"{dataset.name}_{settings.detector}_{settings_tag(settings)}_"
+                                        f"{_fingerprint(dataset)[:12]}.npz")
 
 
 def record_detections(detections: Detections, provenance: dict, dataset: FERDataset,

@@ -34,7 +34,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, IMAGE_SIZE, SPLITS
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import EXCLUDED, FERDataset, concatenate, stack_faces
-from fer_study.data.face_detections import read_detections, record_detections
+from fer_study.data.face_detections import read_detections, record_detections, settings_tag
 from fer_study.data.faces import DATASET_FACES, FaceSettings, FaceTable, detect_dataset_faces
 from fer_study.data.generated import balance_from_folder
 from fer_study.data.registry import (
@@ -196,9 +196,8 @@ def face_table(base: FERDataset, settings: FaceSettings = DATASET_FACES) -> Face
     """The deepface pass over ``base``: cached beside the datasets for a registered (full) dataset, kept in
     memory for a sample, so ``fer2013_f`` and ``fer2013_fa`` share one pass. Where the detector's outputs
     for these images and settings are committed (``record_face_detections``), they are replayed."""
-    tag = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode()).hexdigest()[:8]
     if base.name in list_datasets():
-        cache_file = paths.cache_dir() / f"faces_{base.name}_{settings.detector}_{tag}.h5"
+        cache_file = paths.cache_dir() / f"faces_{base.name}_{settings.detector}_{settings_tag(settings)}.h5"
         recorded = None if cache_file.exists() else read_detections(base, settings)
         return detect_dataset_faces(base, settings, cache_file, recorded=recorded)
     key = (base.name, hashlib.sha256("\n".join(base.ids).encode()).hexdigest(), settings)
