@@ -61,7 +61,7 @@ def test_run_config_is_the_one_its_params_file_gives(name):
 @pytest.mark.realdata
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [name for name in COMMITTED if weights_path(paths.RUNS_DIR / name) is not None])
-def test_committed_weights_give_the_committed_test_logits(name):
+def test_committed_weights_give_the_committed_test_logits(name, real_data_dir):
     run = load_run(name)
     config = TrainConfig.from_dict(run.config)
     model = create_model(config.model, **config.model_kwargs)
