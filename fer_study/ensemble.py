@@ -29,6 +29,7 @@ from fer_study.runs import (
     accuracy,
     has_tta,
     held_out_validation,
+    snapshots_by_source,
     starts_from_test_selected_weights,
 )
 
@@ -117,7 +118,7 @@ def repeats_its_source(run: Run, runs: Sequence[Run]) -> bool:
     """Whether ``run`` is a snapshot of the epoch its source run selected: the same weights twice."""
     selected = run.metrics.get("selected_epoch")
     return selected is not None and any(
-        source.name == run.metrics.get("snapshot_of") and source.metrics.get("selected_epoch") == selected
+        source.name == run.snapshot_of and source.metrics.get("selected_epoch") == selected
         for source in runs)
 
 
@@ -201,11 +202,7 @@ def named_ensembles(group: str, runs: Sequence[Run], tta: bool = False) -> tuple
     """The report's snapshot and RMN-style ensembles that the runs allow, and notes on those they don't."""
     usable = [run for run in runs if not tta or has_tta(run)]
     ensembles, notes = [], []
-    snapshots: dict[str, list[Run]] = {}
-    for run in usable:
-        if run.metrics.get("snapshot_of"):
-            snapshots.setdefault(str(run.metrics["snapshot_of"]), []).append(run)
-    for source, members in sorted(snapshots.items()):
+    for source, members in sorted(snapshots_by_source(usable).items()):
         # The run the snapshots came from is its best-on-validation epoch: the report's ensemble has it too.
         members += [run for run in usable if run.name == source]
         if len(members) > 1:

@@ -33,7 +33,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES
 from fer_study.ensemble import check_aligned, mean_softmax
 from fer_study.metrics import classification_metrics
-from fer_study.runs import Run, list_runs, load_run, recipe_and_seed
+from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, snapshots_by_source
 
 # The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
 # Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
@@ -130,8 +130,8 @@ def snapshot_ensemble(run: Run, runs_dir: Path) -> Run | None:
     """The mean-softmax ensemble of ``run``'s snapshot runs (``<run>_snapNNN``, ``snapshot_of`` the run) as a
     run of its own (log mean probabilities as logits; seed, config and history the run's); ``None`` without
     snapshots."""
-    snapshots = [load_run(name, runs_dir) for name in list_runs(runs_dir) if name.startswith(f"{run.name}_snap")]
-    snapshots = [snapshot for snapshot in snapshots if snapshot.metrics.get("snapshot_of") == run.name]
+    candidates = [load_run(name, runs_dir) for name in list_runs(runs_dir) if name.startswith(f"{run.name}_snap")]
+    snapshots = snapshots_by_source(candidates).get(run.name, [])
     if not snapshots:
         return None
     check_aligned(snapshots)

@@ -274,7 +274,7 @@ def study_runs(entry: dict, runs: Sequence[Run]) -> str:
     model = entry.get("study_model")
     matched = [run for run in runs if model and run.metrics.get("model") == model
                and run.metrics.get("paper_model", True) and run.metrics.get("dataset") == "fer2013"
-               and not run.metrics.get("snapshot_of")]
+               and not run.snapshot_of]
     parts = []
     for run in matched:
         tta = entry["tta"] == "used" and has_tta(run)

@@ -227,7 +227,7 @@ def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, boo
     """The snapshot ensemble (mean softmax, without and with TTA) of every run among ``run_names`` that
     has committed snapshot runs, as ``ensemble_tables.results_table`` rows; empty when there is none."""
     runs = [run for run in load_runs(runs_dir, tiers=None)
-            if run.name in run_names or run.metrics.get("snapshot_of") in run_names]
+            if run.name in run_names or run.snapshot_of in run_names]
     results = []
     for group, group_runs in ensemble.evaluation_groups(runs).items():
         for tta in (False, True):

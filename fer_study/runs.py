@@ -133,6 +133,21 @@ class Run:
     def ids(self, split: str) -> np.ndarray:
         return self.predictions[f"{split}_ids"]
 
+    @property
+    def snapshot_of(self) -> str | None:
+        """The run this one is a snapshot of (an epoch its cyclic schedule saved), else ``None``."""
+        source = self.metrics.get("snapshot_of")
+        return str(source) if source else None
+
+
+def snapshots_by_source(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """``{source run name: its snapshot runs, in the given order}`` for the snapshots among ``runs``."""
+    snapshots: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.snapshot_of:
+            snapshots.setdefault(run.snapshot_of, []).append(run)
+    return snapshots
+
 
 def git_commit() -> str:
     """The commit the code ran at, with ``+dirty`` when the tree had uncommitted changes."""

@@ -213,7 +213,7 @@ def comparison_table(runs_dir: str | Path | None = None, claims: ClaimSet | None
     claims = claims or load_claims()
     runs = load_runs(runs_dir, tiers)
     # Snapshots are checkpoints of a run, not runs of their own: they count only in snapshot ensembles.
-    final_runs = [run for run in runs if not run.metrics.get("snapshot_of")]
+    final_runs = [run for run in runs if not run.snapshot_of]
     rows, used = [], set()
     for claim in claims.claims:
         if claim.get("ensemble"):
@@ -302,7 +302,7 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
     }
     # The best single model is chosen on validation, separately without and with TTA, so the quoted test
     # accuracy is honest and a single-view number is never compared with a multi-view one.
-    single_runs = [run for run in runs if not run.metrics.get("snapshot_of")]
+    single_runs = [run for run in runs if not run.snapshot_of]
     best = {tta: best_on_validation(single_runs, "fer2013", tta) for tta in (False, True)}
     if best[False] is None:
         numbers |= dict.fromkeys(("best_single", "best_single_tta", "best_single_vs_human",
