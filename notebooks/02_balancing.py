@@ -76,8 +76,10 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # PrivateTest accuracy minus the base's, with a 95 % interval from a bootstrap over seeds and test images;
 # verdicts are Holm-corrected over the arms of the table (`fer_study.experiments` documents the method).
 # The larger `fer2013_a` is shown twice: at the base's number of optimizer steps and at its number of
-# epochs (more steps). The FER+ arms train on FER+'s relabelled images and are compared on FER2013
-# PrivateTest like every arm; their score on FER+'s own test split is shown beside (`own_test_acc`).
+# epochs (more steps). The filtered sets (`fer2013_f`, `fer2013_fa`) are about 30 % smaller, so their
+# arms train for 17 epochs: the base's number of steps, so that the data and not the budget differs.
+# The FER+ arms train on FER+'s relabelled images and are compared on FER2013 PrivateTest like every
+# arm; their score on FER+'s own test split is shown beside (`own_test_acc`).
 # The generated-image arms (`fer2013_g`) need faces made with a local text-to-image model
 # (`python -m fer_study.generate`, weights in `FER_MODELS`); where none were made they have no runs and
 # the tables show no number for them.
