@@ -276,7 +276,8 @@ def answer(question: str, runs_dir: str | Path | None = None, samples: int = 200
 
 
 def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:
-    """Two or three sentences stating the answer a comparison table gives, generated from it."""
+    """Two or three sentences stating the answer a comparison table gives, generated from it. Arms are
+    listed with semicolons, since their labels may hold commas."""
     if not base.runs:
         return f"**{question}** No run of the base recipe `{base.recipe}` is committed yet: no answer."
     base_accuracy = 100 * base.correct().mean()
@@ -292,8 +293,8 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:
             parts.append(f"{'Helps' if kind == HELPS else 'Hurts'}: {'; '.join(names)}.")
     neutral = [row.arm for row in judged.itertuples() if row.verdict == NO_EFFECT]
     if neutral:
-        parts.append(f"No detectable effect (Holm-corrected, alpha {ALPHA}): {', '.join(neutral)}; this design "
+        parts.append(f"No detectable effect (Holm-corrected, alpha {ALPHA}): {'; '.join(neutral)}. This design "
                      f"detects differences of about {judged['detectable_pp'].min():.1f} pp or more.")
     if pending:
-        parts.append(f"Not yet run with {MIN_SEEDS} seeds: {', '.join(pending)}.")
+        parts.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
     return " ".join(parts)

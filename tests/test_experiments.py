@@ -148,4 +148,4 @@ def test_the_answer_text_states_verdicts_and_what_is_still_missing():
     text = experiments.answer_text("Q?", comparison, base)
     assert text.startswith("**Q?** Base: `base`,") and "over 3 seeds" in text
     assert "Helps: better (+10." in text
-    assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds), none.")
+    assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds); none.")
