@@ -291,10 +291,12 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:
                  for row in judged.itertuples() if row.verdict == kind]
         if names:
             parts.append(f"{'Helps' if kind == HELPS else 'Hurts'}: {'; '.join(names)}.")
-    neutral = [row.arm for row in judged.itertuples() if row.verdict == NO_EFFECT]
-    if neutral:
-        parts.append(f"No detectable effect (Holm-corrected, alpha {ALPHA}): {'; '.join(neutral)}. This design "
-                     f"detects differences of about {judged['detectable_pp'].min():.1f} pp or more.")
+    neutral = judged[judged["verdict"] == NO_EFFECT]
+    if len(neutral):
+        # The largest of their detectable differences: an effect below it may have gone unseen in one of them.
+        parts.append(f"No detectable effect (Holm-corrected, alpha {ALPHA}): {'; '.join(neutral['arm'])}. For "
+                     f"{'this arm' if len(neutral) == 1 else 'these arms'} the design detects differences of "
+                     f"about {neutral['detectable_pp'].max():.1f} pp or more.")
     if pending:
         parts.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
     return " ".join(parts)

@@ -143,9 +143,15 @@ def test_a_snapshot_arm_is_the_mean_softmax_ensemble_of_each_seed_runs_snapshots
 
 def test_the_answer_text_states_verdicts_and_what_is_still_missing():
     base = arm("base", [0.60] * 3, seed=1)
-    arms = [arm("better", [0.70] * 3, seed=2), arm("one seed", [0.7], seed=3), Arm("none", "none", [])]
+    arms = [arm("better", [0.70] * 3, seed=2), arm("same", [0.60] * 3, seed=4), arm("one seed", [0.7], seed=3),
+            Arm("none", "none", [])]
     comparison = experiments.compare_to_base(base, arms, samples=500)
     text = experiments.answer_text("Q?", comparison, base)
     assert text.startswith("**Q?** Base: `base`,") and "over 3 seeds" in text
     assert "Helps: better (+10." in text
+    same = comparison.set_index("arm").loc["same"]
+    assert same["verdict"] == experiments.NO_EFFECT
+    # The detectable difference quoted is the neutral arm's own, not the smallest of the table.
+    assert (f"No detectable effect (Holm-corrected, alpha 0.05): same. For this arm the design detects "
+            f"differences of about {same['detectable_pp']:.1f} pp or more.") in text
     assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds); none.")
