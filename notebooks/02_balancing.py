@@ -79,7 +79,10 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # epochs (more steps). The filtered sets (`fer2013_f`, `fer2013_fa`) are about 30 % smaller, so their
 # arms train for 17 epochs: the base's number of steps, so that the data and not the budget differs.
 # The FER+ arms train on FER+'s relabelled images and are compared on FER2013 PrivateTest like every
-# arm; their score on FER+'s own test split is shown beside (`own_test_acc`).
+# arm; their score on FER+'s own test split is shown beside (`own_test_acc`). Read their verdict with
+# chapter 1's label agreement in mind: FER+'s annotators overrule FER2013's label on part of PrivateTest,
+# so a model that learned FER+'s labels well is marked wrong there by FER2013's. A FER+ arm that "hurts"
+# on FER2013 labels has learned to disagree with them, which is not the same as having learned less.
 # The generated-image arms (`fer2013_g`) need faces made with a local text-to-image model
 # (`python -m fer_study.generate`, weights in `FER_MODELS`); where none were made they have no runs and
 # the tables show no number for them.
