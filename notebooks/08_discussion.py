@@ -51,7 +51,9 @@ for name, value in numbers.items():
 # experiment base with one factor changed, three seeds each, differences with 95 % intervals over seeds and
 # test images, Holm-corrected. They say what each choice does for a 1.2 M-parameter CNN trained for 12
 # epochs on two CPU cores; they do not say what it does for the papers' 30-80 M-parameter models at their
-# full recipes, which need the GPU tier.
+# full recipes, which need the GPU tier. The FER+ arms are scored against FER2013's labels, which FER+'s
+# annotators overrule on part of PrivateTest (chapter 1): their verdict measures agreement with FER2013's
+# labels, and chapter 2 shows their score on FER+'s own test split beside it.
 
 # %% tags=["hide-input"]
 Markdown("\n\n".join(experiments.answer(question, runs_dir, bootstrap_samples, seed)[2]
