@@ -13,8 +13,10 @@ Runs can only be combined when they scored the same images with the same labels;
 grouped by their validation and test ids and labels before anything is combined.
 """
 
+import argparse
 import hashlib
 import itertools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -29,8 +31,10 @@ from fer_study.runs import (
     accuracy,
     has_tta,
     held_out_validation,
+    load_runs,
     snapshots_by_source,
     starts_from_test_selected_weights,
+    weights_path,
 )
 
 COMBINERS = ("mean", "weighted", "vote")
@@ -183,6 +187,20 @@ def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = Fals
         # max() keeps the first of equal scores, and subsets come smallest first.
         return max(subsets, key=score)
     raise ValueError(f"unknown selection {method!r}; choose from {', '.join(SELECTIONS)}")
+
+
+def select_from(runs: Sequence[Run], dataset: str, method: str = "greedy", with_weights: bool = False,
+                tta: bool = False) -> list[Run]:
+    """``select_members`` among the runs trained on ``dataset`` whose validation is held out (each set of
+    weights once); with ``with_weights``, among those whose weights are here (published or local) only: the
+    runs that can teach a student (``fer_study.train.teachers``) or run in the recognizer."""
+    candidates = [run for run in runs if run.metrics.get("dataset") == dataset and held_out_validation(run)
+                  and not repeats_its_source(run, runs) and (not tta or has_tta(run))
+                  and (not with_weights or weights_path(run.path) is not None)]
+    if not candidates:
+        weights = " with weights here" if with_weights else ""
+        raise ValueError(f"no run of dataset {dataset!r}{weights} has a held-out validation split to choose on")
+    return select_members(candidates, method, tta)
 
 
 # eq=False: members hold numpy arrays, which have no single truth value for ==.
@@ -343,3 +361,35 @@ def best_confusion(results: Sequence[EnsembleResult]) -> tuple[list | None, str]
 def label(result: EnsembleResult) -> str:
     tta = " + TTA" if result.ensemble.tta else ""
     return f"{result.ensemble.name} [{result.combiner}{tta}] ({result.ensemble.group})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the validation-selected members, one run name a line (for ``fer_study.train.teachers``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fer_study.ensemble",
+        description="The members that selection on validation (PublicTest) picks among the committed runs of "
+                    "a dataset, one run name a line; their validation accuracies go to stderr.")
+    parser.add_argument("--dataset", default="fer2013", help="the dataset the members trained on")
+    parser.add_argument("--method", choices=SELECTIONS, default="greedy")
+    parser.add_argument("--with-weights", action="store_true",
+                        help="only runs whose weights are here (published or in checkpoints/)")
+    parser.add_argument("--tta", action="store_true", help="select on test-time-augmented logits")
+    parser.add_argument("--runs-dir", default=None, help="run folders (default results/runs)")
+    args = parser.parse_args(argv)
+    try:
+        members = select_from(load_runs(args.runs_dir, tiers=None), args.dataset, args.method, args.with_weights,
+                              args.tta)
+    except ValueError as error:
+        parser.error(str(error))
+    labels = members[0].labels("val")
+    mean = np.mean(probabilities(members, "val", args.tta), axis=0)
+    for run in members:
+        print(f"{run.name}: validation accuracy {100 * accuracy(run, 'val', args.tta):.2f} %", file=sys.stderr)
+    print(f"their mean: validation accuracy {100 * float((mean.argmax(axis=1) == labels).mean()):.2f} %",
+          file=sys.stderr)
+    print("\n".join(run.name for run in members))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

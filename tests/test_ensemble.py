@@ -17,7 +17,7 @@ from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
 from fer_study import ensemble, ensemble_tables
 from fer_study.models import registered_for_now
-from fer_study.runs import best_on_validation, load_run, load_runs
+from fer_study.runs import WEIGHTS_NAME, best_on_validation, load_run, load_runs
 
 N = 20
 LABELS = labels_for(N)
@@ -222,3 +222,15 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     assert repr(plots.show_table(members)).split()[0] == "run"  # row numbers hidden
     assert repr(plots.show_table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
     assert "split" in repr(plots.show_table(counts.set_index("split")))
+
+
+def test_selection_among_runs_with_weights_prints_names(tmp_path, capsys):
+    runs = _trio(tmp_path)
+    assert sorted(run.name for run in ensemble.select_from(runs, "fer2013", "exhaustive")) == ["A", "B", "C"]
+    for name in "AB":  # C, the best on validation, has no weights here: it cannot teach
+        (tmp_path / name / WEIGHTS_NAME).write_bytes(b"")
+    assert ensemble.main(["--runs-dir", str(tmp_path), "--with-weights", "--method", "exhaustive"]) == 0
+    out, err = capsys.readouterr()
+    assert out.split() == ["A"] and "their mean: validation accuracy 85.00 %" in err
+    with pytest.raises(ValueError, match="'ferplus'"):
+        ensemble.select_from(runs, "ferplus")
