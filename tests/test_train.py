@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from fer_study.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
@@ -267,6 +268,8 @@ def test_a_student_follows_its_teacher_not_the_labels(tiny_dataset, workspace, m
                          epochs=4, augment={"flip": False, "rotation_degrees": 0.0, "scale": 0.0, "translate": 0.0})
     run = load_run(fit(config, tiny_dataset, runs_dir=workspace))
     assert (run.logits("test").argmax(1) == 6).mean() > 0.9
+    assert run.metrics["teachers"] == ["constant"]
+    assert run.metrics["teacher_targets_sha256"] == file_sha256(tmp_path / "teacher.npz")
 
 
 def test_teachers_targets_come_from_the_runs_weights(tiny_dataset, workspace):

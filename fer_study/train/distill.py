@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_study.files import atomic_write
+from fer_study.files import atomic_write, file_sha256
 
 
 class DistillationLoss(nn.Module):
@@ -63,3 +63,15 @@ def load_teacher_targets(path: str | Path, ids: np.ndarray) -> torch.Tensor:
         raise ValueError(f"{path}: no teacher target for {len(missing)} training images (first: {str(missing[0])!r}); "
                          "the file was made for another dataset or split")
     return torch.from_numpy(values[[position[image_id] for image_id in ids]])
+
+
+def teacher_provenance(path: str | Path) -> dict:
+    """What a student's metrics record of its targets: the teacher runs and the file's sha256."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            members = [str(name) for name in npz["members"]]
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f"{path}: cannot read the teacher runs (expected an .npz with members, written by "
+                         f"python -m fer_study.train.teachers): {error}") from error
+    return {"teachers": members, "teacher_targets_sha256": file_sha256(path)}

@@ -43,7 +43,7 @@ from fer_study.runs import (
     weights_path,
 )
 from fer_study.train.config import TrainConfig
-from fer_study.train.distill import DistillationLoss, load_teacher_targets
+from fer_study.train.distill import DistillationLoss, load_teacher_targets, teacher_provenance
 from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer_study.train.tta import tta_views
 
@@ -237,8 +237,10 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
                                 **config.scheduler_options)
     loss_fn = _loss_function(config, train, device)
     trained = torch.compile(model) if config.compile_model else model  # shares model's parameters
-    teacher = (load_teacher_targets(paths.REPO_ROOT / config.distill_from, train.ids.astype(str)).to(device)
-               if config.distill_from is not None else None)
+    teacher = None
+    if config.distill_from is not None:
+        teacher = load_teacher_targets(paths.REPO_ROOT / config.distill_from, train.ids.astype(str)).to(device)
+        provenance |= teacher_provenance(paths.REPO_ROOT / config.distill_from)
     average = weight_average(model, config)
     evaluated = average.module if average is not None else model  # the weights validation sees
 
