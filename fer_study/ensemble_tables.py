@@ -10,7 +10,7 @@ import pandas as pd
 
 from fer_study.bench.cost import cpu_ms_per_image
 from fer_study.constants import CLASS_NAMES
-from fer_study.ensemble import EnsembleResult
+from fer_study.ensemble import DistillationResult, EnsembleResult
 from fer_study.models import list_models
 from fer_study.runs import Run, accuracy, has_tta
 
@@ -99,3 +99,26 @@ def cost_points(members: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
               plain.assign(kind="ensemble (mean)", label=plain["ensemble"])]
     frames = [frame[COST_COLUMNS] for frame in frames if len(frame)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COST_COLUMNS)
+
+
+def distillation_table(results: Sequence[DistillationResult]) -> pd.DataFrame:
+    """One row per distilled student: its teachers and their ensemble's accuracy, the student's, and its gain
+    over its undistilled twin (same recipe and seed) with the paired 95 % interval; percent and points."""
+    rows = [{
+        "student": result.student.name, "params": result.student.metrics.get("params"),
+        "temperature": result.student.config.get("distill_temperature"),
+        "distill_weight": result.student.config.get("distill_weight"),
+        "teachers": ", ".join(run.name for run in result.teachers),
+        "missing_teachers": ", ".join(result.missing_teachers),
+        "teachers_test_acc_pct": 100 * result.teacher_test_accuracy,
+        "student_val_acc_pct": 100 * accuracy(result.student, "val"),
+        "student_test_acc_pct": 100 * accuracy(result.student, "test"),
+        "twin": result.twin.name if result.twin is not None else "",
+        "twin_test_acc_pct": 100 * accuracy(result.twin, "test") if result.twin is not None else np.nan,
+        "gain_pp": 100 * result.gain, "gain_low": 100 * result.gain_interval[0],
+        "gain_high": 100 * result.gain_interval[1],
+    } for result in results]
+    columns = ["student", "params", "temperature", "distill_weight", "teachers", "missing_teachers",
+               "teachers_test_acc_pct", "student_val_acc_pct", "student_test_acc_pct", "twin", "twin_test_acc_pct",
+               "gain_pp", "gain_low", "gain_high"]
+    return pd.DataFrame(rows, columns=columns).astype({"params": "Int64"})

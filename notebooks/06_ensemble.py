@@ -107,6 +107,21 @@ plots.plot_gains(table, title="Gain over the validation-best member, 95 % paired
 plots.plot_confusion(*ensemble.best_confusion(results))
 
 # %% [markdown]
+# ## A distilled student
+#
+# Knowledge distillation (Hinton, Vinyals & Dean 2015) trains a small network on an ensemble's softened
+# probabilities as well as on the labels, so that the recognizer keeps one small model's speed. The
+# teachers are the ensemble that greedy selection on validation picks among the runs whose weights exist
+# (`python -m fer_study.ensemble --with-weights`); their targets on the training images are a committed
+# file, so the student retrains without them. Its *twin* is the run of the same recipe and seed trained on
+# the labels alone; the gain over it is distillation's effect for that one seed: its interval holds the
+# test sampling, not the seed-to-seed variance.
+
+# %% tags=["hide-input"]
+students = ensemble_tables.distillation_table(ensemble.distillation_results(runs, bootstrap_samples, seed))
+presentation.show(students, empty_message="No distilled student is committed yet.")
+
+# %% [markdown]
 # ## Accuracy against cost
 #
 # The report dropped the snapshot ensemble because its size outweighed its gain; here every member and

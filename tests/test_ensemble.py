@@ -234,3 +234,24 @@ def test_selection_among_runs_with_weights_prints_names(tmp_path, capsys):
     assert out.split() == ["A"] and "their mean: validation accuracy 85.00 %" in err
     with pytest.raises(ValueError, match="'ferplus'"):
         ensemble.select_from(runs, "ferplus")
+
+
+def test_a_student_is_compared_with_its_teachers_and_its_undistilled_twin(tmp_path):
+    _trio(tmp_path)  # the teachers: 18/20 on test together
+    recipe = {"epochs": 3, "lr": 0.1, "seed": 0}
+    distilled = {"distill_from": "t.npz", "distill_temperature": 4.0, "distill_weight": 0.5}
+    write_run(tmp_path, "twin", LABELS, wrong_on(LABELS, range(5)), config=recipe)
+    write_run(tmp_path, "other_seed", LABELS, LABELS, config=recipe | {"seed": 1})
+    write_run(tmp_path, "student", LABELS, wrong_on(LABELS, [0, 1]), config=recipe | distilled,
+              teachers=["A", "B", "C"])
+    write_run(tmp_path, "orphan", LABELS, LABELS, config=recipe | distilled | {"lr": 0.5}, teachers=["A", "gone"])
+    results = ensemble.distillation_results(load_runs(tmp_path, None), bootstrap_samples=200)
+    table = ensemble_tables.distillation_table(results).set_index("student")
+    assert list(table.index) == ["orphan", "student"]
+    row = table.loc["student"]
+    assert (row["twin"], row["teachers"], row["teachers_test_acc_pct"]) == ("twin", "A, B, C", 90.0)
+    assert row["student_test_acc_pct"] == 90.0 and row["twin_test_acc_pct"] == 75.0
+    assert row["gain_pp"] == pytest.approx(15.0) and 0 <= row["gain_low"] < 15 < row["gain_high"]
+    orphan = table.loc["orphan"]
+    assert orphan["twin"] == "" and np.isnan(orphan["gain_pp"]) and orphan["missing_teachers"] == "gone"
+    assert np.isnan(orphan["teachers_test_acc_pct"])
