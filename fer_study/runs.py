@@ -80,9 +80,11 @@ WEIGHTS_FORMAT = "fer-study weights 1"
 def save_weights(path: Path, model_name: str, model_kwargs: dict, state_dict: dict) -> Path:
     """A self-describing weights file, written atomically: the registered model name, its keyword arguments
     and the state dict (on the CPU), so the file alone rebuilds the model."""
-    with atomic_write(Path(path)) as tmp:
+    # Saved through a file handle: given a path, torch.save names the archive inside after the file, here a
+    # random temporary name, so the same weights would get a different sha256 each time they are written.
+    with atomic_write(Path(path)) as tmp, open(tmp, "wb") as handle:
         torch.save({"format": WEIGHTS_FORMAT, "model": model_name, "model_kwargs": dict(model_kwargs),
-                    "state_dict": {key: value.detach().cpu() for key, value in state_dict.items()}}, tmp)
+                    "state_dict": {key: value.detach().cpu() for key, value in state_dict.items()}}, handle)
     return Path(path)
 
 

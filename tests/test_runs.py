@@ -40,3 +40,10 @@ def test_weights_files_describe_their_model_and_bare_state_dicts_still_load(tmp_
     torch.save(model.state_dict(), tmp_path / "old.pt")  # written before weights described themselves
     state, name, kwargs = load_weights(tmp_path / "old.pt")
     assert name is None and kwargs == {} and state.keys() == model.state_dict().keys()
+
+
+def test_the_same_weights_written_twice_have_the_same_bytes(tmp_path):
+    """The sha256 a run records identifies its weights: rewriting them (publishing, rebuilding) matches it."""
+    state = create_model("vgg_cpu", widths=[8, 16]).state_dict()
+    first = save_weights(tmp_path / "a" / "model.pt", "vgg_cpu", {"widths": [8, 16]}, state).read_bytes()
+    assert save_weights(tmp_path / "b" / "model.pt", "vgg_cpu", {"widths": [8, 16]}, state).read_bytes() == first
