@@ -10,7 +10,8 @@ import pandas as pd
 
 from fer_study.bench.cost import cpu_ms_per_image
 from fer_study.constants import CLASS_NAMES
-from fer_study.ensemble import DistillationResult, EnsembleResult
+from fer_study.distillation import DistillationResult
+from fer_study.ensemble import EnsembleResult
 from fer_study.models import list_models
 from fer_study.runs import Run, accuracy, has_tta
 

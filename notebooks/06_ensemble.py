@@ -32,7 +32,7 @@ seed = 0
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from fer_study import claims, ensemble, ensemble_tables, plots, presentation
+from fer_study import claims, distillation, ensemble, ensemble_tables, plots, presentation
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -118,7 +118,7 @@ plots.plot_confusion(*ensemble.best_confusion(results))
 # test sampling, not the seed-to-seed variance.
 
 # %% tags=["hide-input"]
-students = ensemble_tables.distillation_table(ensemble.distillation_results(runs, bootstrap_samples, seed))
+students = ensemble_tables.distillation_table(distillation.distillation_results(runs, bootstrap_samples, seed))
 presentation.show(students, empty_message="No distilled student is committed yet.")
 
 # %% [markdown]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
-from fer_study import ensemble, ensemble_tables
+from fer_study import distillation, ensemble, ensemble_tables
 from fer_study.models import registered_for_now
 from fer_study.runs import WEIGHTS_NAME, best_on_validation, load_run, load_runs
 
@@ -245,7 +245,7 @@ def test_a_student_is_compared_with_its_teachers_and_its_undistilled_twin(tmp_pa
     write_run(tmp_path, "student", LABELS, wrong_on(LABELS, [0, 1]), config=recipe | distilled,
               teachers=["A", "B", "C"])
     write_run(tmp_path, "orphan", LABELS, LABELS, config=recipe | distilled | {"lr": 0.5}, teachers=["A", "gone"])
-    results = ensemble.distillation_results(load_runs(tmp_path, None), bootstrap_samples=200)
+    results = distillation.distillation_results(load_runs(tmp_path, None), bootstrap_samples=200)
     table = ensemble_tables.distillation_table(results).set_index("student")
     assert list(table.index) == ["orphan", "student"]
     row = table.loc["student"]
