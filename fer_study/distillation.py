@@ -12,7 +12,6 @@ from fer_study import metrics as metrics_module
 from fer_study.ensemble import check_aligned, mean_softmax
 from fer_study.runs import Run
 
-
 # The settings a distilled student adds to its recipe; the rest of its config is the recipe's.
 DISTILLATION_SETTINGS = frozenset({"run_name", "distill_from", "distill_temperature", "distill_weight"})
 

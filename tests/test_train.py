@@ -7,9 +7,9 @@ import pytest
 import torch
 import yaml
 
-from fer_study.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
+from fer_study.files import file_sha256
 from fer_study.models import create_model
 from fer_study.runs import load_run, load_weights, weights_file
 from fer_study.train import TrainConfig, fit
