@@ -51,12 +51,8 @@ def save_teacher_targets(path: Path, ids: np.ndarray, log_probabilities: np.ndar
 def load_teacher_targets(path: str | Path, ids: np.ndarray) -> torch.Tensor:
     """The teachers' log-probabilities (N, 7) in the order of ``ids``; every id must have a target."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            teacher_ids, values = npz["ids"], npz["log_probabilities"].astype(np.float32)
-    except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read teacher targets (expected an .npz with ids and "
-                         f"log_probabilities, written by python -m fer_study.train.teachers): {error}") from error
+    teacher_ids, values = _read_teacher_file(path, "ids", "log_probabilities")
+    values = values.astype(np.float32)
     position = {image_id: row for row, image_id in enumerate(teacher_ids)}
     missing = [image_id for image_id in ids if image_id not in position]
     if missing:
@@ -68,10 +64,15 @@ def load_teacher_targets(path: str | Path, ids: np.ndarray) -> torch.Tensor:
 def teacher_provenance(path: str | Path) -> dict:
     """What a student's metrics record of its targets: the teacher runs and the file's sha256."""
     path = Path(path)
+    (members,) = _read_teacher_file(path, "members")
+    return {"teachers": [str(name) for name in members], "teacher_targets_sha256": file_sha256(path)}
+
+
+def _read_teacher_file(path: Path, *keys: str) -> list[np.ndarray]:
+    """The arrays ``keys`` of a teacher-targets file, or a ValueError naming the file and what it lacks."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            members = [str(name) for name in npz["members"]]
+            return [npz[key] for key in keys]
     except (OSError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read the teacher runs (expected an .npz with members, written by "
-                         f"python -m fer_study.train.teachers): {error}") from error
-    return {"teachers": members, "teacher_targets_sha256": file_sha256(path)}
+        raise ValueError(f"{path}: cannot read teacher targets (expected an .npz with {' and '.join(keys)}, "
+                         f"written by python -m fer_study.train.teachers): {error}") from error
