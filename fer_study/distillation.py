@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fer_study import metrics as metrics_module
 from fer_study.ensemble import check_aligned, mean_softmax
-from fer_study.runs import Run
+from fer_study.runs import Run, accuracy
 
 # The settings a distilled student adds to its recipe; the rest of its config is the recipe's.
 DISTILLATION_SETTINGS = frozenset({"run_name", "distill_from", "distill_temperature", "distill_weight"})
@@ -56,11 +56,12 @@ def distillation_results(runs: Sequence[Run], bootstrap_samples: int = 1000, see
         gain, interval = float("nan"), (float("nan"), float("nan"))
         if twin is not None:
             check_aligned([student, twin])
-            labels = student.labels("test")
-            gain, *interval = metrics_module.paired_bootstrap_gain(
-                labels, student.logits("test"), twin.logits("test"), max(bootstrap_samples, 1), level, seed)
-            if not bootstrap_samples:
-                interval = [float("nan"), float("nan")]
+            if bootstrap_samples:
+                gain, *interval = metrics_module.paired_bootstrap_gain(
+                    student.labels("test"), student.logits("test"), twin.logits("test"), bootstrap_samples, level,
+                    seed)
+            else:
+                gain = accuracy(student, "test") - accuracy(twin, "test")
         results.append(DistillationResult(
             student, tuple(by_name[name] for name in names if name in by_name),
             tuple(name for name in names if name not in by_name), twin, float(gain), tuple(interval)))
