@@ -15,6 +15,7 @@ from fer_study.runs import load_run, load_weights, weights_file
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
 from fer_study.train.loop import train_step
+from fer_study.train.mixing import batch_mixer
 from fer_study.train.optim import build_optimizer, build_scheduler
 from fer_study.train.teachers import teacher_log_probabilities
 from fer_study.train.tta import tta_views
@@ -64,8 +65,9 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2
 
 
-@pytest.mark.parametrize("settings", [{}, {"precision": "bfloat16"}, {"ema_decay": 0.9, "ema_every": 2}],
-                         ids=["float32", "bfloat16", "weight_average"])
+@pytest.mark.parametrize("settings", [{}, {"precision": "bfloat16"}, {"ema_decay": 0.9, "ema_every": 2},
+                                      {"mixing": "cutmix", "mixing_probability": 0.5}],
+                         ids=["float32", "bfloat16", "weight_average", "cutmix"])
 def test_resumed_run_ends_like_an_uninterrupted_one(tiny_dataset, workspace, tmp_path, settings):
     straight = load_run(fit(tiny_config("straight", **settings), tiny_dataset, runs_dir=workspace))
     assert straight.metrics["precision"] == settings.get("precision", "float32")
@@ -188,6 +190,32 @@ def test_config_errors_name_the_file_and_setting(tmp_path):
     path.write_text(yaml.safe_dump({"model": "vgg_cpu", "ema_decay": 1.5}))
     with pytest.raises(ValueError, match=r"bad\.yaml.*ema_decay must be between 0 and 1"):
         TrainConfig.from_yaml(path, run_name="bad")
+    path.write_text(yaml.safe_dump({"model": "vgg_cpu", "mixing": "cutout"}))
+    with pytest.raises(ValueError, match=r"bad\.yaml.*mixing must be one of none, mixup, cutmix, got 'cutout'"):
+        TrainConfig.from_yaml(path, run_name="bad")
+    path.write_text(yaml.safe_dump({"model": "vgg_cpu", "mixing": "mixup", "distill_from": "t.npz"}))
+    with pytest.raises(ValueError, match=r"bad\.yaml.*mixing and distill_from cannot be combined"):
+        TrainConfig.from_yaml(path, run_name="bad")
+
+
+@pytest.mark.parametrize("mixing", ["mixup", "cutmix"])
+@pytest.mark.parametrize("soft", [False, True], ids=["hard", "soft"])
+def test_a_mixed_batch_mixes_each_image_with_its_neighbour_and_their_targets_alike(mixing, soft):
+    """Two constant images per class pair: each mixed image is a blend of itself and its neighbour, in the
+    share its target gives each of their classes."""
+    torch.manual_seed(0)
+    labels = torch.tensor([0, 3, 6, 2])
+    images = (labels.float() / 6).view(4, 1, 1, 1).expand(4, 1, 8, 8).clone()
+    targets = torch.nn.functional.one_hot(labels, 7).float() if soft else labels
+    mixed, distribution = batch_mixer(mixing, alpha=1.0)(images, targets)
+    assert distribution.shape == (4, 7) and torch.allclose(distribution.sum(1), torch.ones(4))
+    neighbour = labels.roll(1)
+    own_share = distribution[torch.arange(4), labels]
+    assert torch.allclose(own_share + distribution[torch.arange(4), neighbour], torch.ones(4))
+    # The mean pixel is the share-weighted mean of the two images (CutMix: the pasted box's area).
+    expected = own_share * labels / 6 + (1 - own_share) * neighbour / 6
+    assert torch.allclose(mixed.mean((1, 2, 3)), expected, atol=1e-5)
+    assert batch_mixer("none", 1.0) is None
 
 
 @pytest.mark.slow

@@ -82,7 +82,7 @@ def test_a_model_loss_refuses_settings_it_would_ignore():
     model = create_model("emonext_tiny", **TINY_EMONEXT)
     base = TrainConfig(run_name="x", model="emonext_tiny", label_smoothing=0.0)
     check_model_loss(model, base)
-    for setting in ({"label_smoothing": 0.1}, {"label_mode": "soft"}, {"class_weights": True}):
+    for setting in ({"label_smoothing": 0.1}, {"label_mode": "soft"}, {"class_weights": True}, {"mixing": "cutmix"}):
         with pytest.raises(ValueError, match="own training_loss"):
             check_model_loss(model, TrainConfig(**{**base.to_dict(), **setting}))
 

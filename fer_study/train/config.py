@@ -6,6 +6,7 @@ from pathlib import Path
 import yaml
 
 from fer_study.data.tensors import AugmentConfig
+from fer_study.train.mixing import MIXING
 
 # "auto": bfloat16 autocast on CUDA, float32 on CPU (what the CPU runs before this setting used);
 # "bfloat16": autocast on any device, several times faster on CPUs with AMX or AVX512-BF16;
@@ -60,6 +61,11 @@ class TrainConfig:
     distill_from: str | None = None
     distill_temperature: float = 4.0
     distill_weight: float = 0.5
+    # Batch mixing (fer_study/train/mixing.py): "mixup" or "cutmix", its Beta(alpha, alpha) ratio, and the
+    # share of batches mixed.
+    mixing: str = "none"
+    mixing_alpha: float = 1.0
+    mixing_probability: float = 0.5
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -69,6 +75,14 @@ class TrainConfig:
         if self.distill_temperature <= 0 or not 0 <= self.distill_weight <= 1:
             raise ValueError(f"distill_temperature must be positive and distill_weight in [0, 1], got "
                              f"{self.distill_temperature!r} and {self.distill_weight!r}")
+        if self.mixing not in MIXING:
+            raise ValueError(f"mixing must be one of {', '.join(MIXING)}, got {self.mixing!r}")
+        if self.mixing_alpha <= 0 or not 0 <= self.mixing_probability <= 1:
+            raise ValueError(f"mixing_alpha must be positive and mixing_probability in [0, 1], got "
+                             f"{self.mixing_alpha!r} and {self.mixing_probability!r}")
+        if self.mixing != "none" and self.distill_from is not None:
+            raise ValueError("mixing and distill_from cannot be combined: the teachers' targets are of the "
+                             "unmixed images")
         if self.ema_every < 1:
             raise ValueError(f"ema_every must be a positive number of steps, got {self.ema_every!r}")
 

@@ -44,6 +44,7 @@ from fer_study.runs import (
 )
 from fer_study.train.config import TrainConfig
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, teacher_provenance
+from fer_study.train.mixing import batch_mixer
 from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer_study.train.tta import tta_views
 
@@ -112,6 +113,7 @@ def check_model_loss(model: nn.Module, config: TrainConfig) -> None:
     ignored = [setting for setting, asked in (("label_mode 'soft'", config.label_mode == "soft"),
                                               ("distill_from", config.distill_from is not None),
                                               ("label_smoothing", config.label_smoothing > 0),
+                                              ("mixing", config.mixing != "none"),
                                               ("class_weights", config.class_weights
                                                and "class_weights" not in accepted)) if asked]
     if ignored:
@@ -136,6 +138,7 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
     generator = epoch_generator(config.seed, epoch)
     torch.manual_seed(config.seed * 100_003 + epoch)  # dropout and other in-model randomness
     order = torch.randperm(len(data), generator=generator).to(device)
+    mixer = batch_mixer(config.mixing, config.mixing_alpha)
     total_loss, correct, seen = 0.0, 0, 0
     batches = range(0, len(order) - config.batch_size + 1 if len(order) > config.batch_size else 1,
                     config.batch_size)
@@ -144,6 +147,8 @@ def train_one_epoch(model: nn.Module, data: SplitTensors, config: TrainConfig, e
         images = augment(to_float(data.images[index]), config.augment, generator)
         progress = (epoch + step / len(batches)) / config.epochs
         targets = data.targets[index] if teacher is None else (data.targets[index], teacher[index])
+        if mixer is not None and torch.rand(1, generator=generator).item() < config.mixing_probability:
+            images, targets = mixer(images, targets)
         logits, loss = train_step(model, images, targets, optimizer, loss_fn, progress, config.precision)
         if SCHEDULERS[config.scheduler] == "batch":
             scheduler.step()
