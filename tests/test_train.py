@@ -1,6 +1,7 @@
 import hashlib
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from fer_study.models import create_model
 from fer_study.runs import load_run, load_weights, weights_file
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
-from fer_study.train.loop import train_step
+from fer_study.train.loop import train_step, warn_if_bfloat16_is_emulated
 from fer_study.train.mixing import batch_mixer
 from fer_study.train.optim import build_optimizer, build_scheduler
 from fer_study.train.teachers import teacher_log_probabilities
@@ -319,3 +320,19 @@ def test_a_run_is_also_scored_on_the_test_splits_of_other_datasets(tiny_dataset,
     assert run.metrics["other_test_accuracy"] == pytest.approx(correct.mean())
     assert np.array_equal(run.labels("other_test"), (run.labels("test") + 1) % 7)
     assert "other_test_accuracy_tta" in run.metrics
+
+
+@pytest.mark.parametrize("hardware", [False, True], ids=["emulated", "hardware"])
+def test_bfloat16_on_a_cpu_that_emulates_it_is_named_at_the_start(monkeypatch, hardware):
+    """An AVX2-only CPU trains bfloat16 an order of magnitude slower than float32: the setting is named."""
+    monkeypatch.setattr("fer_study.train.loop.cpu_has_bfloat16_arithmetic", lambda: hardware)
+    cpu = torch.device("cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for precision in ("bfloat16", "float32", "auto"):
+            warn_if_bfloat16_is_emulated(precision, cpu)
+    messages = [str(warning.message) for warning in caught]
+    assert messages == ([] if hardware else [
+        "precision 'bfloat16': this CPU has no bfloat16 arithmetic (neither AMX nor AVX512-BF16), so autocast "
+        "emulates it, about 10x slower than float32; `--set precision=float32` trains the recipe in float32 "
+        "(recorded in the run's config)"])

@@ -47,7 +47,13 @@ from fer_study.data.tensors import AugmentConfig, SplitTensors
 from fer_study.models import create_model, list_models
 from fer_study.train.config import PRECISIONS, TrainConfig
 from fer_study.train.flops import training_flops_per_image
-from fer_study.train.loop import resolve_device, resolved_precision, train_one_epoch, train_step
+from fer_study.train.loop import (
+    cpu_has_bfloat16_arithmetic,
+    resolve_device,
+    resolved_precision,
+    train_one_epoch,
+    train_step,
+)
 from fer_study.train.optim import build_optimizer, build_scheduler
 
 # The CPU-tier models; the paper models at 224 px take minutes per batch on a 2-core CPU.
@@ -218,7 +224,8 @@ def _synchronize(device: torch.device) -> None:
 def _device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
+    arithmetic = "with" if cpu_has_bfloat16_arithmetic() else "without"
+    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores, {arithmetic} bfloat16 arithmetic)"
 
 
 def _model_names(text: str) -> list[str]:
