@@ -65,10 +65,16 @@ QUESTIONS: dict[str, dict[str, str]] = {
     "Does a snapshot ensemble beat its single run?": {
         "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18)": f"exp_cyclic{SNAPSHOTS}",
     },
+    "Does batch mixing help a converged run?": {
+        "CutMix (alpha 1, half the batches)": "vgg_cpu_long_cutmix",
+        "mixup (alpha 0.2, half the batches)": "vgg_cpu_long_mixup",
+    },
 }
 # A question whose arms continue the base's runs compares them with a control that continues them too.
 QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
-                  "Does a snapshot ensemble beat its single run?": "exp_cyclic"}
+                  "Does a snapshot ensemble beat its single run?": "exp_cyclic",
+                  # The 40-epoch recipe with random erasing (issue 11), not the 12-epoch exp_base.
+                  "Does batch mixing help a converged run?": "vgg_cpu_long"}
 
 ALPHA = 0.05
 POWER = 0.8

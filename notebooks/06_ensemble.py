@@ -30,9 +30,10 @@ measure_cost = True  # time each model's CPU forward pass (builds every model on
 seed = 0
 
 # %% tags=["hide-input"]
+from IPython.display import Markdown
 from myst_nb import glue
 
-from fer_study import claims, distillation, ensemble, ensemble_tables, plots, presentation
+from fer_study import claims, distillation, ensemble, ensemble_tables, experiments, plots, presentation
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -105,6 +106,27 @@ plots.plot_gains(table, title="Gain over the validation-best member, 95 % paired
 
 # %% tags=["hide-input"]
 plots.plot_confusion(*ensemble.best_confusion(results))
+
+# %% [markdown]
+# ## Does batch mixing help a converged run?
+#
+# Ensembles need strong members, and mixup (Zhang et al. 2018) and CutMix (Yun et al. 2019) are the
+# regularisers the literature finds cheap for longer schedules. Each arm is the 40-epoch `vgg_cpu_long`
+# recipe with one of them on half the training batches; the base is that recipe without (each seed of an
+# arm has the same seed of the base as its twin). Every run is also a candidate member of the ensembles
+# above.
+
+# %% tags=["hide-input"]
+mixing_arms, mixing_comparison, mixing_answer = experiments.answer(
+    "Does batch mixing help a converged run?", runs_dir, bootstrap_samples, seed)
+Markdown(mixing_answer)
+
+# %% tags=["hide-input"]
+plots.show_table(experiments.summary_table(mixing_arms).reindex(
+    columns=["arm", "seeds", "acc_mean", "acc_sd", "macro_f1_mean", "train_acc_mean"]))
+
+# %% tags=["hide-input"]
+plots.show_table(mixing_comparison.drop(columns="recipe"))
 
 # %% [markdown]
 # ## A distilled student
