@@ -65,6 +65,9 @@ QUESTIONS: dict[str, dict[str, str]] = {
     "Does a snapshot ensemble beat its single run?": {
         "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18)": f"exp_cyclic{SNAPSHOTS}",
     },
+    "Does the base learn the same in float32?": {
+        "float32 instead of bfloat16 autocast": "exp_base_float32",
+    },
     "Does batch mixing help a converged run?": {
         "CutMix (alpha 1, half the batches)": "vgg_cpu_long_cutmix",
         "mixup (alpha 0.2, half the batches)": "vgg_cpu_long_mixup",

@@ -112,6 +112,21 @@ plots.show_table(data_summary.reindex(columns=["arm", "seeds", "dataset", "epoch
 plots.show_table(data_summary.reindex(columns=["arm", *[f"recall_{name}" for name in CLASS_NAMES]]))
 
 # %% [markdown]
+# ## Can seeds trained in float32 stand beside the base's?
+#
+# The base computes in bfloat16 autocast, which CPUs with AMX train 2-3x faster than float32; CPUs without
+# it (AVX2 only) emulate bfloat16 about 13x slower, so seeds added there must train in float32. Each seed
+# of this arm is the same seed of the base (same initial weights, batches and augmentation) in float32.
+
+# %% tags=["hide-input"]
+precision_arms, precision_comparison, precision_answer = experiments.answer(
+    "Does the base learn the same in float32?", runs_dir, bootstrap_samples, seed)
+Markdown(precision_answer)
+
+# %% tags=["hide-input"]
+plots.show_table(precision_comparison.drop(columns="recipe"))
+
+# %% [markdown]
 # ## What balancing FER2013 would take (report 3.3)
 #
 # The report's counting script found how many images each class lacks to reach the largest class. It
