@@ -18,6 +18,8 @@ from fer_study.runs import list_runs, load_run, load_weights, recipe_and_seed, w
 from fer_study.train import TrainConfig, predict_logits
 
 COMMITTED = list_runs(paths.RUNS_DIR)
+# Test images the committed weights are checked on (the first ones of the split).
+WEIGHTS_CHECK_IMAGES = 256
 
 
 @cache
@@ -68,6 +70,9 @@ def test_committed_weights_give_the_committed_test_logits(name, real_data_dir):
     model.load_state_dict(load_weights(weights_path(run.path))[0])
     test = real_test_split(config.dataset)
     assert np.array_equal(test.ids.astype(str), run.ids("test"))
-    logits = predict_logits(model, test.images, precision=config.precision)
-    assert (logits.argmax(1) == run.logits("test").argmax(1)).mean() > 0.995
-    np.testing.assert_allclose(logits, run.logits("test"), atol=0.05)
+    # A sample of the test images, in the precision the run recorded: a CPU without bfloat16 arithmetic
+    # emulates it (~15 images/s for vgg_cpu), where the whole split took 4 minutes a run.
+    sample = slice(0, WEIGHTS_CHECK_IMAGES)
+    logits = predict_logits(model, test.images[sample], precision=config.precision)
+    assert (logits.argmax(1) == run.logits("test")[sample].argmax(1)).mean() > 0.995
+    np.testing.assert_allclose(logits, run.logits("test")[sample], atol=0.05)
