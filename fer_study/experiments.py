@@ -17,8 +17,9 @@ labelled *helps* or *hurts* only when its corrected p-value is below ``ALPHA``, 
 effect*. The smallest difference the design could detect is ``(z_{1-alpha/2} + z_{power}) * SE`` of the
 bootstrap difference (80 % power at alpha 0.05: 2.8 standard errors).
 
-What this does not show: an effect at this budget (a 1.2 M-parameter CNN, 12 epochs) is not the effect at a
-paper's scale, and three seeds estimate the seed variance roughly; the tables say so beside the numbers.
+What this does not show: an effect at this budget (a 1.2 M-parameter CNN, 12 epochs, 40 for the batch-mixing
+question) is not the effect at a paper's scale, and three seeds estimate the seed variance roughly; the tables
+say so beside the numbers.
 """
 
 from collections.abc import Mapping, Sequence
