@@ -334,5 +334,5 @@ def test_bfloat16_on_a_cpu_that_emulates_it_is_named_at_the_start(monkeypatch, h
     messages = [str(warning.message) for warning in caught]
     assert messages == ([] if hardware else [
         "precision 'bfloat16': this CPU has no bfloat16 arithmetic (neither AMX nor AVX512-BF16), so autocast "
-        "emulates it, about 10x slower than float32; `--set precision=float32` trains the recipe in float32 "
+        "emulates it, about 13x slower than float32; `--set precision=float32` trains the recipe in float32 "
         "(recorded in the run's config)"])

@@ -80,7 +80,7 @@ def warn_if_bfloat16_is_emulated(precision: str, device: torch.device) -> None:
     say so at the start, naming the setting, rather than let the run crawl unexplained."""
     if device.type == "cpu" and computes_in_bfloat16(precision, device) and not cpu_has_bfloat16_arithmetic():
         warnings.warn(f"precision {precision!r}: this CPU has no bfloat16 arithmetic (neither AMX nor "
-                      "AVX512-BF16), so autocast emulates it, about 10x slower than float32; "
+                      "AVX512-BF16), so autocast emulates it, about 13x slower than float32; "
                       "`--set precision=float32` trains the recipe in float32 (recorded in the run's config)",
                       RuntimeWarning, stacklevel=2)
 

@@ -4,9 +4,9 @@ features"), as torchvision implements them (``torchvision.transforms.v2.MixUp`` 
 
 A mixed batch's targets become class distributions (N, 7), which the cross-entropy takes as they are (label
 smoothing included); FER+ vote distributions mix the same way. ``TrainConfig.mixing_probability`` is the share
-of batches that are mixed, drawn from the epoch's generator; the rest train as usual (the usual choice for small
-datasets, where mixing every batch underfits). The mixing ratio and CutMix's box come from torch's global
-generator, which the loop seeds at every epoch, so a resumed run mixes as an uninterrupted one.
+of batches that are mixed, drawn from the epoch's generator; the rest train as usual. The mixing ratio and
+CutMix's box come from torch's global generator, which the loop seeds at every epoch, so a resumed run mixes as
+an uninterrupted one. The training accuracy in ``history.csv`` still counts each image against its own label.
 
 Deliberate deviation from the papers: each image is mixed with its neighbour in the (shuffled) batch, as
 torchvision does, rather than with a second random permutation.
