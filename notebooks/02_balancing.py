@@ -124,6 +124,10 @@ precision_arms, precision_comparison, precision_answer = experiments.answer(
 Markdown(precision_answer)
 
 # %% tags=["hide-input"]
+plots.show_table(experiments.summary_table(precision_arms).reindex(
+    columns=["arm", "seeds", "acc_mean", "acc_sd", "macro_f1_mean", "train_acc_mean"]))
+
+# %% tags=["hide-input"]
 plots.show_table(precision_comparison.drop(columns="recipe"))
 
 # %% [markdown]
