@@ -25,6 +25,7 @@ say so beside the numbers.
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,8 @@ HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
 MIN_SEEDS = 3
 # The split holding FER2013 PrivateTest in runs trained on another dataset (extra_test_datasets: [fer2013]).
 FER2013_TEST = "fer2013_test"
+# The columns of a question's summary in the chapters (``summary_table`` has more: datasets, per-class recall).
+SUMMARY_COLUMNS = ("arm", "seeds", "epochs", "acc_mean", "acc_sd", "macro_f1_mean", "macro_f1_sd", "train_acc_mean")
 
 
 @dataclass
@@ -276,13 +279,29 @@ def compare_to_base(base: Arm, arms: Sequence[Arm], samples: int = 2000, level: 
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000,
-           seed: int = 0) -> tuple[list[Arm], pd.DataFrame, str]:
+class Answer(NamedTuple):
+    """One research question answered: its arms (base first), their comparison with the base
+    (``compare_to_base``) and the sentences stating the answer (``answer_text``)."""
+
+    arms: list[Arm]
+    comparison: pd.DataFrame
+    text: str
+
+    def summary(self, columns: Sequence[str] = SUMMARY_COLUMNS) -> pd.DataFrame:
+        """``summary_table`` of the arms, reduced to ``columns``."""
+        return summary_table(self.arms).reindex(columns=list(columns))
+
+    def differences(self) -> pd.DataFrame:
+        """The comparison as a chapter shows it: without the recipe column, which the arm labels name."""
+        return self.comparison.drop(columns="recipe")
+
+
+def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000, seed: int = 0) -> Answer:
     """One research question of ``QUESTIONS``: its arms (base first: ``QUESTION_BASES``' recipe for the question,
     else ``BASE_RECIPE``), the comparison table, the answer text."""
     arms = load_arms({"base": QUESTION_BASES.get(question, BASE_RECIPE), **QUESTIONS[question]}, runs_dir)
     comparison = compare_to_base(arms[0], arms[1:], samples, seed=seed)
-    return arms, comparison, answer_text(question, comparison, arms[0])
+    return Answer(arms, comparison, answer_text(question, comparison, arms[0]))
 
 
 def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:

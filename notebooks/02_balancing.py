@@ -88,14 +88,14 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # the tables show no number for them.
 
 # %% tags=["hide-input"]
-arms, data_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)
-Markdown(answer)
+data = experiments.answer(question, runs_dir, bootstrap_samples, seed)
+Markdown(data.text)
 
 # %% tags=["hide-input"]
-plots.plot_forest(data_comparison, "Training-data arms against the base (95 % intervals)")
+plots.plot_forest(data.comparison, "Training-data arms against the base (95 % intervals)")
 
 # %% tags=["hide-input"]
-plots.show_table(data_comparison.drop(columns="recipe"))
+plots.show_table(data.differences())
 
 # %% [markdown]
 # Per arm, the mean and standard deviation over seeds of PrivateTest accuracy and macro-F1 (%), and the
@@ -103,13 +103,10 @@ plots.show_table(data_comparison.drop(columns="recipe"))
 # hold for a 1.2 M-parameter CNN at a 12-epoch budget; a paper-scale model may respond differently.
 
 # %% tags=["hide-input"]
-data_summary = experiments.summary_table(arms)
-plots.show_table(data_summary.reindex(columns=["arm", "seeds", "dataset", "epochs", "acc_mean", "acc_sd",
-                                               "macro_f1_mean", "macro_f1_sd", "train_acc_mean",
-                                               "own_test_acc"]))
+plots.show_table(data.summary([*experiments.SUMMARY_COLUMNS, "dataset", "own_test_acc"]))
 
 # %% tags=["hide-input"]
-plots.show_table(data_summary.reindex(columns=["arm", *[f"recall_{name}" for name in CLASS_NAMES]]))
+plots.show_table(data.summary(["arm", *[f"recall_{name}" for name in CLASS_NAMES]]))
 
 # %% [markdown]
 # ## Can seeds trained in float32 stand beside the base's?
@@ -119,16 +116,14 @@ plots.show_table(data_summary.reindex(columns=["arm", *[f"recall_{name}" for nam
 # of this arm is the same seed of the base (same initial weights, batches and augmentation) in float32.
 
 # %% tags=["hide-input"]
-precision_arms, precision_comparison, precision_answer = experiments.answer(
-    "Does the base learn the same in float32?", runs_dir, bootstrap_samples, seed)
-Markdown(precision_answer)
+precision = experiments.answer("Does the base learn the same in float32?", runs_dir, bootstrap_samples, seed)
+Markdown(precision.text)
 
 # %% tags=["hide-input"]
-plots.show_table(experiments.summary_table(precision_arms).reindex(
-    columns=["arm", "seeds", "acc_mean", "acc_sd", "macro_f1_mean", "train_acc_mean"]))
+plots.show_table(precision.summary())
 
 # %% tags=["hide-input"]
-plots.show_table(precision_comparison.drop(columns="recipe"))
+plots.show_table(precision.differences())
 
 # %% [markdown]
 # ## What balancing FER2013 would take (report 3.3)

@@ -58,18 +58,17 @@ models = ("resemotenet",)
 # optimizers behave on the 80 M-parameter ResEmoteNet at its 80-epoch recipe, which needs a GPU.
 
 # %% tags=["hide-input"]
-arms, optimizer_comparison, answer = experiments.answer(question, runs_dir, bootstrap_samples, seed)
-Markdown(answer)
+optimizers = experiments.answer(question, runs_dir, bootstrap_samples, seed)
+Markdown(optimizers.text)
 
 # %% tags=["hide-input"]
-plots.plot_forest(optimizer_comparison, "Optimizer arms against the SGD base (95 % intervals)")
+plots.plot_forest(optimizers.comparison, "Optimizer arms against the SGD base (95 % intervals)")
 
 # %% tags=["hide-input"]
-plots.show_table(optimizer_comparison.drop(columns="recipe"))
+plots.show_table(optimizers.differences())
 
 # %% tags=["hide-input"]
-plots.show_table(experiments.summary_table(arms).reindex(
-    columns=["arm", "seeds", "epochs", "acc_mean", "acc_sd", "macro_f1_mean", "macro_f1_sd", "train_acc_mean"]))
+plots.show_table(optimizers.summary())
 
 # %% [markdown]
 # ## Do the report's fine-tuning stages help?
@@ -81,12 +80,11 @@ plots.show_table(experiments.summary_table(arms).reindex(
 # trained-on and never shown as held out.
 
 # %% tags=["hide-input"]
-fine_tuning_arms, fine_tuning_comparison, fine_tuning_answer = experiments.answer(
-    fine_tuning_question, runs_dir, bootstrap_samples, seed)
-Markdown(fine_tuning_answer)
+fine_tuning = experiments.answer(fine_tuning_question, runs_dir, bootstrap_samples, seed)
+Markdown(fine_tuning.text)
 
 # %% tags=["hide-input"]
-plots.show_table(fine_tuning_comparison.drop(columns="recipe"))
+plots.show_table(fine_tuning.differences())
 
 # %% [markdown]
 # ## Does a snapshot ensemble beat its single run?
@@ -97,12 +95,11 @@ plots.show_table(fine_tuning_comparison.drop(columns="recipe"))
 # softmax) is compared with the same run's own weights, the single model at the same total epochs.
 
 # %% tags=["hide-input"]
-snapshot_arms, snapshot_comparison, snapshot_answer = experiments.answer(
-    snapshot_question, runs_dir, bootstrap_samples, seed)
-Markdown(snapshot_answer)
+snapshots = experiments.answer(snapshot_question, runs_dir, bootstrap_samples, seed)
+Markdown(snapshots.text)
 
 # %% tags=["hide-input"]
-plots.show_table(snapshot_comparison.drop(columns="recipe"))
+plots.show_table(snapshots.differences())
 
 # %% [markdown]
 # ## The claims

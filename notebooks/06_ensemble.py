@@ -117,16 +117,14 @@ plots.plot_confusion(*ensemble.best_confusion(results))
 # above.
 
 # %% tags=["hide-input"]
-mixing_arms, mixing_comparison, mixing_answer = experiments.answer(
-    "Does batch mixing help a converged run?", runs_dir, bootstrap_samples, seed)
-Markdown(mixing_answer)
+mixing = experiments.answer("Does batch mixing help a converged run?", runs_dir, bootstrap_samples, seed)
+Markdown(mixing.text)
 
 # %% tags=["hide-input"]
-plots.show_table(experiments.summary_table(mixing_arms).reindex(
-    columns=["arm", "seeds", "acc_mean", "acc_sd", "macro_f1_mean", "train_acc_mean"]))
+plots.show_table(mixing.summary())
 
 # %% tags=["hide-input"]
-plots.show_table(mixing_comparison.drop(columns="recipe"))
+plots.show_table(mixing.differences())
 
 # %% [markdown]
 # ## A distilled student

@@ -57,7 +57,7 @@ for name, value in numbers.items():
 # labels, and chapter 2 shows their score on FER+'s own test split beside it.
 
 # %% tags=["hide-input"]
-Markdown("\n\n".join(experiments.answer(question, runs_dir, bootstrap_samples, seed)[2]
+Markdown("\n\n".join(experiments.answer(question, runs_dir, bootstrap_samples, seed).text
                        for question in experiments.QUESTIONS))
 
 # %% [markdown]

@@ -155,3 +155,15 @@ def test_the_answer_text_states_verdicts_and_what_is_still_missing():
     assert (f"No detectable effect (Holm-corrected, alpha 0.05): same. For this arm the design detects "
             f"differences of about {same['detectable_pp']:.1f} pp or more.") in text
     assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds); none.")
+
+
+def test_an_answer_shows_its_summary_in_the_chapters_columns_and_its_comparison_without_recipes():
+    base, arms = arm("base", [0.60] * 3, seed=1), [arm("better", [0.70] * 3, seed=2), Arm("none", "none", [])]
+    comparison = experiments.compare_to_base(base, arms, samples=200)
+    shown = experiments.Answer([base, *arms], comparison, experiments.answer_text("Q?", comparison, base))
+    summary = shown.summary()
+    assert list(summary.columns) == list(experiments.SUMMARY_COLUMNS)
+    assert list(summary["arm"]) == ["base", "better", "none"] and summary["seeds"].tolist() == [3, 3, 0]
+    assert summary.loc[1, "acc_mean"] == pytest.approx(70, abs=2)
+    assert list(shown.summary(["arm", "recall_happy"]).columns) == ["arm", "recall_happy"]
+    assert "recipe" not in shown.differences() and list(shown.differences()["arm"]) == ["better", "none"]
