@@ -6,9 +6,13 @@ executes every chapter and renders ``book/_build/html``.
 """
 
 import argparse
+import ast
+import importlib
+import inspect
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import jupytext
@@ -38,10 +42,15 @@ def load_parameters(stem: str, tier: str) -> dict:
 
 
 def run_notebook(stem: str, tier: str = "cpu", output_dir: Path | None = None, **overrides) -> Path:
-    """Execute one notebook with its tier parameters (plus ``overrides``); return the executed file."""
+    """Execute one notebook with its tier parameters (plus ``overrides``); return the executed file. A
+    notebook with a cell whose table, figure or text Jupyter would drop (``lost_outputs``) is refused."""
     source = paths.NOTEBOOKS_DIR / f"{stem}.py"
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such notebook; available: {', '.join(list_notebooks())}")
+    lost = lost_outputs(jupytext.read(source))
+    if lost:
+        raise ValueError(f"{source}: output that would never reach the page (show it with presentation.show "
+                         f"or display(...), or make it the cell's last expression):\n" + "\n".join(lost))
     output_dir = Path(output_dir or paths.EXECUTED_DIR)
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{stem}.ipynb"
@@ -52,6 +61,93 @@ def run_notebook(stem: str, tier: str = "cpu", output_dir: Path | None = None, *
     hide_default_parameters(executed)
     nbformat.write(executed, output)
     return output
+
+
+# What Jupyter shows when a value is a cell's last expression, and drops anywhere else.
+_DISPLAY_METHODS = ("_repr_html_", "_repr_markdown_", "_repr_png_", "_repr_svg_", "_repr_latex_", "_ipython_display_")
+
+
+def _shows_something(kind) -> bool:
+    """Whether a value of type ``kind`` (a class, a union, or an annotation string) has a rich display."""
+    if isinstance(kind, str):
+        return any(name in kind for name in ("Figure", "Markdown", "HTML", "FittedTable", "DataFrame", "Styler"))
+    if isinstance(kind, types.UnionType):
+        return any(_shows_something(member) for member in kind.__args__)
+    return isinstance(kind, type) and any(hasattr(kind, method) for method in _DISPLAY_METHODS)
+
+
+def _resolve(node: ast.expr, namespace: dict):
+    """The object an attribute chain such as ``plots.plot_gains`` names in ``namespace``, else ``None``."""
+    if isinstance(node, ast.Name):
+        return namespace.get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _resolve(node.value, namespace)
+        return getattr(owner, node.attr, None) if isinstance(owner, types.ModuleType | type) else None
+    return None
+
+
+def _dropped_value(node: ast.expr, namespace: dict) -> str | None:
+    """Why the value of expression ``node`` would be displayed if it were a cell's last expression (so is
+    lost elsewhere): a bare name, a displayable class built, or a call whose return annotation displays;
+    ``None`` for a call that returns nothing or that cannot be resolved from the notebook's imports. A
+    function of this library without a return annotation is reported too, since it cannot be checked."""
+    if isinstance(node, ast.Name | ast.Attribute | ast.Subscript):
+        return "a value"
+    if not isinstance(node, ast.Call):
+        return None
+    callee = _resolve(node.func, namespace)
+    if isinstance(callee, type):
+        return f"a {callee.__name__}" if _shows_something(callee) else None
+    # pyplot's figures are shown by the inline backend at the end of the cell, wherever they were made.
+    if not callable(callee) or getattr(callee, "__module__", "") == "matplotlib.pyplot":
+        return None
+    try:
+        returned = inspect.signature(callee).return_annotation
+    except (TypeError, ValueError):
+        return None
+    if returned is inspect.Signature.empty:
+        library = getattr(callee, "__module__", "") or ""
+        return f"the unannotated {library}.{callee.__name__}" if library.startswith("fer_study") else None
+    return f"what {ast.unparse(node.func)} returns" if _shows_something(returned) else None
+
+
+def lost_outputs(notebook: nbformat.NotebookNode) -> list[str]:
+    """One line per expression in a code cell whose table, figure or text Jupyter would never show: one
+    that is not the cell's last statement, one inside a block (``for``, ``if``, ``with``), or a last one
+    silenced by a trailing semicolon. Callees are resolved through the notebook's own imports."""
+    namespace: dict = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        module = importlib.import_module(alias.name)
+                        namespace[alias.asname or alias.name.split(".")[0]] = (
+                            module if alias.asname else importlib.import_module(alias.name.split(".")[0]))
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    module = importlib.import_module(node.module)
+                    for alias in node.names:
+                        value = getattr(module, alias.name, None)
+                        if value is None:
+                            value = importlib.import_module(f"{node.module}.{alias.name}")
+                        namespace[alias.asname or alias.name] = value
+    lost = []
+    for number, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        body = ast.parse(cell.source).body
+        silenced = cell.source.rstrip().endswith(";")
+        for index, statement in enumerate(body):
+            last = index == len(body) - 1
+            nested = [node for node in ast.walk(statement) if isinstance(node, ast.Expr) and node is not statement]
+            candidates = [*nested, *([statement] if isinstance(statement, ast.Expr) and (not last or silenced)
+                                     else [])]
+            for expression in candidates:
+                why = _dropped_value(expression.value, namespace)
+                if why:
+                    lost.append(f"cell {number}, line {expression.lineno}: {why} is dropped: "
+                                f"{ast.unparse(expression)[:90]}")
+    return lost
 
 
 def hide_default_parameters(notebook: nbformat.NotebookNode) -> None:

@@ -1,4 +1,4 @@
-"""Figures and tables in one house style, shared by every notebook.
+"""Figures in one house style, shared by every notebook (tables: ``fer_study.presentation``).
 
 Each plotting function takes plain data (a DataFrame or an array), returns its ``Figure`` and, when there
 is nothing to draw (no committed runs yet, no cost recorded), draws a message saying so instead of
@@ -11,7 +11,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from IPython.display import Markdown
 from matplotlib.figure import Figure
 
 from fer_study import leaderboard
@@ -49,32 +48,6 @@ def message_figure(message: str, title: str | None = None) -> Figure:
     if title:
         axes.set_title(title)
     return figure
-
-
-class Table:
-    """A table as a notebook shows it: styled HTML in the book, plain text wherever only text is read.
-
-    A named index (e.g. ``split``) is part of the table and shown; an unnamed one is only row numbers."""
-
-    def __init__(self, frame: pd.DataFrame, precision: int = 2) -> None:
-        self.frame, self.precision = frame, precision
-        self.show_index = any(name is not None for name in frame.index.names)
-
-    def _repr_html_(self) -> str:
-        styler = self.frame.style.format(precision=self.precision, na_rep="")
-        return (styler if self.show_index else styler.hide(axis="index")).to_html()
-
-    def __repr__(self) -> str:
-        return self.frame.to_string(index=self.show_index, na_rep="",
-                                    float_format=lambda value: f"{value:.{self.precision}f}")
-
-
-def show_table(table: pd.DataFrame, empty_message: str = NOTHING_TO_DRAW, precision: int = 2):
-    """The table for display (numbers rounded, row numbers hidden), or the message in bold when it has no
-    rows."""
-    if table is None or table.empty:
-        return Markdown(f"**{empty_message}**")
-    return Table(table, precision)
 
 
 def plot_history(history: pd.DataFrame, metrics: tuple[str, ...] = ("loss", "accuracy"),

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from IPython.display import HTML, Markdown
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from fer_study import ensemble, plots
@@ -34,7 +34,7 @@ HEADLINE_COLUMNS = ["Paper", "Claim", "Claimed", "Reproduced (95 % interval)", "
 # run and ensemble tables); columns not named here keep their own name, underscores as spaces.
 READABLE_NAMES = {
     "claim": "Claim", "paper": "Paper", "model": "Model", "ensemble": "Ensemble", "dataset": "Dataset",
-    "split": "Claimed on", "metric": "Metric", "claimed": "Claimed (%)", "reproduced": "Reproduced (%)",
+    "split": "Split", "metric": "Metric", "claimed": "Claimed (%)", "reproduced": "Reproduced (%)",
     "spread": "Seed s.d. (points)", "n_runs": "Runs", "difference": "Difference (points)", "tier": "Tier",
     "device": "Device", "claim_tta": "Claim's TTA", "run_tta": "Runs' TTA", "pretraining": "Pretraining",
     "extra_data": "Extra data", "verdict": "Verdict", "note": "Notes", "group": "Evaluated on",
@@ -115,9 +115,9 @@ def _missing(value) -> bool:
 WIDE_COLUMNS = ("note", "notes", "members", "pretraining", "extra_data", "settings")
 
 
-def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
-         caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
-         empty_message: str = plots.NOTHING_TO_DRAW):
+def table(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
+          caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
+          empty_message: str = plots.NOTHING_TO_DRAW) -> "FittedTable | Markdown":
     """``frame`` (only ``columns``, when given) with readable names, fitted to the content column (free-text
     ``WIDE_COLUMNS`` at a readable width, the table scrolling sideways when it needs to); the message in
     bold when there is nothing to show."""
@@ -128,13 +128,30 @@ def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, preci
     return FittedTable(readable(frame), precision, caption, interactive, page_length, wide)
 
 
-def interactive_tables_setup() -> HTML:
-    """The DataTables library that ``FittedTable`` uses, embedded in the page (no network): the output of
-    one cell per chapter that shows an interactive table (tag that cell ``remove-input``, keep its output)."""
-    from itables import init_notebook_mode
+def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
+         caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
+         empty_message: str = plots.NOTHING_TO_DRAW) -> None:
+    """Display ``table(...)`` in the cell's output wherever the call stands in the cell (a value Jupyter
+    shows only as a cell's last expression would be lost after it), loading the offline DataTables library
+    first when the table is the notebook's first interactive one."""
+    shown = table(frame, columns, precision, caption, interactive, page_length, empty_message)
+    if isinstance(shown, FittedTable) and shown.interactive:
+        _load_interactive_tables()
+    display(shown)
 
-    init_notebook_mode(all_interactive=False, connected=False)
-    return HTML("")
+
+_interactive_tables_loaded = False
+
+
+def _load_interactive_tables() -> None:
+    """Embed the DataTables library that ``FittedTable`` uses in the page, once per notebook (kernel): no
+    network is needed, and no chapter needs a setup cell of its own."""
+    global _interactive_tables_loaded
+    if not _interactive_tables_loaded:
+        from itables import init_notebook_mode
+
+        init_notebook_mode(all_interactive=False, connected=False)
+        _interactive_tables_loaded = True
 
 
 # --- The front page: one row per claim and tier --------------------------------------------------------

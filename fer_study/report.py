@@ -25,11 +25,14 @@ from fer_study.runs import (
     accuracy,
     best_on_validation,
     has_tta,
+    is_underfit,
     list_runs,
     load_run,
     load_runs,
     load_weights,
     recipe_and_seed,
+    underfit_reasons,
+    underfit_runs,
     weights_path,
 )
 from fer_study.train import TrainConfig, fit
@@ -141,10 +144,12 @@ def load_or_train(run_names: list[str], tier: str, runs_dir: str | Path | None =
 
 
 def committed_runs(run_names: list[str], runs_dir: str | Path | None = None) -> list[Run]:
-    """The runs among ``run_names`` committed in ``runs_dir`` (default ``results/runs``), in that order."""
+    """The runs among ``run_names`` committed in ``runs_dir`` (default ``results/runs``) that are evidence, in
+    that order: underfit runs (``runs.underfit_reasons``) are left out, as ``runs.load_runs`` leaves them."""
     runs_dir = Path(runs_dir) if runs_dir else None
     available = set(list_runs(runs_dir))
-    return [load_run(name, runs_dir) for name in run_names if name in available]
+    loaded = (load_run(name, runs_dir) for name in run_names if name in available)
+    return [run for run in loaded if not is_underfit(run)]
 
 
 def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
@@ -179,19 +184,15 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
 
 
 def underfit_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """Why runs are not evidence: per committed run, its final training accuracy, its test accuracy (%)
-    and the classes it never gets right on the test split (recall 0)."""
-    rows = []
-    for run in committed_runs(run_names, runs_dir):
-        per_class = run.metrics.get("test_per_class", {})
-        rows.append({"run": run.name, "model": run.metrics.get("model"), "epochs": run.metrics.get("epochs"),
-                     "final_train_acc_pct": 100 * run.history["train_accuracy"].iloc[-1] if len(run.history)
-                     else np.nan,
-                     "test_acc_pct": 100 * accuracy(run, "test"),
-                     "classes_never_recognised": ", ".join(name for name in CLASS_NAMES
-                                                           if per_class.get(name, {}).get("recall") == 0)})
+    """Why runs are not evidence: per committed run among ``run_names`` that ``runs.underfit_reasons`` calls
+    underfit, its final training accuracy, its test accuracy (%) and the reasons."""
+    wanted = set(run_names)
+    rows = [{"run": run.name, "model": run.metrics.get("model"), "epochs": run.metrics.get("epochs"),
+             "final_train_acc_pct": 100 * run.history["train_accuracy"].iloc[-1] if len(run.history) else np.nan,
+             "test_acc_pct": 100 * accuracy(run, "test"), "why_not_evidence": "; ".join(underfit_reasons(run))}
+            for run in underfit_runs(runs_dir, tiers=None) if run.name in wanted]
     return pd.DataFrame(rows, columns=["run", "model", "epochs", "final_train_acc_pct", "test_acc_pct",
-                                       "classes_never_recognised"])
+                                       "why_not_evidence"])
 
 
 def best_confusion(runs: list[Run], dataset: str) -> tuple[list | None, str]:

@@ -10,9 +10,11 @@
   weights are written to ``checkpoints/<name>/model.pt`` (never committed), and ``metrics.json`` records
   their size and sha256, so a copy found elsewhere can be checked.
 
-Queries: ``load_runs`` (the committed result runs), ``accuracy`` and ``has_tta`` (from ``predictions.npz``),
-``held_out_validation`` and ``best_on_validation`` (the one rule for choosing a run: on validation, among
-runs whose validation shaped nothing).
+Queries: ``load_runs`` (the committed result runs that are evidence), ``accuracy`` and ``has_tta`` (from
+``predictions.npz``), ``held_out_validation`` and ``best_on_validation`` (the one rule for choosing a run: on
+validation, among runs whose validation shaped nothing), ``underfit_reasons`` (the one rule for a run that
+has not learned, which no comparison, figure or headline uses: ``load_runs`` leaves such runs out and
+``underfit_runs`` lists them for an appendix).
 
 Seeds: a run named ``<recipe>_seed<N>`` is the params file ``<recipe>.yaml`` trained with ``seed: N``
 (``python -m fer_study.train params/cpu/runs/<recipe>.yaml --seed N``).
@@ -33,6 +35,7 @@ import torch
 import yaml
 
 from fer_study import paths
+from fer_study.constants import CLASS_NAMES
 from fer_study.files import atomic_write, file_sha256
 
 PREDICTION_SPLITS = ("val", "test")
@@ -216,12 +219,54 @@ def list_runs(runs_dir: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.glob("*") if (p / "metrics.json").is_file())
 
 
-def load_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
-    """The committed runs (of the given tiers; ``None`` for all), in name order. ``runs_dir`` defaults to
-    ``results/runs``; a string is accepted, as notebook parameters give one."""
+def _load_all(runs_dir: str | Path | None, tiers: Sequence[str] | None) -> list[Run]:
     runs_dir = Path(runs_dir) if runs_dir is not None else None
     runs = [load_run(name, runs_dir) for name in list_runs(runs_dir)]
     return [run for run in runs if tiers is None or run.metrics.get("tier") in tiers]
+
+
+def load_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
+    """The committed runs that are evidence (of the given tiers; ``None`` for all), in name order: every run
+    but the underfit ones (``underfit_reasons``). ``runs_dir`` defaults to ``results/runs``; a string is
+    accepted, as notebook parameters give one."""
+    return [run for run in _load_all(runs_dir, tiers) if not is_underfit(run)]
+
+
+def underfit_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
+    """The committed runs that ``load_runs`` leaves out because they have not learned: for an appendix that
+    says why (``underfit_reasons``), never as evidence."""
+    return [run for run in _load_all(runs_dir, tiers) if is_underfit(run)]
+
+
+# A run has not learned when it fits less than half of its own training images (the majority class alone
+# is 25 % of FER2013 Training) or never recognises some class on validation: such a run measures its
+# budget, not its model or recipe.
+UNDERFIT_TRAIN_ACCURACY = 0.5
+
+
+def is_underfit(run: Run) -> bool:
+    """Whether a result run (``RESULT_TIERS``) has not learned (``underfit_reasons``). Smoke runs, a few
+    images and epochs that only prove the code runs, are never evidence and never judged."""
+    return run.metrics.get("tier") in RESULT_TIERS and bool(underfit_reasons(run))
+
+
+def underfit_reasons(run: Run) -> list[str]:
+    """Why ``run`` is underfit (an empty list when it is not): its final training accuracy below
+    ``UNDERFIT_TRAIN_ACCURACY``, and each class it never predicts right on validation (recall 0). A run
+    evaluated without training (no history) is judged on validation alone."""
+    reasons = []
+    history = run.history
+    if len(history) and "train_accuracy" in history:
+        final = float(history["train_accuracy"].iloc[-1])
+        if final < UNDERFIT_TRAIN_ACCURACY:
+            reasons.append(f"final training accuracy {100 * final:.1f} % (below "
+                           f"{100 * UNDERFIT_TRAIN_ACCURACY:.0f} %)")
+    predicted, labels = run.logits("val").argmax(axis=1), run.labels("val")
+    never = [name for index, name in enumerate(CLASS_NAMES)
+             if (labels == index).any() and not ((predicted == index) & (labels == index)).any()]
+    if never:
+        reasons.append(f"never recognises {', '.join(never)} on validation")
+    return reasons
 
 
 def has_tta(run: Run) -> bool:

@@ -36,8 +36,6 @@ presentation.front_page_answer(headline)
 # and protocol note is in the [results chapter](07_results.ipynb); which published FER2013 results are
 # comparable at all, each classified by its protocol, is in the [leaderboard chapter](10_leaderboard.ipynb).
 
-# %% tags=["remove-input"]
-presentation.interactive_tables_setup()
 
 # %% tags=["hide-input"]
 presentation.plot_headline(headline)

@@ -58,7 +58,7 @@ grid_images = 20
 import pandas as pd
 from IPython.display import Markdown, display
 
-from fer_study import experiments, generate, paths, plots, report, variant_tables
+from fer_study import experiments, generate, paths, plots, presentation, report, variant_tables
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import faces, generated, variants
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, OFFICIAL_GROUPS, balance_table
@@ -95,7 +95,7 @@ Markdown(data.text)
 plots.plot_forest(data.comparison, "Training-data arms against the base (95 % intervals)")
 
 # %% tags=["hide-input"]
-plots.show_table(data.differences())
+presentation.show(data.differences(), precision=2)
 
 # %% [markdown]
 # Per arm, the mean and standard deviation over seeds of PrivateTest accuracy and macro-F1 (%), and the
@@ -103,10 +103,10 @@ plots.show_table(data.differences())
 # hold for a 1.2 M-parameter CNN at a 12-epoch budget; a paper-scale model may respond differently.
 
 # %% tags=["hide-input"]
-plots.show_table(data.summary([*experiments.SUMMARY_COLUMNS, "dataset", "own_test_acc"]))
+presentation.show(data.summary([*experiments.SUMMARY_COLUMNS, "dataset", "own_test_acc"]), precision=2)
 
 # %% tags=["hide-input"]
-plots.show_table(data.summary(["arm", *[f"recall_{name}" for name in CLASS_NAMES]]))
+presentation.show(data.summary(["arm", *[f"recall_{name}" for name in CLASS_NAMES]]), precision=2)
 
 # %% [markdown]
 # ## Can seeds trained in float32 stand beside the base's?
@@ -122,10 +122,10 @@ precision = experiments.answer("Does the base learn the same in float32?", runs_
 Markdown(precision.text)
 
 # %% tags=["hide-input"]
-plots.show_table(precision.summary())
+presentation.show(precision.summary(), precision=2)
 
 # %% tags=["hide-input"]
-plots.show_table(precision.differences())
+presentation.show(precision.differences(), precision=2)
 
 # %% [markdown]
 # ## What balancing FER2013 would take (report 3.3)
@@ -258,7 +258,8 @@ pd.concat([prompts.jobs(emotion, prompt_examples, prompt_seed) for emotion in ge
 # %% tags=["hide-input"]
 generation = generate.generate_examples(generator_model, generation_emotions, generation_count, prompt_seed,
                                         paths.cache_dir() / "generated")
-display(Markdown(generation.message), plots.show_table(generation.crops, "No faces were generated."))
+display(Markdown(generation.message))
+presentation.show(generation.crops, precision=2, empty_message="No faces were generated.")
 
 # %% [markdown]
 # ## Balancing a split from a folder of generated faces
@@ -279,4 +280,4 @@ generated.balance_plan(bases["fer2013"], "train", generated_faces_dir)
 # it never predicts are below. Its runs are kept for the record; the answer above replaces them.
 
 # %% tags=["hide-input"]
-plots.show_table(report.underfit_table(underfit_runs, runs_dir))
+presentation.show(report.underfit_table(underfit_runs, runs_dir), precision=2)

@@ -41,7 +41,7 @@ seed = 0
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from fer_study import claims, experiments, plots, report
+from fer_study import claims, experiments, plots, presentation, report
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -65,10 +65,10 @@ Markdown(optimizers.text)
 plots.plot_forest(optimizers.comparison, "Optimizer arms against the SGD base (95 % intervals)")
 
 # %% tags=["hide-input"]
-plots.show_table(optimizers.differences())
+presentation.show(optimizers.differences(), precision=2)
 
 # %% tags=["hide-input"]
-plots.show_table(optimizers.summary())
+presentation.show(optimizers.summary(), precision=2)
 
 # %% [markdown]
 # ## Do the report's fine-tuning stages help?
@@ -84,7 +84,7 @@ fine_tuning = experiments.answer(fine_tuning_question, runs_dir, bootstrap_sampl
 Markdown(fine_tuning.text)
 
 # %% tags=["hide-input"]
-plots.show_table(fine_tuning.differences())
+presentation.show(fine_tuning.differences(), precision=2)
 
 # %% [markdown]
 # ## Does a snapshot ensemble beat its single run?
@@ -99,7 +99,7 @@ snapshots = experiments.answer(snapshot_question, runs_dir, bootstrap_samples, s
 Markdown(snapshots.text)
 
 # %% tags=["hide-input"]
-plots.show_table(snapshots.differences())
+presentation.show(snapshots.differences(), precision=2)
 
 # %% [markdown]
 # ## The claims
@@ -107,7 +107,7 @@ plots.show_table(snapshots.differences())
 # Every claim about ResEmoteNet, as data:
 
 # %% tags=["hide-input"]
-plots.show_table(report.paper_claims(claim_prefixes, claim_set))
+presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -116,14 +116,14 @@ plots.show_table(report.paper_claims(claim_prefixes, claim_set))
 # have not run yet). Parameters and input size are computed from the registered model.
 
 # %% tags=["hide-input"]
-plots.show_table(report.model_summary(list(models)))
+presentation.show(report.model_summary(list(models)), precision=2)
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from the paper or the report):
 
 # %% tags=["hide-input"]
-plots.show_table(report.recipe_table(runs))
+presentation.show(report.recipe_table(runs), precision=2)
 
 # %% [markdown]
 # ## Train or load the runs
@@ -134,7 +134,7 @@ plots.show_table(report.recipe_table(runs))
 
 # %% tags=["hide-input"]
 loaded = report.load_or_train(runs, tier, runs_dir, train)
-plots.show_table(report.runs_table(runs, runs_dir))
+presentation.show(report.runs_table(runs, runs_dir), precision=2)
 
 # %% [markdown]
 # ## Learning curves
@@ -167,10 +167,10 @@ for dataset in ("fer2013", "ferplus"):
 
 # %% tags=["hide-input"]
 snapshots = report.snapshot_table(runs, runs_dir, bootstrap_samples, seed)
-plots.show_table(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
+presentation.show(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
                             "test_acc_low", "test_acc_high", "best_member", "gain_pp", "gain_low",
                             "gain_high"]],
-                 f"Snapshot ensemble: {report.NO_RUN} with snapshots (the cyclic runs write them).")
+                 f"Snapshot ensemble: {report.NO_RUN} with snapshots (the cyclic runs write them).", precision=2)
 
 # %% [markdown]
 # ## Claimed vs reproduced
@@ -181,7 +181,7 @@ plots.show_table(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_
 
 # %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-plots.show_table(rows[report.SECTION_COMPARISON_COLUMNS])
+presentation.show(rows[report.SECTION_COMPARISON_COLUMNS], precision=2)
 
 # %% tags=["hide-input"]
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
@@ -205,4 +205,4 @@ Markdown(report.deviation_notes("resemotenet"))
 # of the chapter replaces them.
 
 # %% tags=["hide-input"]
-plots.show_table(report.underfit_table(underfit_runs, runs_dir))
+presentation.show(report.underfit_table(underfit_runs, runs_dir), precision=2)

@@ -121,10 +121,10 @@ mixing = experiments.answer("Does batch mixing help a converged run?", runs_dir,
 Markdown(mixing.text)
 
 # %% tags=["hide-input"]
-plots.show_table(mixing.summary())
+presentation.show(mixing.summary(), precision=2)
 
 # %% tags=["hide-input"]
-plots.show_table(mixing.differences())
+presentation.show(mixing.differences(), precision=2)
 
 # %% [markdown]
 # ## A distilled student

@@ -34,8 +34,6 @@ table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, s
 headline = presentation.headline(table, runs)
 presentation.chapter_answer(headline, "FER2013 and FER+ models")
 
-# %% tags=["remove-input"]
-presentation.interactive_tables_setup()
 
 # %% [markdown]
 # ## Setup: what counts as reproduced

@@ -25,7 +25,7 @@ import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
 
-from fer_study import claims, ensemble, experiments, plots
+from fer_study import claims, ensemble, experiments, plots, presentation
 from fer_study.runs import load_runs
 
 claim_set = claims.load_claims()
@@ -38,7 +38,7 @@ runs = load_runs(runs_dir, tiers)
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)
 numbers = claims.discussion_numbers(runs, table, results, claim_set)
-plots.show_table(pd.DataFrame(numbers.items(), columns=["quantity", "value"]))
+presentation.show(pd.DataFrame(numbers.items(), columns=["quantity", "value"]), precision=2)
 
 # %% tags=["hide-input"]
 for name, value in numbers.items():

@@ -45,7 +45,7 @@ import cv2
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from fer_study import plots, recognize
+from fer_study import plots, presentation, recognize
 from fer_study.bench import predict as bench
 from fer_study.data import load_dataset
 from fer_study.recognize import card, detectors
@@ -61,7 +61,7 @@ plots.use_house_style()
 recognizer = recognize.Recognizer(recognize.load_classifier(classifier))
 photo = recognize.read_image(bench.sample_photo_path())
 faces = recognizer.predict(photo)
-plots.show_table(recognize.faces_table(faces), "No face found.", precision=4)
+presentation.show(recognize.faces_table(faces), precision=4, empty_message="No face found.")
 
 # %% tags=["hide-input"]
 plt.imshow(cv2.cvtColor(recognize.annotate(photo, faces), cv2.COLOR_BGR2RGB))
@@ -102,7 +102,7 @@ for path in images:
 # %% tags=["hide-input"]
 validation_faces = load_dataset("fer2013").sample(per_class=detector_faces_per_class, split="val").images
 detector_table = bench.detector_table(validation_faces, tuple(detector_face_sizes), detector_frames, classifier)
-plots.show_table(detector_table, precision=3)
+presentation.show(detector_table, precision=3)
 
 # %% tags=["hide-input"]
 chosen = bench.best_real_time_detector(detector_table)
@@ -124,14 +124,14 @@ Markdown(f"Among the detectors whose CPU time allows {detectors.REAL_TIME_FPS} f
 # 64x64 crop). The target is 30 frames per second end to end on two cores.
 
 # %% tags=["hide-input"]
-plots.show_table(bench.latency_table(frames=benchmark_frames, classifier=classifier))
+presentation.show(bench.latency_table(frames=benchmark_frames, classifier=classifier), precision=2)
 
 # %% [markdown]
 # The default classifier alone, in faces per second per batch size (one thread each), with PyTorch and
 # with onnxruntime on the ONNX export: what a folder of photos, classified in batches, gains from each.
 
 # %% tags=["hide-input"]
-plots.show_table(bench.backend_table(repeats=backend_repeats, classifier=classifier), precision=1)
+presentation.show(bench.backend_table(repeats=backend_repeats, classifier=classifier), precision=1)
 
 # %% [markdown]
 # ## Model card
@@ -145,4 +145,4 @@ display(Markdown(f"### {model_card.title}"))
 for heading, text, table in model_card.sections:
     display(Markdown(f"#### {heading}\n\n{text}"))
     if table is not None:
-        display(plots.show_table(table, precision=3))
+        presentation.show(table, precision=3)

@@ -25,7 +25,7 @@ selection = "greedy"  # ensemble member selection on validation: "greedy" or "ex
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from fer_study import claims, ensemble, leaderboard, plots
+from fer_study import claims, ensemble, leaderboard, plots, presentation
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -51,7 +51,7 @@ Markdown(leaderboard.class_legend(board))
 
 # %% tags=["hide-input"]
 entries = leaderboard.entries_frame(board, runs)
-plots.show_table(leaderboard.leaderboard_table(entries))
+presentation.show(leaderboard.leaderboard_table(entries), precision=2)
 
 # %% [markdown]
 # ## Claimed accuracy against the study's own results
@@ -63,7 +63,7 @@ plots.show_table(leaderboard.leaderboard_table(entries))
 
 # %% tags=["hide-input"]
 references = leaderboard.study_references(runs, selection)
-plots.show_table(references, ensemble.NO_RUNS)
+presentation.show(references, precision=2, empty_message=ensemble.NO_RUNS)
 
 # %% tags=["hide-input"]
 plots.plot_leaderboard(entries, references, claims.reference_level("human"),
@@ -82,4 +82,4 @@ Markdown(leaderboard.summary_text(entries, references))
 # verified`, `not re-verified`), what was read, the known problems and the sources.
 
 # %% tags=["hide-input"]
-plots.show_table(leaderboard.verification_table(entries))
+presentation.show(leaderboard.verification_table(entries), precision=2)

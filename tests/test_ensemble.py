@@ -201,7 +201,7 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    from fer_study import plots
+    from fer_study import plots, presentation
 
     runs = _trio(tmp_path)
     results, _ = ensemble.evaluate_all(runs, bootstrap_samples=20)
@@ -219,9 +219,9 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     empty = [plots.plot_history(pd.DataFrame()), plots.plot_confusion(None, ensemble.NO_RUNS),
              plots.plot_gains(table.iloc[:0]), plots.plot_accuracy_vs_cost(no_points)]
     assert all(not figure.axes[0].axison for figure in empty)
-    assert repr(plots.show_table(members)).split()[0] == "run"  # row numbers hidden
-    assert repr(plots.show_table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
-    assert "split" in repr(plots.show_table(counts.set_index("split")))
+    assert repr(presentation.table(members)).split()[0] == "run"  # row numbers hidden
+    assert repr(presentation.table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
+    assert "Split" in repr(presentation.table(counts.set_index("split")))
 
 
 def test_selection_among_runs_with_weights_prints_names(tmp_path, capsys):

@@ -63,6 +63,44 @@ def test_params_files_hold_only_overrides(stem):
         assert not repeated, f"params/{tier}/{stem}.yaml repeats the notebook's defaults of {repeated}"
 
 
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_no_cell_loses_a_table_figure_or_text(stem):
+    """Jupyter shows only a cell's last expression: a table made before a ``glue(...)`` never reached the page."""
+    assert book.lost_outputs(jupytext.read(paths.NOTEBOOKS_DIR / f"{stem}.py")) == []
+
+
+LOSSY_CELLS = """# %%
+import pandas as pd
+from myst_nb import glue
+
+from fer_study import plots, presentation
+# %%
+presentation.table(pd.DataFrame({"a": [1]}))
+glue("kept", 1, display=False)
+# %%
+for title in ("a", "b"):
+    plots.message_figure(title)
+# %%
+plots.message_figure("silenced");
+# %%
+presentation.show(pd.DataFrame({"a": [1]}))
+glue("shown", 2, display=False)
+# %%
+plots.message_figure("the last expression")
+"""
+
+
+def test_the_lost_output_check_finds_an_injected_lost_table(tmp_path, monkeypatch):
+    lost = book.lost_outputs(jupytext.reads(LOSSY_CELLS, fmt="py:percent"))
+    assert [line.split(":")[0] for line in lost] == ["cell 1, line 1", "cell 2, line 2", "cell 3, line 1"]
+    assert "presentation.table" in lost[0] and "plots.message_figure" in lost[1]
+    (tmp_path / "99_lossy.py").write_text(LOSSY_CELLS)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    with pytest.raises(ValueError, match="99_lossy.py: output that would never reach the page"):
+        book.run_notebook("99_lossy", "smoke", output_dir=tmp_path / "executed")
+    assert not (tmp_path / "executed" / "99_lossy.ipynb").exists()
+
+
 def test_book_table_of_contents_lists_every_notebook():
     toc = (paths.BOOK_DIR / "_toc.yml").read_text()
     assert [stem for stem in NOTEBOOKS if f"executed/{stem}" not in toc] == []

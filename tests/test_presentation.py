@@ -64,10 +64,25 @@ def test_a_row_whose_note_names_no_runs_is_refused():
 
 def test_tables_fit_the_column_and_long_ones_are_interactive():
     frame = pd.DataFrame({"test_acc_pct": np.linspace(50, 70, 20), "model": ["vgg_cpu"] * 20})
-    short = presentation.show(frame.head(3))
+    short = presentation.table(frame.head(3))
     assert "<div class='fer-table'>" in short._repr_html_() and "Test (%)" in short._repr_html_()
     assert "itables" not in short._repr_html_().lower()
-    long = presentation.show(frame, caption="twenty rows")._repr_html_()
+    long = presentation.table(frame, caption="twenty rows")._repr_html_()
     assert "twenty rows" in long and "itables" in long and "Test (%)" in long
     assert presentation.settings_text('{"detector": "opencv", "upscale": 4}') == "detector = opencv; upscale = 4"
-    assert "**Nothing" in presentation.show(frame.head(0)).data
+    assert "**Nothing" in presentation.table(frame.head(0)).data
+
+
+def test_show_displays_the_table_and_loads_the_interactive_library_once(monkeypatch):
+    """``show`` displays wherever it stands in a cell (a returned table after another statement was lost),
+    the offline DataTables library before the notebook's first interactive table and never again."""
+    shown, loaded = [], []
+    monkeypatch.setattr(presentation, "display", shown.append)
+    monkeypatch.setattr(presentation, "_interactive_tables_loaded", False)
+    monkeypatch.setattr("itables.init_notebook_mode", lambda **options: loaded.append(options))
+    frame = pd.DataFrame({"test_acc_pct": np.linspace(50, 70, 20)})
+    assert presentation.show(frame.head(3)) is None and loaded == []
+    presentation.show(frame)
+    presentation.show(frame)
+    assert len(shown) == 3 and all(isinstance(table, presentation.FittedTable) for table in shown)
+    assert loaded == [{"all_interactive": False, "connected": False}]

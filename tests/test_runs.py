@@ -47,3 +47,32 @@ def test_the_same_weights_written_twice_have_the_same_bytes(tmp_path):
     state = create_model("vgg_cpu", widths=[8, 16]).state_dict()
     first = save_weights(tmp_path / "a" / "model.pt", "vgg_cpu", {"widths": [8, 16]}, state).read_bytes()
     assert save_weights(tmp_path / "b" / "model.pt", "vgg_cpu", {"widths": [8, 16]}, state).read_bytes() == first
+
+
+def test_underfit_runs_are_left_out_of_the_evidence_and_listed_with_their_reasons(tmp_path):
+    from fixture_runs import labels_for, write_run, wrong_on
+
+    from fer_study.runs import load_runs, underfit_reasons, underfit_runs
+
+    labels = labels_for(28)  # four images of each class
+    never_disgust = wrong_on(labels, np.flatnonzero(labels == 1))
+    write_run(tmp_path, "learned", wrong_on(labels, [0]), labels)
+    write_run(tmp_path, "no_disgust", never_disgust, labels)
+    write_run(tmp_path, "no_disgust_smoke", never_disgust, labels, tier="smoke")
+    low_train = write_run(tmp_path, "low_train", labels, labels)
+    history = pd.read_csv(low_train / "history.csv").assign(train_accuracy=[0.3, 0.35, 0.42])
+    history.to_csv(low_train / "history.csv", index=False)
+
+    assert [run.name for run in load_runs(tmp_path)] == ["learned"]
+    assert [run.name for run in underfit_runs(tmp_path)] == ["low_train", "no_disgust"]
+    reasons = {run.name: underfit_reasons(run) for run in underfit_runs(tmp_path)}
+    assert reasons == {"low_train": ["final training accuracy 42.0 % (below 50 %)"],
+                       "no_disgust": ["never recognises disgust on validation"]}
+    # Smoke runs only prove the code runs: shown by the smoke book, never judged.
+    assert [run.name for run in load_runs(tmp_path, tiers=None)] == ["learned", "no_disgust_smoke"]
+
+
+def test_the_committed_underfit_runs_are_the_width_eighth_resemotenet_only():
+    from fer_study.runs import underfit_runs
+
+    assert {run.metrics["model"] for run in underfit_runs()} == {"resemotenet_s"}
