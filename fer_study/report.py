@@ -38,6 +38,7 @@ from fer_study.runs import (
 from fer_study.train import TrainConfig, fit
 
 NO_RUN = "no committed run yet"
+UNDERFIT = "underfit: not evidence (appendix)"
 DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
 # The settings that tell the study's runs apart; momentum, augmentation and the rest are in the configs.
 RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr",
@@ -154,14 +155,16 @@ def committed_runs(run_names: list[str], runs_dir: str | Path | None = None) -> 
 
 def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
     """One row per requested run: its metrics (accuracies recomputed from ``predictions.npz``, in percent)
-    when committed, else a row saying there is no committed run yet."""
+    when committed, else a row saying there is no committed run yet, or that the run is underfit and left to
+    the appendix."""
     claims = load_claims()
     found = {run.name: run for run in committed_runs(run_names, runs_dir)}
+    underfit = {run.name for run in underfit_runs(runs_dir, tiers=None)}
     rows = []
     for name in run_names:
         run = found.get(name)
         if run is None:
-            rows.append({"run": name, "status": NO_RUN})
+            rows.append({"run": name, "status": UNDERFIT if name in underfit else NO_RUN})
             continue
         metrics = run.metrics
         rows.append({
