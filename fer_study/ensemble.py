@@ -50,6 +50,9 @@ RMN_STYLE_FAMILIES: dict[str, tuple[str, ...]] = {
 RMN_STYLE = "RMN-style"
 SNAPSHOT = "snapshot"
 NO_RUNS = "No committed runs yet."
+# The label sets of ``label_set``, in the order the book answers them.
+FER2013_LABELS, FERPLUS_LABELS = "FER2013", "FER+"
+LABEL_SETS = (FER2013_LABELS, FERPLUS_LABELS)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -342,17 +345,29 @@ def evaluate_all(runs: Sequence[Run], selection: str = "greedy", combiners: Sequ
     return results, notes
 
 
-def best_result(results: Sequence[EnsembleResult]) -> EnsembleResult | None:
-    """The ensemble with the highest *validation* accuracy (test accuracy would be a biased pick).
+def label_set(datasets: str) -> str:
+    """The labels a dataset, or an evaluation group (``evaluation_groups``' name: its datasets), is scored
+    against: ``FERPLUS_LABELS`` for FER+, else ``FER2013_LABELS``. Accuracies on different label sets are
+    different benchmarks: they are never ranked, plotted on one axis or pooled."""
+    names = [name.strip() for name in datasets.split("(")[0].split(",")]
+    return FERPLUS_LABELS if any(name.startswith("ferplus") for name in names) else FER2013_LABELS
+
+
+def best_result(results: Sequence[EnsembleResult], labels: str = FER2013_LABELS) -> EnsembleResult | None:
+    """The ensemble scored on ``labels`` with the highest *validation* accuracy (test accuracy would be a
+    biased pick).
 
     Validation accuracy flatters the ensembles whose members or weights were fitted on validation, but the
     pick never sees the test set, so the test numbers of the pick stay honest."""
-    return max(results, key=lambda result: result.val_accuracy, default=None)
+    return max((result for result in results if label_set(result.ensemble.group) == labels),
+               key=lambda result: result.val_accuracy, default=None)
 
 
-def best_confusion(results: Sequence[EnsembleResult]) -> tuple[list | None, str]:
-    """The test confusion matrix of the validation-best ensemble and a title for it (``None`` without one)."""
-    best = best_result(results)
+def best_confusion(results: Sequence[EnsembleResult],
+                   labels: str = FER2013_LABELS) -> tuple[list | None, str]:
+    """The test confusion matrix of the validation-best ensemble on ``labels`` and a title for it (``None``
+    without one)."""
+    best = best_result(results, labels)
     if best is None:
         return None, NO_RUNS
     return best.test["confusion"], f"{label(best)}: test accuracy {100 * best.test['accuracy']:.2f} %"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fer_study import ensemble
 from fer_study.bench.cost import cpu_ms_per_image
 from fer_study.constants import CLASS_NAMES
 from fer_study.distillation import DistillationResult
@@ -92,10 +93,14 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
 COST_COLUMNS = ["label", "kind", "test_acc_pct", "params", "cpu_ms_per_image"]
 
 
-def cost_points(members: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """Members and mean-softmax ensembles as points for an accuracy-vs-cost plot (test accuracy without
-    TTA; the other combiners cost the same)."""
-    plain = table[~table["tta"].astype(bool) & (table["combiner"] == "mean")]
+def cost_points(members: pd.DataFrame, table: pd.DataFrame, labels: str = ensemble.FER2013_LABELS) -> pd.DataFrame:
+    """Members and mean-softmax ensembles scored on ``labels`` as points for an accuracy-vs-cost plot (test
+    accuracy without TTA; the other combiners cost the same): one label set per axis."""
+    def on_labels(datasets: pd.Series) -> pd.Series:
+        return datasets.map(lambda name: ensemble.label_set(str(name)) == labels).astype(bool)
+
+    members = members.loc[on_labels(members["dataset"])]
+    plain = table.loc[~table["tta"].astype(bool) & (table["combiner"] == "mean") & on_labels(table["group"])]
     frames = [members.assign(kind="single model", label=members["run"]),
               plain.assign(kind="ensemble (mean)", label=plain["ensemble"])]
     frames = [frame[COST_COLUMNS] for frame in frames if len(frame)]

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from fer_study import paths
-from fer_study.constants import CLASS_NAMES
+from fer_study.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.ensemble import check_aligned, mean_softmax
 from fer_study.metrics import classification_metrics
 from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, snapshots_by_source
@@ -48,6 +48,7 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "offline augmentation fer2013_a, equal epochs": "exp_fer2013_a_epochs",
         "class weights": "exp_class_weights",
         "fer2013_a + class weights (equal epochs)": "exp_fer2013_a_cw",
+        "fer2013_a + class weights (equal epochs), float32": "exp_fer2013_a_cw_float32",
         "no online augmentation": "exp_no_online_aug",
         "filtered faces fer2013_f": "exp_fer2013_f",
         "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
@@ -81,6 +82,10 @@ QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
                   # The 40-epoch recipe with random erasing (issue 11), not the 12-epoch exp_base.
                   "Does batch mixing help a converged run?": "vgg_cpu_long"}
 
+# Arms trained in another precision than the bfloat16 base are compared with the base of their precision
+# (CPUs without AMX emulate bfloat16 ~13x slower, so their seeds train in float32).
+PRECISION_BASES = {"float32": "exp_base_float32"}
+
 ALPHA = 0.05
 POWER = 0.8
 HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
@@ -104,6 +109,11 @@ class Arm:
     @property
     def seeds(self) -> list[int]:
         return [int(run.metrics["seed"]) for run in self.runs]
+
+    def predicted(self, split: str | None = None) -> np.ndarray:
+        """(seeds, images) predicted classes of each seed's run (on ``split``, default the arm's)."""
+        split = split or self.split
+        return np.stack([run.logits(split).argmax(1) for run in self.runs])
 
     def correct(self, split: str | None = None) -> np.ndarray:
         """(seeds, images) 0/1 matrix: whether each seed's run classified each image right (on ``split``,
@@ -216,6 +226,41 @@ def bootstrap_differences(base: np.ndarray, arm: np.ndarray, samples: int = 2000
     return arm_accuracy[arm_pick, draws].mean(0) - base_accuracy[base_pick, draws].mean(0)
 
 
+def bootstrap_macro_f1_differences(base: np.ndarray, arm: np.ndarray, labels: np.ndarray, samples: int = 2000,
+                                   seed: int = 0) -> np.ndarray:
+    """Bootstrap draws of mean macro-F1 of ``arm`` minus that of ``base`` (both (seeds, images) predicted
+    classes of the same images, whose true classes are ``labels``), with the very resamples of
+    ``bootstrap_differences`` for the same ``seed``: the two metrics of one comparison share their draws.
+    Macro-F1 is over all ``NUM_CLASSES`` classes, 0 for a class with no image and no prediction, as
+    ``metrics.classification_metrics`` computes it."""
+    base, arm, labels = np.asarray(base), np.asarray(arm), np.asarray(labels)
+    if base.shape[1] != arm.shape[1] or base.shape[1] != len(labels):
+        raise ValueError(f"base, arm and labels cover different numbers of images ({base.shape[1]}, "
+                         f"{arm.shape[1]}, {len(labels)})")
+    rng = np.random.default_rng(seed)
+    n_images = len(labels)
+    weights = rng.multinomial(n_images, np.full(n_images, 1.0 / n_images), size=samples).T / n_images
+    truth = np.eye(NUM_CLASSES)[labels].T  # (classes, images)
+    true_counts = truth @ weights
+
+    def macro_f1(predicted: np.ndarray) -> np.ndarray:
+        """(runs, samples) macro-F1 of each run on each resample."""
+        scores = []
+        for run_predicted in predicted:
+            guessed = np.eye(NUM_CLASSES)[run_predicted].T
+            hits, guessed_counts = (guessed * truth) @ weights, guessed @ weights
+            denominator = guessed_counts + true_counts
+            f1 = np.divide(2 * hits, denominator, out=np.zeros_like(hits), where=denominator > 0)
+            scores.append(f1.mean(axis=0))
+        return np.stack(scores)
+
+    base_f1, arm_f1 = macro_f1(base), macro_f1(arm)
+    base_pick = rng.integers(0, base.shape[0], size=(base.shape[0], samples))
+    arm_pick = rng.integers(0, arm.shape[0], size=(arm.shape[0], samples))
+    draws = np.arange(samples)
+    return arm_f1[arm_pick, draws].mean(0) - base_f1[base_pick, draws].mean(0)
+
+
 def bootstrap_p_value(draws: np.ndarray) -> float:
     """Two-sided p-value of "no difference": twice the smaller share of draws on either side of zero
     (never below one over the number of draws)."""
@@ -247,36 +292,63 @@ def verdict(difference: float, adjusted_p: float, alpha: float = ALPHA) -> str:
     return HELPS if difference > 0 else HURTS
 
 
+# The metrics every arm is judged on: accuracy, and macro-F1, the metric the imbalance remedies are about.
+# Column prefixes of the comparison table: "" for accuracy, "f1_" for macro-F1.
+METRICS = {"": "accuracy", "f1_": "macro-F1"}
+
+
 def compare_to_base(base: Arm, arms: Sequence[Arm], samples: int = 2000, level: float = 0.95,
                     seed: int = 0, min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
-    """One row per arm: its difference from the base in percentage points of PrivateTest accuracy, the
-    bootstrap interval, raw and Holm-adjusted p-values, the verdict and the smallest detectable difference.
+    """``compare_pairs`` with one base for every arm."""
+    return compare_pairs([(base, arm) for arm in arms], samples, level, seed, min_seeds)
 
-    Arms with fewer than ``min_seeds`` seeds (and the base, if it has fewer) get no verdict: "too few seeds".
+
+def compare_pairs(pairs: Sequence[tuple[Arm, Arm]], samples: int = 2000, level: float = 0.95, seed: int = 0,
+                  min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+    """One row per (base, arm) pair: the arm's difference from its base in percentage points of PrivateTest
+    accuracy and of macro-F1, each with its bootstrap interval, raw and Holm-adjusted p-values (Holm over
+    every arm and both metrics), verdict and smallest detectable difference.
+
+    Arms with fewer than ``min_seeds`` seeds (or whose base has fewer) get no verdict: "too few seeds".
     """
     rows, tested = [], []
-    enough_base = len(base.runs) >= min_seeds
-    for arm in arms:
-        row = {"arm": arm.label, "recipe": arm.recipe, "seeds": len(arm.runs)}
-        if not enough_base or len(arm.runs) < min_seeds:
-            missing = base if not enough_base else arm
-            rows.append(row | {"verdict": f"too few seeds ({missing.label}: {len(missing.runs)} of {min_seeds})"})
+    tail = (1 - level) / 2 * 100
+    for base, arm in pairs:
+        row = {"arm": arm.label, "recipe": arm.recipe, "base": base.recipe, "seeds": len(arm.runs)}
+        if len(base.runs) < min_seeds or len(arm.runs) < min_seeds:
+            missing = base if len(base.runs) < min_seeds else arm
+            too_few = f"too few seeds ({missing.label}: {len(missing.runs)} of {min_seeds})"
+            rows.append(row | {"verdict": too_few, "f1_verdict": too_few})
             continue
-        draws = 100 * bootstrap_differences(base.correct(), arm.correct(), samples, seed)
-        observed = 100 * (arm.correct().mean() - base.correct().mean())
-        tail = (1 - level) / 2 * 100
-        low, high = np.percentile(draws, [tail, 100 - tail])
-        row |= {"difference_pp": observed, "low_pp": float(low), "high_pp": float(high),
-                "p_value": bootstrap_p_value(draws), "detectable_pp": detectable_difference(float(draws.std(ddof=1)))}
+        labels = base.runs[0].labels(base.split)
+        draws = {"": 100 * bootstrap_differences(base.correct(), arm.correct(), samples, seed),
+                 "f1_": 100 * bootstrap_macro_f1_differences(base.predicted(), arm.predicted(), labels, samples,
+                                                             seed)}
+        observed = {"": 100 * (arm.correct().mean() - base.correct().mean()),
+                    "f1_": 100 * (np.mean([macro_f1(labels, predicted) for predicted in arm.predicted()])
+                                  - np.mean([macro_f1(labels, predicted) for predicted in base.predicted()]))}
+        for prefix, metric_draws in draws.items():
+            low, high = np.percentile(metric_draws, [tail, 100 - tail])
+            row |= {f"{prefix}difference_pp": float(observed[prefix]), f"{prefix}low_pp": float(low),
+                    f"{prefix}high_pp": float(high), f"{prefix}p_value": bootstrap_p_value(metric_draws),
+                    f"{prefix}detectable_pp": detectable_difference(float(metric_draws.std(ddof=1)))}
         tested.append(len(rows))
         rows.append(row)
     if tested:
-        adjusted = holm([rows[i]["p_value"] for i in tested])
-        for i, p in zip(tested, adjusted, strict=True):
-            rows[i] |= {"p_holm": float(p), "verdict": verdict(rows[i]["difference_pp"], float(p))}
-    columns = ["arm", "recipe", "seeds", "difference_pp", "low_pp", "high_pp", "p_value", "p_holm", "verdict",
-               "detectable_pp"]
+        keys = [(i, prefix) for i in tested for prefix in METRICS]
+        adjusted = holm([rows[i][f"{prefix}p_value"] for i, prefix in keys])
+        for (i, prefix), p in zip(keys, adjusted, strict=True):
+            rows[i] |= {f"{prefix}p_holm": float(p),
+                        f"{prefix}verdict": verdict(rows[i][f"{prefix}difference_pp"], float(p))}
+    columns = ["arm", "recipe", "base", "seeds"] + [f"{prefix}{column}" for prefix in METRICS
+                                                   for column in ("difference_pp", "low_pp", "high_pp", "p_value",
+                                                                  "p_holm", "verdict", "detectable_pp")]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def macro_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Macro-F1 over all classes, as ``metrics.classification_metrics`` computes it."""
+    return classification_metrics(labels, np.eye(NUM_CLASSES)[predicted])["macro_f1"]
 
 
 class Answer(NamedTuple):
@@ -292,40 +364,75 @@ class Answer(NamedTuple):
         return summary_table(self.arms).reindex(columns=list(columns))
 
     def differences(self) -> pd.DataFrame:
-        """The comparison as a chapter shows it: without the recipe column, which the arm labels name."""
-        return self.comparison.drop(columns="recipe")
+        """The comparison as a chapter shows it: without the recipe column, which the arm labels name, and
+        the base column only where some arm has another base."""
+        shown = self.comparison.drop(columns="recipe")
+        return shown if shown["base"].nunique() > 1 else shown.drop(columns="base")
 
 
 def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000, seed: int = 0) -> Answer:
     """One research question of ``QUESTIONS``: its arms (base first: ``QUESTION_BASES``' recipe for the question,
-    else ``BASE_RECIPE``), the comparison table, the answer text."""
+    else ``BASE_RECIPE``), the comparison table, the answer text. An arm trained in another precision than
+    the base is compared with the base of its own precision (``PRECISION_BASES``), never across precisions,
+    which would confound the precision with the arm's factor."""
     arms = load_arms({"base": QUESTION_BASES.get(question, BASE_RECIPE), **QUESTIONS[question]}, runs_dir)
-    comparison = compare_to_base(arms[0], arms[1:], samples, seed=seed)
-    return Answer(arms, comparison, answer_text(question, comparison, arms[0]))
+    base = arms[0]
+    precision_bases: dict[str, Arm] = {}
+    pairs = []
+    for arm in arms[1:]:
+        precision = _precision(arm)
+        twin = PRECISION_BASES.get(precision)
+        if question in QUESTION_BASES or precision == _precision(base) or twin in (None, arm.recipe):
+            pairs.append((base, arm))
+            continue
+        if precision not in precision_bases:
+            precision_bases[precision] = load_arms({f"base ({precision})": twin}, runs_dir)[0]
+        pairs.append((precision_bases[precision], arm))
+    comparison = compare_pairs(pairs, samples, seed=seed)
+    return Answer([base, *precision_bases.values(), *arms[1:]], comparison,
+                  answer_text(question, comparison, base, list(precision_bases.values())))
 
 
-def answer_text(question: str, comparison: pd.DataFrame, base: Arm) -> str:
-    """Two or three sentences stating the answer a comparison table gives, generated from it. Arms are
-    listed with semicolons, since their labels may hold commas."""
+def _precision(arm: Arm) -> str | None:
+    return str(arm.runs[0].metrics.get("precision")) if arm.runs else None
+
+
+def _listed(rows: pd.DataFrame, prefix: str) -> str:
+    return "; ".join(f"{row['arm']} ({row[prefix + 'difference_pp']:+.2f} pp [{row[prefix + 'low_pp']:+.2f}, "
+                     f"{row[prefix + 'high_pp']:+.2f}])" for _, row in rows.iterrows())
+
+
+def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases: Sequence[Arm] = ()) -> str:
+    """Two to four sentences stating the answer a comparison table gives, generated from it: per metric
+    (accuracy, macro-F1) the arms that help, hurt, or show no detectable effect. Arms are listed with
+    semicolons, since their labels may hold commas."""
     if not base.runs:
         return f"**{question}** No run of the base recipe `{base.recipe}` is committed yet: no answer."
-    base_accuracy = 100 * base.correct().mean()
+    def described(arm: Arm) -> str:
+        labels = arm.runs[0].labels(arm.split)
+        f1 = np.mean([macro_f1(labels, predicted) for predicted in arm.predicted()])
+        return (f"`{arm.recipe}`, {100 * arm.correct().mean():.2f} % mean PrivateTest accuracy and "
+                f"{100 * f1:.2f} % macro-F1 over {len(arm.runs)} seeds")
+
+    parts = [f"**{question}** Base: {described(base)}."]
+    parts += [f"Arms trained in {_precision(other)} are compared with {described(other)}."
+              for other in other_bases if other.runs]
     judged = comparison.dropna(subset=["difference_pp"]) if "difference_pp" in comparison else comparison.iloc[:0]
+    for prefix, metric in METRICS.items():
+        said = []
+        for kind in (HELPS, HURTS):
+            rows = judged[judged[f"{prefix}verdict"] == kind]
+            if len(rows):
+                said.append(f"{'helps' if kind == HELPS else 'hurts'}: {_listed(rows, prefix)}")
+        neutral = judged[judged[f"{prefix}verdict"] == NO_EFFECT]
+        if len(neutral):
+            # The largest of their detectable differences: an effect below it may have gone unseen in one of them.
+            said.append(f"no detectable effect: {'; '.join(neutral['arm'])} (the design detects about "
+                        f"{neutral[f'{prefix}detectable_pp'].max():.1f} pp or more)")
+        if said:
+            parts.append(f"On {metric} (Holm-corrected over both metrics, alpha {ALPHA}), {'. '.join(said)}.")
     pending = ([f"{row.arm} ({row.seeds} of {MIN_SEEDS} seeds)" if row.seeds else row.arm
                 for row in comparison[comparison["difference_pp"].isna()].itertuples()] if len(comparison) else [])
-    parts = [f"**{question}** Base: `{base.recipe}`, {base_accuracy:.2f} % mean PrivateTest accuracy over "
-             f"{len(base.runs)} seeds."]
-    for kind in (HELPS, HURTS):
-        names = [f"{row.arm} ({row.difference_pp:+.2f} pp [{row.low_pp:+.2f}, {row.high_pp:+.2f}])"
-                 for row in judged.itertuples() if row.verdict == kind]
-        if names:
-            parts.append(f"{'Helps' if kind == HELPS else 'Hurts'}: {'; '.join(names)}.")
-    neutral = judged[judged["verdict"] == NO_EFFECT]
-    if len(neutral):
-        # The largest of their detectable differences: an effect below it may have gone unseen in one of them.
-        parts.append(f"No detectable effect (Holm-corrected, alpha {ALPHA}): {'; '.join(neutral['arm'])}. For "
-                     f"{'this arm' if len(neutral) == 1 else 'these arms'} the design detects differences of "
-                     f"about {neutral['detectable_pp'].max():.1f} pp or more.")
     if pending:
         parts.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
     return " ".join(parts)

@@ -154,8 +154,8 @@ def resolve_model(model: str | Path | None) -> Path:
     """The local folder of a diffusers pipeline: ``model`` as a path, as a folder under ``FER_MODELS``, or
     as a Hugging Face repo id already in the local Hugging Face cache (never downloaded)."""
     hint = (f"Put a diffusers pipeline folder (model_index.json and its component folders, e.g. Realistic "
-            f"Vision v6 saved with save_pretrained) under FER_MODELS={paths.models_dir()} or pass its path; "
-            "this project never downloads weights.")
+            f"Vision v6 saved with save_pretrained) under FER_MODELS (now {paths.shown(paths.models_dir())}) or "
+            "pass its path; this project never downloads weights.")
     if model is None or str(model).strip() == "":
         raise ModelNotFoundError(f"no generator model given. {hint}")
     for folder in (Path(model).expanduser(), paths.models_dir() / str(model)):

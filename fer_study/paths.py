@@ -63,3 +63,16 @@ def generated_faces_dir() -> Path:
 
 def deepface_home() -> Path:
     return _from_env("DEEPFACE_HOME", models_dir() / "deepface")
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a reader of the book should see it: relative to the checkout when inside it
+    (``data/cache/fer2013.h5``), else under the setting that points outside it (``FER_DATA/fer2013.zip``),
+    else its name alone, so that no machine's own folders appear in a rendered page."""
+    path = Path(path).expanduser().resolve()
+    for name, root in ((None, REPO_ROOT), ("FER_DATA", data_dir()), ("FER_CACHE", cache_dir()),
+                       ("FER_MODELS", models_dir()), ("FER_SCRATCH", SCRATCH_DIR)):
+        if path == root or root in path.parents:
+            relative = path.relative_to(root).as_posix()
+            return (relative if name is None else f"{name}/{relative}".rstrip("/.")) or "."
+    return path.name

@@ -204,29 +204,36 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
 VERDICT_COLOURS = {"helps": "C2", "hurts": "C3", "no detectable effect": "C7"}
 
 
+# The metrics of a comparison table (``fer_study.experiments.METRICS``): column prefix and axis label.
+_FOREST_METRICS = {"": "PrivateTest accuracy", "f1_": "PrivateTest macro-F1"}
+
+
 def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
-    """Each arm's difference from the base (points) with its 95 % interval over seeds and test images,
-    coloured by its Holm-corrected verdict (``fer_study.experiments.compare_to_base``); arms without a
-    verdict yet are listed, not drawn."""
+    """Each arm's difference from its base (points) with its 95 % interval over seeds and test images, one
+    panel per metric (accuracy, macro-F1), coloured by its Holm-corrected verdict
+    (``fer_study.experiments.compare_pairs``); arms without a verdict yet are listed, not drawn."""
     drawable = comparison.dropna(subset=["difference_pp"]) if comparison is not None and len(comparison) else None
     if drawable is None or drawable.empty:
         return message_figure("Nothing to draw yet: no arm has its seeds committed.", title)
-    figure, (axes,) = _figure(height=0.45 * len(drawable) + 1.4)
+    metrics = {prefix: name for prefix, name in _FOREST_METRICS.items() if f"{prefix}difference_pp" in drawable}
+    figure, axes_row = _figure(ncols=len(metrics), height=0.45 * len(drawable) + 1.6)
     positions = np.arange(len(drawable))
-    for verdict, colour in VERDICT_COLOURS.items():
-        mask = (drawable["verdict"] == verdict).to_numpy()
-        if mask.any():
-            rows = drawable[mask]
-            axes.errorbar(rows["difference_pp"], positions[mask],
-                          xerr=[rows["difference_pp"] - rows["low_pp"], rows["high_pp"] - rows["difference_pp"]],
-                          fmt="o", color=colour, capsize=3, label=verdict)
-    axes.axvline(0, color="grey", linewidth=1)
     labels = [f"{row.arm} (n={row.seeds})" for row in drawable.itertuples()]
-    axes.set_yticks(positions, labels)
-    axes.invert_yaxis()
-    axes.set(xlabel="difference from the base, PrivateTest accuracy (percentage points)", ylabel="",
-             title=title or "")
-    axes.legend(loc="best", fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
+    for index, (axes, (prefix, name)) in enumerate(zip(axes_row, metrics.items(), strict=True)):
+        difference, low, high = (drawable[f"{prefix}{column}"] for column in ("difference_pp", "low_pp", "high_pp"))
+        for verdict, colour in VERDICT_COLOURS.items():
+            mask = (drawable[f"{prefix}verdict"] == verdict).to_numpy()
+            if mask.any():
+                axes.errorbar(difference[mask], positions[mask],
+                              xerr=[difference[mask] - low[mask], high[mask] - difference[mask]],
+                              fmt="o", color=colour, capsize=3, label=verdict)
+        axes.axvline(0, color="grey", linewidth=1)
+        axes.set_yticks(positions, labels if index == 0 else [""] * len(labels))
+        axes.invert_yaxis()
+        axes.set(xlabel=f"difference from the base, {name} (points)", ylabel="")
+        axes.legend(loc="best", fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
+    if title:
+        figure.suptitle(title)
     return figure
 
 

@@ -32,14 +32,15 @@ match_threshold = 8.0  # mean absolute gray difference under which a FER+ and a 
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from fer_study import plots, presentation
+from fer_study import paths, plots, presentation
 from fer_study.data import cache_path, load_dataset
 from fer_study.data.agreement import agreement_table, label_confusion, label_pairs
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, balance_table
 
 fer2013 = load_dataset("fer2013", rebuild=rebuild_caches)
 ferplus = load_dataset("ferplus", rebuild=rebuild_caches)
-print(f"FER2013: {len(fer2013)} images from {fer2013.attrs['source']} (cache {cache_path('fer2013')})")
+print(f"FER2013: {len(fer2013)} images from {paths.shown(fer2013.attrs['source'])} "
+      f"(cache {paths.shown(cache_path('fer2013'))})")
 
 # %% [markdown]
 # ## Images per split and class (the report's Figure 1)

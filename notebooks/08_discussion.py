@@ -66,14 +66,14 @@ Markdown("\n\n".join(experiments.answer(question, runs_dir, bootstrap_samples, s
 # {glue:md}`runs_status`
 #
 # The study has {glue:md}`runs_count` committed runs (tiers: {glue:md}`tiers`; devices:
-# {glue:md}`devices`). The best single model, chosen on PublicTest, is {glue:md}`best_single` on
-# PrivateTest (with test-time augmentation, again chosen on PublicTest: {glue:md}`best_single_tta`); it is
+# {glue:md}`devices`). The best single model, chosen on PublicTest, is {glue:md}`best_single` (with
+# test-time augmentation, again chosen on PublicTest: {glue:md}`best_single_tta`); it is
 # {glue:md}`best_single_vs_human` against the human estimate of {glue:md}`human_accuracy`, and
 # {glue:md}`best_single_vs_best_claim` against the best single-model claim on the standard protocol,
 # {glue:md}`best_single_claim` (the best claim overall on that protocol is an ensemble,
 # {glue:md}`best_claim`).
 #
-# Ensembling (research question 2): the best ensemble on validation is {glue:md}`best_ensemble`, a gain
+# Ensembling (research question 2), on FER2013's labels: the best ensemble on validation is {glue:md}`best_ensemble`, a gain
 # of {glue:md}`best_ensemble_gain`; {glue:md}`gain_conclusion`.
 #
 # Against the published claims (research question 3), the {glue:md}`claims_total` claims give these

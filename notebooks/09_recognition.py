@@ -106,9 +106,10 @@ presentation.show(detector_table, precision=3)
 
 # %% tags=["hide-input"]
 chosen = bench.best_real_time_detector(detector_table)
-Markdown(f"Among the detectors whose CPU time allows {detectors.REAL_TIME_FPS} frames/s, the highest mean recall is "
-         f"**{chosen or 'none of them'}**'s; the recognizer's default detector is **{detectors.DEFAULT_DETECTOR}**"
-         + ("." if chosen == detectors.DEFAULT_DETECTOR else ": this measurement disagrees with the default."))
+Markdown(f"Among the detectors whose CPU time allowed {detectors.REAL_TIME_FPS} frames/s while this page was built, "
+         f"the highest mean recall is **{chosen or 'none of them'}**'s. The recognizer's default detector is "
+         f"**{detectors.DEFAULT_DETECTOR}**. These timings depend on the machine and its load when the page was "
+         "built, so they are shown here and are not used to choose the default.")
 
 # %% [markdown]
 # ## Latency

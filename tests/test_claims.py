@@ -153,7 +153,7 @@ def test_table_joins_claims_with_runs(tmp_path):
     numbers = claims.discussion_numbers(load_runs(tmp_path), table, [])
     # Chosen on validation, not test: several runs are perfect on validation (ties go to the last name),
     # and vgg_cpu's test accuracy is quoted, though vggnet_cpu is better on test.
-    assert numbers["best_single"].startswith("vgg_cpu (vgg_cpu), 67.00 % single-view")
+    assert numbers["best_single"] == "vgg_cpu (vgg_cpu): 67.00 % on PrivateTest, single view"
     assert numbers["best_single_vs_human"] == "+2.00 points"
     assert numbers["best_single_tta"] == "rmn1 (flip_rotate TTA), 70.00 %"  # best validation among TTA runs
 

@@ -219,7 +219,7 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     empty = [plots.plot_history(pd.DataFrame()), plots.plot_confusion(None, ensemble.NO_RUNS),
              plots.plot_gains(table.iloc[:0]), plots.plot_accuracy_vs_cost(no_points)]
     assert all(not figure.axes[0].axison for figure in empty)
-    assert repr(presentation.table(members)).split()[0] == "run"  # row numbers hidden
+    assert repr(presentation.table(members)).split()[0] == "Run"  # row numbers hidden
     assert repr(presentation.table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
     assert "Split" in repr(presentation.table(counts.set_index("split")))
 
@@ -255,3 +255,24 @@ def test_a_student_is_compared_with_its_teachers_and_its_undistilled_twin(tmp_pa
     orphan = table.loc["orphan"]
     assert orphan["twin"] == "" and np.isnan(orphan["gain_pp"]) and orphan["missing_teachers"] == "gone"
     assert np.isnan(orphan["teachers_test_acc_pct"])
+
+
+def test_each_label_set_gets_its_own_answer_and_cost_axis(tmp_path):
+    """A FER+ ensemble scores higher on its easier labels; it must not be ranked against FER2013 ensembles."""
+    from fer_study import presentation
+
+    for name, dataset, wrong in (("a", "fer2013", [0, 1, 2]), ("b", "fer2013", [3, 4, 5]),
+                                 ("c", "ferplus", [0]), ("d", "ferplus", [1])):
+        write_run(tmp_path, name, wrong_on(LABELS, wrong), wrong_on(LABELS, wrong), dataset=dataset,
+                  test_ids=np.array([f"{dataset}{i}" for i in range(len(LABELS))]))
+    runs = load_runs(tmp_path)
+    results, _ = ensemble.evaluate_all(runs, bootstrap_samples=20)
+    assert {ensemble.label_set(result.ensemble.group) for result in results} == {"FER2013", "FER+"}
+    assert ensemble.best_result(results).ensemble.group == "fer2013"
+    assert ensemble.best_result(results, ensemble.FERPLUS_LABELS).ensemble.group == "ferplus"
+    answer = presentation.ensemble_answer(results).data
+    assert answer.index("On FER2013 labels") < answer.index("On FER+ labels")
+    members = ensemble_tables.member_table(runs)
+    points = ensemble_tables.cost_points(members, ensemble_tables.results_table(results, members))
+    assert set(points["label"]) <= {"a", "b", "all runs", "greedy selection (val)"}
+    assert ensemble.label_set("ferplus (3)") == "FER+" and ensemble.label_set("fer2013, fer2013_f") == "FER2013"

@@ -148,12 +148,13 @@ def test_the_answer_text_states_verdicts_and_what_is_still_missing():
     comparison = experiments.compare_to_base(base, arms, samples=500)
     text = experiments.answer_text("Q?", comparison, base)
     assert text.startswith("**Q?** Base: `base`,") and "over 3 seeds" in text
-    assert "Helps: better (+10." in text
+    assert "On accuracy (Holm-corrected over both metrics, alpha 0.05), helps: better (+10." in text
     same = comparison.set_index("arm").loc["same"]
     assert same["verdict"] == experiments.NO_EFFECT
     # The detectable difference quoted is the neutral arm's own, not the smallest of the table.
-    assert (f"No detectable effect (Holm-corrected, alpha 0.05): same. For this arm the design detects "
-            f"differences of about {same['detectable_pp']:.1f} pp or more.") in text
+    assert (f"no detectable effect: same (the design detects about {same['detectable_pp']:.1f} pp or more)."
+            in text)
+    assert "On macro-F1 (Holm-corrected over both metrics, alpha 0.05), helps: better" in text
     assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds); none.")
 
 
@@ -167,3 +168,58 @@ def test_an_answer_shows_its_summary_in_the_chapters_columns_and_its_comparison_
     assert summary.loc[1, "acc_mean"] == pytest.approx(70, abs=2)
     assert list(shown.summary(["arm", "recall_happy"]).columns) == ["arm", "recall_happy"]
     assert "recipe" not in shown.differences() and list(shown.differences()["arm"]) == ["better", "none"]
+
+
+def classes_run(name: str, seed: int, labels: np.ndarray, predicted: np.ndarray) -> Run:
+    logits = np.eye(7)[predicted]
+    return Run(name, None, {}, {"seed": seed}, pd.DataFrame({"train_accuracy": [0.7]}),
+               {"test_labels": labels, "test_logits": logits, "test_ids": np.arange(len(labels)).astype(str)})
+
+
+def test_macro_f1_finds_a_minority_class_remedy_that_accuracy_cannot_see():
+    """Both arms are right on 90 % of the images; the remedy trades 50 majority faces for 50 minority ones."""
+    labels = np.array([0] * 900 + [1] * 100)
+    majority_only = np.zeros(1000, dtype=int)
+    remedy = majority_only.copy()
+    remedy[900:950] = 1  # half the minority class found...
+    remedy[:50] = 1      # ...at the cost of 50 majority faces
+    base = Arm("base", "base", [classes_run(f"b{i}", i, labels, majority_only) for i in range(3)])
+    arm_ = Arm("remedy", "remedy", [classes_run(f"r{i}", i, labels, remedy) for i in range(3)])
+    row = experiments.compare_to_base(base, [arm_], samples=400).iloc[0]
+    assert row["difference_pp"] == 0 and row["verdict"] == NO_EFFECT
+    expected_f1 = 100 * (experiments.macro_f1(labels, remedy) - experiments.macro_f1(labels, majority_only))
+    assert row["f1_difference_pp"] == pytest.approx(expected_f1) and expected_f1 > 5  # over all seven classes
+    assert row["f1_low_pp"] > 0 and row["f1_verdict"] == HELPS
+    draws = experiments.bootstrap_macro_f1_differences(base.predicted(), arm_.predicted(), labels, 400)
+    assert np.mean(draws) * 100 == pytest.approx(expected_f1, abs=1.0)
+
+
+def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
+    def save(recipe, seed, accuracy, precision):
+        run = fake_run(f"{recipe}_seed{seed}", seed, (np.random.default_rng(seed).random(400) < accuracy).astype(int))
+        save_run(tmp_path / run.name, {}, {"seed": seed, "precision": precision}, run.history,
+                 {**run.predictions, **{key.replace("test", "val"): value for key, value in run.predictions.items()}})
+
+    for seed in range(3):
+        save(BASE_RECIPE, seed, 0.6, "bfloat16")
+        save(experiments.PRECISION_BASES["float32"], seed, 0.6, "float32")
+        save("exp_fer2013_a_cw_float32", seed, 0.6, "float32")
+        save("exp_class_weights", seed, 0.6, "bfloat16")
+    arms, comparison, text = experiments.answer("Which training data helps?", tmp_path, samples=100)
+    bases = comparison.set_index("recipe")["base"]
+    assert bases["exp_fer2013_a_cw_float32"] == "exp_base_float32" and bases["exp_class_weights"] == BASE_RECIPE
+    assert "Arms trained in float32 are compared with `exp_base_float32`" in text
+    assert [arm.recipe for arm in arms[:2]] == [BASE_RECIPE, "exp_base_float32"]
+
+
+def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged():
+    from fer_study import plots
+
+    base, arms = arm("base", [0.60] * 3, seed=1), [arm("better", [0.70] * 3, seed=2), arm("one", [0.7], seed=3)]
+    figure = plots.plot_forest(experiments.compare_to_base(base, arms, samples=100))
+    assert [axes.get_xlabel() for axes in figure.axes] == [
+        "difference from the base, PrivateTest accuracy (points)",
+        "difference from the base, PrivateTest macro-F1 (points)"]
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["better (n=3)"]
+    empty = plots.plot_forest(experiments.compare_to_base(base, arms[1:], samples=100))
+    assert not empty.axes[0].axison

@@ -314,8 +314,8 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
         margin = 100 * accuracy_half_width(test_accuracy[False] / 100, test_images)
         numbers |= {
             "test_margin": f"±{margin:.2f} points ({test_images} test images)",
-            "best_single": f"{best[False].name} ({best[False].metrics.get('model')}), {test_accuracy[False]:.2f} % "
-                           f"single-view, chosen on validation",
+            "best_single": f"{best[False].name} ({best[False].metrics.get('model')}): {test_accuracy[False]:.2f} % "
+                           f"on {RUN_TEST_SPLIT}, single view",
             "best_single_tta": (f"{best[True].name} ({best[True].metrics.get('tta')} TTA), {test_accuracy[True]:.2f} %"
                                 if best[True] is not None else NOT_AVAILABLE),
             "best_single_vs_human": f"{test_accuracy[False] - human:+.2f} points",

@@ -34,8 +34,10 @@ DETECTION_ARRAYS = ("region_count", "regions", "confidence")
 @functools.cache
 def deepface_api():
     """deepface's ``DeepFace`` and ``modeling`` modules, imported once with ``DEEPFACE_HOME`` set."""
-    # deepface creates its weights folder on import; point it inside the project (paths.deepface_home).
+    # deepface creates its weights folder on import; point it inside the project (paths.deepface_home), and
+    # create it first, so that deepface has nothing to announce in a notebook's output.
     os.environ.setdefault("DEEPFACE_HOME", str(paths.deepface_home()))
+    (Path(os.environ["DEEPFACE_HOME"]) / ".deepface" / "weights").mkdir(parents=True, exist_ok=True)
     from deepface import DeepFace
     from deepface.modules import modeling
 

@@ -254,8 +254,8 @@ def build_generated_balanced(base: FERDataset,
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder}: no generated faces for {base.name}_g (one subfolder per class of 48x48 images). Make "
-            f"them with a text-to-image model in FER_MODELS={paths.models_dir()}: python -m fer_study.generate "
-            f"MODEL --emotions {' '.join(CLASS_NAMES)} --count N --out {folder.parent}")
+            f"them with a text-to-image model in FER_MODELS (now {paths.shown(paths.models_dir())}): python -m "
+            f"fer_study.generate MODEL --emotions {' '.join(CLASS_NAMES)} --count N --out {paths.shown(folder.parent)}")
     dataset = balance_from_folder(base, "train", folder, None, require_full=settings.require_full)
     return _finish(dataset, base, settings, started, (), generated_counts=json.loads(dataset.attrs["generated_added"]))
 
