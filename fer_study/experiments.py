@@ -29,12 +29,19 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from fer_study import paths
-from fer_study.constants import CLASS_NAMES, NUM_CLASSES
+from fer_study.constants import CLASS_NAMES
 from fer_study.ensemble import check_aligned, mean_softmax
-from fer_study.metrics import classification_metrics
+from fer_study.metrics import (
+    bootstrap_differences,
+    bootstrap_macro_f1_differences,
+    bootstrap_p_value,
+    classification_metrics,
+    detectable_difference,
+    holm,
+    macro_f1,
+)
 from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, snapshots_by_source
 
 # The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
@@ -208,84 +215,6 @@ def summary_table(arms: Sequence[Arm]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def bootstrap_differences(base: np.ndarray, arm: np.ndarray, samples: int = 2000, seed: int = 0) -> np.ndarray:
-    """Bootstrap draws of mean accuracy of ``arm`` minus that of ``base`` (both (seeds, images) 0/1
-    matrices on the same images): seeds resampled within each arm, images resampled once per draw for both."""
-    base, arm = np.asarray(base, dtype=np.float64), np.asarray(arm, dtype=np.float64)
-    if base.shape[1] != arm.shape[1]:
-        raise ValueError(f"base and arm were scored on different numbers of images ({base.shape[1]} and "
-                         f"{arm.shape[1]})")
-    rng = np.random.default_rng(seed)
-    n_images = base.shape[1]
-    # Image resampling as multinomial counts: accuracy of every run on every draw in one matrix product.
-    weights = rng.multinomial(n_images, np.full(n_images, 1.0 / n_images), size=samples).T / n_images
-    base_accuracy, arm_accuracy = base @ weights, arm @ weights  # (seeds, samples)
-    base_pick = rng.integers(0, base.shape[0], size=(base.shape[0], samples))
-    arm_pick = rng.integers(0, arm.shape[0], size=(arm.shape[0], samples))
-    draws = np.arange(samples)
-    return arm_accuracy[arm_pick, draws].mean(0) - base_accuracy[base_pick, draws].mean(0)
-
-
-def bootstrap_macro_f1_differences(base: np.ndarray, arm: np.ndarray, labels: np.ndarray, samples: int = 2000,
-                                   seed: int = 0) -> np.ndarray:
-    """Bootstrap draws of mean macro-F1 of ``arm`` minus that of ``base`` (both (seeds, images) predicted
-    classes of the same images, whose true classes are ``labels``), with the very resamples of
-    ``bootstrap_differences`` for the same ``seed``: the two metrics of one comparison share their draws.
-    Macro-F1 is over all ``NUM_CLASSES`` classes, 0 for a class with no image and no prediction, as
-    ``metrics.classification_metrics`` computes it."""
-    base, arm, labels = np.asarray(base), np.asarray(arm), np.asarray(labels)
-    if base.shape[1] != arm.shape[1] or base.shape[1] != len(labels):
-        raise ValueError(f"base, arm and labels cover different numbers of images ({base.shape[1]}, "
-                         f"{arm.shape[1]}, {len(labels)})")
-    rng = np.random.default_rng(seed)
-    n_images = len(labels)
-    weights = rng.multinomial(n_images, np.full(n_images, 1.0 / n_images), size=samples).T / n_images
-    truth = np.eye(NUM_CLASSES)[labels].T  # (classes, images)
-    true_counts = truth @ weights
-
-    def macro_f1(predicted: np.ndarray) -> np.ndarray:
-        """(runs, samples) macro-F1 of each run on each resample."""
-        scores = []
-        for run_predicted in predicted:
-            guessed = np.eye(NUM_CLASSES)[run_predicted].T
-            hits, guessed_counts = (guessed * truth) @ weights, guessed @ weights
-            denominator = guessed_counts + true_counts
-            f1 = np.divide(2 * hits, denominator, out=np.zeros_like(hits), where=denominator > 0)
-            scores.append(f1.mean(axis=0))
-        return np.stack(scores)
-
-    base_f1, arm_f1 = macro_f1(base), macro_f1(arm)
-    base_pick = rng.integers(0, base.shape[0], size=(base.shape[0], samples))
-    arm_pick = rng.integers(0, arm.shape[0], size=(arm.shape[0], samples))
-    draws = np.arange(samples)
-    return arm_f1[arm_pick, draws].mean(0) - base_f1[base_pick, draws].mean(0)
-
-
-def bootstrap_p_value(draws: np.ndarray) -> float:
-    """Two-sided p-value of "no difference": twice the smaller share of draws on either side of zero
-    (never below one over the number of draws)."""
-    draws = np.asarray(draws)
-    tail = min((draws <= 0).mean(), (draws >= 0).mean())
-    return float(min(1.0, max(2 * tail, 1.0 / len(draws))))
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values (Holm 1979): the family-wise error stays below alpha."""
-    p_values = np.asarray(p_values, dtype=float)
-    order = np.argsort(p_values)
-    adjusted = np.empty_like(p_values)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, (len(p_values) - rank) * p_values[index])
-        adjusted[index] = min(1.0, running)
-    return adjusted
-
-
-def detectable_difference(standard_error: float, alpha: float = ALPHA, power: float = POWER) -> float:
-    """The smallest true difference found with ``power`` at two-sided level ``alpha`` given its standard error."""
-    return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * standard_error)
-
-
 def verdict(difference: float, adjusted_p: float, alpha: float = ALPHA) -> str:
     if adjusted_p >= alpha:
         return NO_EFFECT
@@ -331,7 +260,7 @@ def compare_pairs(pairs: Sequence[tuple[Arm, Arm]], samples: int = 2000, level: 
             low, high = np.percentile(metric_draws, [tail, 100 - tail])
             row |= {f"{prefix}difference_pp": float(observed[prefix]), f"{prefix}low_pp": float(low),
                     f"{prefix}high_pp": float(high), f"{prefix}p_value": bootstrap_p_value(metric_draws),
-                    f"{prefix}detectable_pp": detectable_difference(float(metric_draws.std(ddof=1)))}
+                    f"{prefix}detectable_pp": detectable_difference(float(metric_draws.std(ddof=1)), ALPHA, POWER)}
         tested.append(len(rows))
         rows.append(row)
     if tested:
@@ -344,11 +273,6 @@ def compare_pairs(pairs: Sequence[tuple[Arm, Arm]], samples: int = 2000, level: 
                                                    for column in ("difference_pp", "low_pp", "high_pp", "p_value",
                                                                   "p_holm", "verdict", "detectable_pp")]
     return pd.DataFrame(rows).reindex(columns=columns)
-
-
-def macro_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
-    """Macro-F1 over all classes, as ``metrics.classification_metrics`` computes it."""
-    return classification_metrics(labels, np.eye(NUM_CLASSES)[predicted])["macro_f1"]
 
 
 class Answer(NamedTuple):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_study import experiments, paths
+from fer_study import experiments, metrics, paths
 from fer_study.experiments import BASE_RECIPE, HELPS, HURTS, NO_EFFECT, Arm
 from fer_study.runs import Run, save_run
 from fer_study.train import TrainConfig
@@ -30,16 +30,16 @@ def arm(label: str, accuracies: list[float], n_images: int = 3000, seed: int = 0
 
 def test_holm_adjusts_as_the_textbook_example():
     # sorted p: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> kept monotone at 0.06
-    np.testing.assert_allclose(experiments.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+    np.testing.assert_allclose(metrics.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
 
 
 def test_bootstrap_p_value_is_twice_the_smaller_tail():
-    assert experiments.bootstrap_p_value(np.array([1.0, 2.0, 3.0, -1.0])) == 0.5
-    assert experiments.bootstrap_p_value(np.ones(100)) == pytest.approx(0.01)  # floor: one over the draws
+    assert metrics.bootstrap_p_value(np.array([1.0, 2.0, 3.0, -1.0])) == 0.5
+    assert metrics.bootstrap_p_value(np.ones(100)) == pytest.approx(0.01)  # floor: one over the draws
 
 
 def test_detectable_difference_is_2_8_standard_errors_at_alpha_05_power_80():
-    assert experiments.detectable_difference(1.0) == pytest.approx(2.8016, abs=1e-3)
+    assert metrics.detectable_difference(1.0) == pytest.approx(2.8016, abs=1e-3)
 
 
 def test_an_injected_effect_is_found_in_both_directions_and_a_null_one_is_not():
@@ -187,10 +187,10 @@ def test_macro_f1_finds_a_minority_class_remedy_that_accuracy_cannot_see():
     arm_ = Arm("remedy", "remedy", [classes_run(f"r{i}", i, labels, remedy) for i in range(3)])
     row = experiments.compare_to_base(base, [arm_], samples=400).iloc[0]
     assert row["difference_pp"] == 0 and row["verdict"] == NO_EFFECT
-    expected_f1 = 100 * (experiments.macro_f1(labels, remedy) - experiments.macro_f1(labels, majority_only))
+    expected_f1 = 100 * (metrics.macro_f1(labels, remedy) - metrics.macro_f1(labels, majority_only))
     assert row["f1_difference_pp"] == pytest.approx(expected_f1) and expected_f1 > 5  # over all seven classes
     assert row["f1_low_pp"] > 0 and row["f1_verdict"] == HELPS
-    draws = experiments.bootstrap_macro_f1_differences(base.predicted(), arm_.predicted(), labels, 400)
+    draws = metrics.bootstrap_macro_f1_differences(base.predicted(), arm_.predicted(), labels, 400)
     assert np.mean(draws) * 100 == pytest.approx(expected_f1, abs=1.0)
 
 
