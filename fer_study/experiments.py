@@ -326,6 +326,27 @@ def _listed(rows: pd.DataFrame, prefix: str) -> str:
                      f"{row[prefix + 'high_pp']:+.2f}])" for _, row in rows.iterrows())
 
 
+def verdict_summary(comparison: pd.DataFrame) -> str:
+    """A comparison (``compare_pairs``) in a few short sentences: per metric, the arms that help, those that
+    hurt and how many show no detectable effect; then the arms still short of seeds."""
+    judged = comparison.dropna(subset=["difference_pp"])
+    sentences = []
+    for prefix, metric in METRICS.items():
+        verdicts = judged[f"{prefix}verdict"]
+        parts = [f"{' and '.join(judged.loc[verdicts == kind, 'arm'])} {'help' if kind == HELPS else 'hurt'}"
+                 for kind in (HELPS, HURTS) if (verdicts == kind).any()]
+        neutral = int((verdicts == NO_EFFECT).sum())
+        if neutral:
+            parts.append(f"{neutral} arm{'s' if neutral > 1 else ''} show{'' if neutral > 1 else 's'} no "
+                         "detectable effect")
+        if parts:
+            sentences.append(f"{metric[0].upper()}{metric[1:]}: {'; '.join(parts)}.")
+    pending = comparison.loc[comparison["difference_pp"].isna(), "arm"]
+    if len(pending):
+        sentences.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
+    return " ".join(sentences) or "No arm yet."
+
+
 def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases: Sequence[Arm] = ()) -> str:
     """Two to four sentences stating the answer a comparison table gives, generated from it: per metric
     (accuracy, macro-F1) the arms that help, hurt, or show no detectable effect. Arms are listed with

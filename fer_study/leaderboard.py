@@ -359,26 +359,8 @@ def class_legend(board: Leaderboard | None = None) -> str:
 
 def summary_text(entries: pd.DataFrame, references: pd.DataFrame) -> str:
     """Markdown generated from the entries (``entries_frame``) and the study's references
-    (``study_references``): how many entries are comparable, and the credible range."""
-    claimed = entries[entries["claimed"].notna()]
-    counts = entries["protocol_class"].value_counts()
-    per_class = ", ".join(f"{counts[name]} {name}" for name in PROTOCOL_CLASSES if name in counts)
-    standard = claimed[claimed["protocol_class"] == STANDARD]
-    lines = [f"**{len(standard)} of the {len(claimed)} entries with a FER2013 number** are comparable under "
-             f"the standard protocol ({len(entries)} entries: {per_class})."]
-    near = claimed[claimed["protocol_class"].isin([STANDARD, STANDARD_PLUS])]
-    if not near.empty:
-        sentence = (f"The {len(near)} single-model results on PrivateTest with the checkpoint chosen on "
-                    f"PublicTest ({', '.join(near['paper'])}) claim "
-                    f"{_range(near['claimed'].min(), near['claimed'].max())} %")
-        reproduced = near.dropna(subset=["reproduced_low"])
-        if not reproduced.empty:
-            sentence += (f"; independent runs of their public code, as reported in issue threads (settings in "
-                         f"the table), reach "
-                         f"{_range(reproduced['reproduced_low'].min(), reproduced['reproduced_high'].max())} % "
-                         f"({', '.join(reproduced['paper'])})")
-        lines.append(sentence + ". That is the credible range for one model on the official test split, "
-                                "with test-time augmentation and pretraining allowed.")
+    (``study_references``): how many entries are comparable, the credible range, and the study's own."""
+    lines = [comparability_text(entries)]
     if references.empty:
         lines.append(f"**{ensemble.NO_RUNS}** The study's own reference results appear with its first runs.")
     else:
@@ -390,3 +372,37 @@ def summary_text(entries: pd.DataFrame, references: pd.DataFrame) -> str:
         lines.append("Entries whose model the study ran: " + "; ".join(
             f"{row['paper']} (claimed {row['claimed']:g} %): {row['this_study']}" for _, row in ran.iterrows()) + ".")
     return "\n\n".join(lines)
+
+
+def comparability_text(entries: pd.DataFrame) -> str:
+    """Markdown from the entries (``entries_frame``): how many published FER2013 numbers are comparable under
+    the standard protocol, by class, and the credible range for one model with its public-code reruns."""
+    claimed = entries[entries["claimed"].notna()]
+    counts = entries["protocol_class"].value_counts()
+    per_class = ", ".join(f"{counts[name]} {name}" for name in PROTOCOL_CLASSES if name in counts)
+    standard = claimed[claimed["protocol_class"] == STANDARD]
+    lines = [f"**{len(standard)} of the {len(claimed)} entries with a FER2013 number** are comparable under "
+             f"the standard protocol ({len(entries)} entries: {per_class})."]
+    near = claimed[claimed["protocol_class"].isin([STANDARD, STANDARD_PLUS])]
+    if not near.empty:
+        sentence = (f"The {len(near)} single-model results on PrivateTest with the checkpoint chosen on "
+                    f"PublicTest ({', '.join(near['paper'])}) claim "
+                    f"{_range(near['claimed'].min(), near['claimed'].max())} %")
+        reruns = public_code_reruns(entries)
+        if reruns:
+            sentence += (f"; independent runs of their public code, as reported in issue threads (settings in "
+                         f"the table), reach {reruns}")
+        lines.append(sentence + ". That is the credible range for one model on the official test split, "
+                                "with test-time augmentation and pretraining allowed.")
+    return "\n\n".join(lines)
+
+
+def public_code_reruns(entries: pd.DataFrame) -> str:
+    """The range other people's runs of the comparable single models' public code reached (percent), with
+    those models named; empty when none is reported."""
+    near = entries[entries["claimed"].notna() & entries["protocol_class"].isin([STANDARD, STANDARD_PLUS])]
+    reproduced = near.dropna(subset=["reproduced_low"])
+    if reproduced.empty:
+        return ""
+    return (f"{_range(reproduced['reproduced_low'].min(), reproduced['reproduced_high'].max())} % "
+            f"({', '.join(reproduced['paper'])})")

@@ -18,24 +18,77 @@
 runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]
 bootstrap_samples = 1000
+seed = 0
 
 # %% tags=["hide-input"]
-from fer_study import claims, presentation
+from IPython.display import Markdown
+
+from fer_study import claims, ensemble, findings, leaderboard, plots, presentation
 from fer_study.runs import load_runs
 
+plots.use_house_style()
 claim_set = claims.load_claims()
-table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
-headline = presentation.headline(table, load_runs(runs_dir, tiers))
-presentation.front_page_answer(headline)
+runs = load_runs(runs_dir, tiers)
+entries = leaderboard.entries_frame(leaderboard.load_leaderboard(), runs)
+references = leaderboard.study_references(runs)
 
 # %% [markdown]
-# ## Headline: claimed vs reproduced
+# ## What the study found
 #
-# One row per claim and tier: where a tier has several recipes or ensembles for a claim, the one best on
-# validation (PublicTest), with the 95 % sampling interval of its PrivateTest accuracy. Every run, recipe
-# and protocol note is in the [results chapter](07_results.ipynb); which published FER2013 results are
-# comparable at all, each classified by its protocol, is in the [leaderboard chapter](10_leaderboard.ipynb).
+# ### 1. Which published FER2013 numbers are comparable at all
+#
+# Every published FER2013 result the study could find, classified by the protocol it was measured under
+# (split, checkpoint selection, test-time augmentation, pretraining, extra data, ensembling); the
+# [leaderboard chapter](10_leaderboard.ipynb) gives each entry's facts and sources.
 
+# %% tags=["hide-input"]
+Markdown(leaderboard.comparability_text(entries))
+
+# %% tags=["hide-input"]
+plots.plot_leaderboard(entries, references, claims.reference_level("human", claim_set),
+                       title="FER2013: claimed accuracy by protocol class, and this study's results")
+
+# %% [markdown]
+# ### 2. The best model and ensemble trained here
+#
+# Both on FER2013's labels, chosen on PublicTest and tested once on PrivateTest (95 % bootstrap intervals
+# over the test images); cost is CPU milliseconds per 48x48 face on the machine that built this page.
+
+# %% tags=["hide-input"]
+results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)
+best = findings.best_models(runs, results, bootstrap_samples, seed)
+findings.best_models_text(best, entries)
+
+# %% [markdown]
+# ### 3. The report's research questions
+#
+# Each on a base recipe that learns, three seeds an arm, judged on accuracy and macro-F1 with intervals over
+# seeds and test images (Holm-corrected); chapters 2, 3 and 6 show each comparison and chapter 8 discusses
+# what it does not show.
+
+# %% tags=["hide-input"]
+findings.research_answers(runs_dir, bootstrap_samples, seed)
+
+# %% [markdown]
+# ### 4. What is not measured yet
+
+# %% tags=["hide-input"]
+findings.untrained_text(runs)
+
+# %% [markdown]
+# ## Claimed vs reproduced
+#
+# One row per claim: where a claim has several recipes or ensembles, the one best on validation
+# (PublicTest), with the 95 % sampling interval of its PrivateTest accuracy. Every run, recipe and
+# protocol note is in the [results chapter](07_results.ipynb).
+
+# %% tags=["hide-input"]
+table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
+headline = presentation.headline(table, runs)
+presentation.front_page_answer(headline)
+
+# %% tags=["hide-input"]
+presentation.show(presentation.headline_table(headline), page_length=40)
 
 # %% tags=["hide-input"]
 presentation.plot_headline(headline)
@@ -45,9 +98,6 @@ presentation.plot_headline(headline)
 # the validation-chosen reproduction with its 95 % interval, coloured by verdict. Grey dots are scaled CPU
 # variants, shown beside a paper's claim but never judged against it; blue dots are a paper's model on a
 # CPU budget, a fraction of its recipe.*
-
-# %% tags=["hide-input"]
-presentation.show(presentation.headline_table(headline), page_length=40)
 
 # %% [markdown]
 # ## Protocol

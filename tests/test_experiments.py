@@ -223,3 +223,11 @@ def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged(
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["better (n=3)"]
     empty = plots.plot_forest(experiments.compare_to_base(base, arms[1:], samples=100))
     assert not empty.axes[0].axison
+
+
+def test_the_one_line_verdict_names_helping_and_hurting_arms_and_counts_the_rest():
+    base = arm("base", [0.60] * 3, seed=1)
+    arms = [arm("Better (a, b)", [0.70] * 3, seed=2), arm("same", [0.60] * 3, seed=4), arm("one", [0.7], seed=3)]
+    line = experiments.verdict_summary(experiments.compare_to_base(base, arms, samples=300))
+    assert line.startswith("Accuracy: Better (a, b) help; 1 arm shows no detectable effect. Macro-F1: ")
+    assert line.endswith("Not yet run with 3 seeds: one.")
