@@ -151,13 +151,16 @@ def lost_outputs(notebook: nbformat.NotebookNode) -> list[str]:
 
 
 def hide_default_parameters(notebook: nbformat.NotebookNode) -> None:
-    """Show the reader the parameters a run used once: papermill's injected cell, not the defaults too."""
+    """Keep the parameters a run used once and folded away: papermill's injected cell (or, without one, the
+    defaults) collapsed behind a toggle (``hide-cell``), the defaults removed when overridden."""
     cells = notebook.cells
-    if any("injected-parameters" in cell.metadata.get("tags", []) for cell in cells):
-        for cell in cells:
-            tags = cell.metadata.get("tags", [])
-            if "parameters" in tags and "remove-cell" not in tags:
-                cell.metadata["tags"] = [*tags, "remove-cell"]
+    injected = any("injected-parameters" in cell.metadata.get("tags", []) for cell in cells)
+    for cell in cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags or ("parameters" in tags and not injected):
+            cell.metadata["tags"] = [tag for tag in tags if tag not in ("hide-input", "remove-cell")] + ["hide-cell"]
+        elif "parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
 def build_book(tier: str = "cpu", execute: bool = True) -> Path:

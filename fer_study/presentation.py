@@ -17,6 +17,7 @@ from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from fer_study import ensemble, plots
+from fer_study.claims import ClaimSet, load_claims
 from fer_study.constants import CLASS_NAMES
 from fer_study.metrics import accuracy_half_width
 from fer_study.runs import Run, accuracy, best_on_validation, held_out_validation
@@ -55,7 +56,8 @@ READABLE_NAMES = {
     "f1_p_value": "p (macro-F1)", "f1_p_holm": "Holm p (macro-F1)", "f1_verdict": "Macro-F1 verdict",
     "f1_detectable_pp": "Detectable, macro-F1 (points)",
     "final_train_acc_pct": "Final train accuracy (%)", "why_not_evidence": "Why it is not evidence",
-    "quantity": "Quantity", "value": "Value", "run": "Run", "status": "Status",
+    "quantity": "Quantity", "value": "Value", "run": "Run", "status": "Status", "to_add": "to add",
+    "build_seconds": "Build (s)", "no_face": "No face", "several_faces": "Several faces",
     **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
 }
 
@@ -309,7 +311,8 @@ def _count_words(counts: Mapping[str, int]) -> str:
 
 
 def front_page_answer(rows: pd.DataFrame) -> Markdown:
-    """The study's answer from ``headline`` rows: how many claims were checked and how they fared."""
+    """The claims' tally from ``headline`` rows: how many claims have a run beside them, and what the verdicts
+    can and cannot say (a run on a CPU budget neither confirms nor refutes a paper's claim)."""
     claims_total = rows["claim"].nunique()
     measured = rows[rows["verdict"].isin(MEASURED_VERDICTS)]
     counts = {verdict: int((measured["verdict"] == verdict).sum()) for verdict in MEASURED_VERDICTS
@@ -318,31 +321,42 @@ def front_page_answer(rows: pd.DataFrame) -> Markdown:
     if measured.empty:
         return Markdown(f"**Answer.** None of the {claims_total} published claims has a committed reproduction "
                         f"yet ({_count_words(without.to_dict())}).")
-    held = measured[measured["verdict"] == "held"]
     lines = [f"**Answer.** Of {claims_total} published claims, {measured['claim'].nunique()} have a committed "
-             f"reproduction here (per claim and tier: {_count_words(counts)}); the other "
+             f"run beside them (per claim and tier: {_count_words(counts)}); the other "
              f"{claims_total - measured['claim'].nunique()} have none ({_count_words(without.to_dict())})."]
-    lines.append(f"Held under the study's protocol: {', '.join(held['claim'])}." if len(held)
-                 else "No claim held under the study's protocol so far.")
-    accuracy = measured[measured["metric"] == "accuracy"]
-    if not accuracy.empty:
-        best = accuracy.loc[accuracy["reproduced"].idxmax()]
-        lines.append(f"The highest reproduced accuracy beside a claim is {best['reproduced']:.1f} % "
-                     f"({best['model'] if pd.isna(best['ensemble']) else best['ensemble']}, {best['tier']} tier, "
-                     f"claim {best['claim']}: {best['verdict']}).")
+    for verdict, words in (("held", "Held under the study's protocol"), ("not reproduced", "Not reproduced")):
+        judged = measured.loc[measured["verdict"] == verdict, "claim"]
+        if len(judged):
+            lines.append(f"{words}: {', '.join(judged)}.")
+    if not measured["verdict"].isin(["held", "not reproduced"]).any():
+        lines.append("None of these runs follows its paper's full recipe, so no claim is confirmed or refuted "
+                     "yet: that takes the full tier, on a GPU.")
     return Markdown(" ".join(lines))
 
 
-def chapter_answer(rows: pd.DataFrame, topic: str) -> Markdown:
+def chapter_answer(rows: pd.DataFrame, topic: str, claim_set: ClaimSet | None = None) -> Markdown:
     """A chapter's answer from ``headline`` rows of its claims (one per claim and tier, each chosen on
     validation): the highest claim, the highest reproduction beside a claim, and the verdicts."""
     claimed = rows[rows["claim"].notna()]
     if claimed.empty:
         return Markdown(f"**Answer.** No claim about {topic} is in the claims file.")
     measured = claimed[claimed["verdict"].isin(MEASURED_VERDICTS)]
-    best_claim = claimed.loc[claimed["claimed"].idxmax()]
-    lines = [f"**Answer.** The papers and the report claim up to {best_claim['claimed']:g} "
-             f"{_unit(best_claim['metric'])} for {topic} ({best_claim['claim']}, {best_claim['split']} split)."]
+    invalid = {claim["id"]: claim["invalid"] for claim in (claim_set or load_claims()).claims if claim.get("invalid")}
+    standing = claimed[~claimed["claim"].isin(invalid)]
+    # The claim quoted first: the highest that can stand, on FER2013's labels where there is one.
+    on_fer2013 = standing[standing["dataset"].map(
+        lambda name: ensemble.label_set(str(name)) == ensemble.FER2013_LABELS).astype(bool)]
+    quoted = on_fer2013 if len(on_fer2013) else standing
+    lines = ["**Answer.**"]
+    if len(quoted):
+        best_claim = quoted.loc[quoted["claimed"].idxmax()]
+        lines.append(f"The papers and the report claim up to {best_claim['claimed']:g} {_unit(best_claim['metric'])} "
+                     f"for {topic} on {ensemble.label_set(str(best_claim['dataset']))} "
+                     f"({best_claim['claim']}, {best_claim['split']} split).")
+    dropped = sorted(set(claimed["claim"]) & set(invalid))
+    if dropped:
+        reasons = "; ".join(f"{claim} ({invalid[claim]})" for claim in dropped)
+        lines.append(f"Not quoted, since the number cannot stand: {reasons}.")
     if measured.empty:
         lines.append(f"None of its {claimed['claim'].nunique()} claims has a committed reproduction yet; the "
                      "tables below say which recipe would check each.")

@@ -1,7 +1,11 @@
 // Run in a built book page once it has loaded (and its scripts, itables included, have run): the elements
 // that reach past the article's content column and are not inside a block that scrolls sideways within it
-// (those are cut off), the error outputs, and whether the page has its article at all.
+// (those are cut off), the error outputs, interactive tables that never loaded, machine paths and tool
+// chatter in what a reader sees, raw identifiers as column headers, and whether the page has its article.
 // tests/test_notebooks_browser.py reads the result from the body's data-book-check attribute.
+// The study's dataset variants (fer2013_a, ferplus_s, ...) are names the book defines, not raw identifiers.
+const DATASET_NAME = /^(fer2013|ferplus)(_[a-z]+)?$/;
+
 function scrollsWithin(el, article, right) {
   for (let block = el; block && block !== article; block = block.parentElement) {
     const overflow = getComputedStyle(block).overflowX;
@@ -27,5 +31,13 @@ window.addEventListener('load', () => setTimeout(() => {
   }
   const errors = [...document.querySelectorAll('.output.traceback, .output.error')]
     .map(el => el.textContent.slice(0, 300));
-  document.body.setAttribute('data-book-check', JSON.stringify({article: !!article, wide, errors}));
+  const text = article ? article.innerText : '';
+  const found = pattern => [...new Set(text.match(pattern) || [])];
+  const unloaded = found(/Loading ITables[^\n]{0,40}/g);
+  const machinePaths = found(/(?:\/tmp|\/work|\/root|\/home)\/[^\s'")\]]+/g);
+  const chatter = found(/[^\n]{0,60}has been created/g);
+  const identifiers = article ? [...new Set([...article.querySelectorAll('th')].map(th => th.innerText.trim())
+    .filter(name => /^[a-z0-9]+(_[a-z0-9]+)+$/.test(name) && !DATASET_NAME.test(name)))] : [];
+  document.body.setAttribute('data-book-check', JSON.stringify(
+    {article: !!article, wide, errors, unloaded, machinePaths, chatter, identifiers}));
 }, 1000));

@@ -129,7 +129,8 @@ def test_notebook_executes_with_smoke_parameters(stem, smoke_book):
     assert not errors
     shown_parameters = [c for c in cells if {"parameters", "injected-parameters"} & set(c["metadata"].get("tags", []))
                         and "remove-cell" not in c["metadata"].get("tags", [])]
-    assert len(shown_parameters) == 1, "the book shows the parameters a run used once"
+    assert len(shown_parameters) == 1, "the book keeps the parameters a run used once"
+    assert "hide-cell" in shown_parameters[0]["metadata"]["tags"], "parameters are folded away from the reader"
 
 
 def build_smoke_book(smoke_book: Path) -> Path:

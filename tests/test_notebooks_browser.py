@@ -1,6 +1,7 @@
 """The built book as a reader's browser shows it (headless Chromium over the smoke-tier book that
-tests/test_notebooks.py builds): every page loads, no table or figure is wider than the content column,
-and no cell shows an error."""
+tests/test_notebooks.py builds): every page loads and runs its scripts, no table or figure is wider than
+the content column, no cell shows an error, every interactive table has loaded, and no machine path, tool
+chatter or raw identifier header reaches the reader."""
 
 import html
 import json
@@ -54,3 +55,17 @@ def test_chapter_loads_fits_the_column_and_shows_no_error(stem, built_book):
     assert check["article"], f"{stem}: no content column found"
     assert check["wide"] == [], f"{stem}: wider than the content column: {check['wide']}"
     assert check["errors"] == [], f"{stem}: error outputs: {check['errors']}"
+    assert check["unloaded"] == [], f"{stem}: interactive tables that never loaded: {check['unloaded']}"
+    assert check["machinePaths"] == [], f"{stem}: machine paths shown to the reader: {check['machinePaths']}"
+    assert check["chatter"] == [], f"{stem}: tool chatter shown to the reader: {check['chatter']}"
+    assert check["identifiers"] == [], f"{stem}: raw identifiers as column headers: {check['identifiers']}"
+
+
+def test_the_browser_check_finds_an_unloaded_table_a_machine_path_and_a_raw_header(tmp_path):
+    """The check must be able to fail: a page with each fault it looks for."""
+    page = tmp_path / "faults.html"
+    page.write_text("<html><body><main><p>Loading ITables v2 from the internet...</p><p>/tmp/secret/x.png</p>"
+                    "<table><tr><th>difference_pp</th><th>Accuracy (%)</th></tr></table></main></body></html>")
+    check = browser_check(page)
+    assert check["unloaded"] and check["machinePaths"] == ["/tmp/secret/x.png"]
+    assert check["identifiers"] == ["difference_pp"]

@@ -44,7 +44,10 @@ def test_headline_has_one_row_per_claim_and_tier_chosen_on_validation(tmp_path):
     assert "best of 2 on validation" in line["Chosen from"]
     assert isinstance(presentation.plot_headline(rows), Figure)
     answer = presentation.front_page_answer(rows).data
-    assert f"Of {table['claim'].nunique()} published claims, 1 have" in answer and "vggnet" in answer
+    assert f"Of {table['claim'].nunique()} published claims, 1 have" in answer
+    # A CPU-budget run neither confirms nor refutes a claim: the answer says so instead of "no claim held".
+    assert "1 not comparable (budget)" in answer and "no claim is confirmed or refuted yet" in answer
+    assert "held" not in answer
 
 
 def test_rows_without_a_reproduction_keep_their_verdict(tmp_path):
@@ -86,3 +89,12 @@ def test_show_displays_the_table_and_loads_the_interactive_library_once(monkeypa
     presentation.show(frame)
     assert len(shown) == 3 and all(isinstance(table, presentation.FittedTable) for table in shown)
     assert loaded == [{"all_interactive": False, "connected": False}]
+
+
+def test_a_chapter_answer_never_leads_with_a_claim_that_cannot_stand(tmp_path):
+    table = claims.comparison_table(tmp_path, tiers=("cpu",), bootstrap_samples=10)
+    rows = presentation.headline(table[table["claim"].str.startswith("pattlite", na=False)
+                                       | (table["claim"] == "report-pattlite")], [])
+    answer = presentation.chapter_answer(rows, "PAtt-Lite").data
+    assert "claim up to 77 % for PAtt-Lite on FER2013 (report-pattlite" in answer
+    assert "95.55" not in answer and "Not quoted, since the number cannot stand: pattlite-fer2013 (" in answer

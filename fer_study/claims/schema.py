@@ -48,6 +48,9 @@ CLAIM_FIELDS: dict[str, Field] = {
     "extra_data": (True, is_text, "non-empty text ('none' if none)"),
     "source": (True, is_text, "non-empty text"),
     "notes": (True, is_text, "non-empty text"),
+    # Why the claimed number cannot stand whatever a rerun gives (a leak, a withdrawn model): such a claim is
+    # listed, never quoted as what a paper achieved.
+    "invalid": (False, is_text, "non-empty text: why the claimed number cannot stand"),
     "reference": (False, lambda v: isinstance(v, bool), "true or false"),
     "match": (False, lambda v: isinstance(v, dict) and all(isinstance(key, str) for key in v),
               "a mapping of metrics.json keys to values"),
