@@ -6,6 +6,7 @@ failing, so notebooks need no branches.
 """
 
 import itertools
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -114,21 +115,43 @@ def plot_class_counts(counts: pd.DataFrame, x: str = "class", y: str = "count", 
 
 
 def plot_face_grid(images: np.ndarray, labels: np.ndarray, per_row: int = 8, title: str | None = None,
-                   class_names: tuple[str, ...] = CLASS_NAMES) -> Figure:
-    """Faces (N, H, W; uint8 or floats in [0, 1]) in rows of ``per_row``, each titled with its class."""
+                   class_names: tuple[str, ...] = CLASS_NAMES, titles: Sequence[str] | None = None) -> Figure:
+    """Faces (N, H, W; uint8 or floats in [0, 1]) in rows of ``per_row``, each titled with its class (or with
+    ``titles``, one per face)."""
     images = np.asarray(images)
     if len(images) == 0:
         return message_figure("No images to draw.", title)
     rows = -(-len(images) // per_row)
     figure, grid = _grid(rows, per_row, height=1.2 * rows + 0.4, width=1.1 * per_row)
     brightest = 255 if images.dtype == np.uint8 else 1.0
-    for axes, image, label in itertools.zip_longest(grid.flat, images, labels):
+    names = titles if titles is not None else [
+        # Labels outside the class range are images a protocol leaves out (e.g. FER+ ties).
+        class_names[int(label)] if 0 <= int(label) < len(class_names) else "excluded" for label in labels]
+    for axes, image, name in itertools.zip_longest(grid.flat, images, names):
         axes.axis("off")
         if image is not None:
             axes.imshow(image.squeeze(), cmap="gray", vmin=0, vmax=brightest)
-            # Labels outside the class range are images a protocol leaves out (e.g. FER+ ties).
-            name = class_names[int(label)] if 0 <= int(label) < len(class_names) else "excluded"
             axes.set_title(name, fontsize="small")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_reliability(curves: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: str | None = None) -> Figure:
+    """Reliability diagrams, one panel per model: accuracy against mean confidence per confidence bin
+    (``diagnostics.reliability``), before (dots) and after temperature scaling (crosses); the diagonal is
+    perfect calibration. ``curves``: model name -> (table before, table after)."""
+    if not curves:
+        return message_figure(NOTHING_TO_DRAW, title)
+    figure, axes_row = _figure(ncols=len(curves), height=4.2)
+    for axes, (name, (before, after)) in zip(axes_row, curves.items(), strict=True):
+        axes.plot([0, 1], [0, 1], color="grey", linewidth=1)
+        for table, marker, label in ((before, "o", "as trained"), (after, "x", "temperature-scaled")):
+            shown = table.dropna()
+            axes.plot(shown["confidence"], shown["accuracy"], marker=marker, label=label)
+        axes.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean confidence in the bin", ylabel="accuracy in the bin",
+                 title=name if len(name) < 40 else f"{name[:37]}...")
+        axes.legend(loc="upper left", fontsize="small")
     if title:
         figure.suptitle(title)
     return figure

@@ -20,12 +20,25 @@ runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
 bootstrap_samples = 1000
 seed = 0
+gallery_faces = 16  # the confidently wrong faces shown
 
 # %% tags=["hide-input"]
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
-from fer_study import claims, ensemble, ensemble_tables, plots, presentation
-from fer_study.runs import load_runs
+from fer_study import (
+    claims,
+    diagnostics,
+    ensemble,
+    ensemble_tables,
+    experiments,
+    findings,
+    plots,
+    presentation,
+    report,
+)
+from fer_study.data import load_dataset
+from fer_study.data.agreement import label_pairs
+from fer_study.runs import best_on_validation, load_runs, recipe_and_seed
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -101,6 +114,65 @@ ensembles = ensemble_tables.results_table(results)
 presentation.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
                               "test_acc_high", "best_member", "gain_pp", "gain_low", "gain_high"],
                   empty_message=ensemble.NO_RUNS)
+
+# %% [markdown]
+# ## The best models under a researcher's eye
+#
+# The best single run and the ensemble chosen on validation (PublicTest) among those scored on FER2013's
+# labels, examined on PrivateTest: per-class recall, confusion, calibration, how much of their error is
+# FER2013's label noise, the faces they get most confidently wrong, and their learning curves and seed
+# spread. Every number here is from one trained model or one ensemble, unless a row says "seeds".
+
+# %% tags=["hide-input"]
+best_single = best_on_validation(findings.fer2013_runs(runs))
+best_ensemble = ensemble.best_result(results)
+examined = [diagnostics.of_run(best_single), diagnostics.of_ensemble(best_ensemble)]
+presentation.show(diagnostics.per_class_recall(examined), caption="PrivateTest recall per class (%)")
+
+# %% tags=["hide-input"]
+display(plots.plot_confusion(*report.best_confusion([best_single], str(best_single.metrics["dataset"]))))
+plots.plot_confusion(*ensemble.best_confusion(results))
+
+# %% [markdown]
+# **Calibration.** A model's confidence should match how often it is right. The expected calibration error
+# (ECE) is the mean gap between the two over 15 confidence bins; temperature scaling divides the logits by
+# one number fitted on PublicTest (Guo et al. 2017), which changes no prediction.
+
+# %% tags=["hide-input"]
+presentation.show(diagnostics.calibration_table(examined), precision=3)
+plots.plot_reliability(diagnostics.reliability_curves(examined), title="Reliability on PrivateTest")
+
+# %% [markdown]
+# **FER2013's label noise.** The same PrivateTest faces relabelled by FER+'s ten annotators (their
+# majority, matched by pixels as in chapter 1): the share of a model's FER2013 errors that FER+ calls right
+# is error the benchmark's labels, not the model, account for.
+
+# %% tags=["hide-input"]
+pairs = label_pairs(load_dataset("fer2013"), load_dataset("ferplus"))
+presentation.show(diagnostics.label_noise_table(examined, diagnostics.ferplus_labels(pairs)))
+
+# %% [markdown]
+# **Confidently wrong.** The PrivateTest faces the best single model gets wrong with the highest
+# confidence, titled true → predicted (confidence):
+
+# %% tags=["hide-input"]
+wrong = diagnostics.confidently_wrong(examined[0], gallery_faces)
+fer2013 = load_dataset("fer2013")
+plots.plot_face_grid(diagnostics.images_by_id(fer2013.images, fer2013.ids, wrong["id"]), wrong["true"],
+                     per_row=8, titles=diagnostics.gallery_titles(wrong))
+
+# %% [markdown]
+# **Learning curves and seed spread** of the 40-epoch recipes (the longest trained here): train and
+# validation loss and accuracy per epoch, then each recipe's mean and spread over its seeds.
+
+# %% tags=["hide-input"]
+long_recipes = diagnostics.seed_recipes(runs, epochs=40)
+for run in [run for run in runs if recipe_and_seed(run.name)[0] in long_recipes]:
+    display(plots.plot_history(run.history, title=f"{run.name} ({run.metrics['epochs']} epochs)"))
+
+# %% tags=["hide-input"]
+presentation.show(experiments.summary_table(experiments.load_arms({name: name for name in long_recipes},
+                                                                   runs_dir)), experiments.SUMMARY_COLUMNS)
 
 # %% [markdown]
 # ## Caveats next to the numbers

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundations", {"constants", "paths", "files", "metrics", "schema"}),
     ("data, models and runs", {"data", "models", "runs"}),
     ("training", {"train"}),
-    ("analysis", {"ensemble", "distillation", "claims", "experiments", "leaderboard"}),
+    ("analysis", {"ensemble", "distillation", "claims", "experiments", "leaderboard", "diagnostics"}),
     ("applications", {"recognize", "sweep", "generate"}),
     ("measurement", {"bench"}),
     ("presentation", {"report", "presentation", "findings", "ensemble_tables", "variant_tables", "plots", "book"}),
