@@ -56,7 +56,8 @@ READABLE_NAMES = {
     "f1_p_value": "p (macro-F1)", "f1_p_holm": "Holm p (macro-F1)", "f1_verdict": "Macro-F1 verdict",
     "f1_detectable_pp": "Detectable, macro-F1 (points)",
     "final_train_acc_pct": "Final train accuracy (%)", "why_not_evidence": "Why it is not evidence",
-    "quantity": "Quantity", "value": "Value", "run": "Run", "status": "Status", "to_add": "to add",
+    "quantity": "Quantity", "value": "Value", "measured": "Measured", "verdicts": "Verdicts",
+    "known_problems": "Known problems", "run": "Run", "status": "Status", "to_add": "to add",
     "build_seconds": "Build (s)", "no_face": "No face", "several_faces": "Several faces",
     **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
 }
@@ -127,7 +128,7 @@ def _missing(value) -> bool:
 
 
 # Columns of free text, given a readable measure wherever they are shown.
-WIDE_COLUMNS = ("note", "notes", "members", "pretraining", "extra_data", "settings")
+WIDE_COLUMNS = ("note", "notes", "members", "pretraining", "extra_data", "settings", "measured", "known_problems")
 
 
 def table(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,

@@ -75,7 +75,8 @@ presentation.show(presentation.comparison_view(table), precision=2,
 # ## Which claims held, and why not
 
 # %% tags=["hide-input"]
-Markdown(claims.verdict_text(table, claim_set))
+display(Markdown(claims.verdict_text(table, claim_set)))
+presentation.show(claims.verdict_table(table, claim_set), precision=2)
 
 # %% tags=["hide-input"]
 plots.plot_claims(table, claims.reference_level("human", claim_set), reference_label="human (FER2013)",

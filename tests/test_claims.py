@@ -148,8 +148,11 @@ def test_table_joins_claims_with_runs(tmp_path):
     assert (unclaimed["verdict"] == "no claim").all()
     assert "smoke" not in set(table["tier"].dropna())
 
-    text = claims.verdict_text(table)
-    assert "**rmn-single**" in text and "**held**" in text and "**not reproduced**" in text
+    assert claims.verdict_text(table).startswith("Rows by verdict: ")
+    verdicts = claims.verdict_table(table).set_index("claim")
+    every_verdict = verdicts["verdicts"].str.cat(sep=", ")
+    assert verdicts.index.is_unique and "held" in every_verdict and "not reproduced" in every_verdict
+    assert verdicts.loc["rmn-single", "known_problems"] == claims.load_claims().by_id("rmn-single")["notes"]
     numbers = claims.discussion_numbers(load_runs(tmp_path), table, [])
     # Chosen on validation, not test: several runs are perfect on validation (ties go to the last name),
     # and vgg_cpu's test accuracy is quoted, though vggnet_cpu is better on test.

@@ -14,6 +14,7 @@ from fer_study.claims.comparison import (
     VERDICTS,
     comparison_table,
     discussion_numbers,
+    verdict_table,
     verdict_text,
 )
 from fer_study.claims.schema import (
@@ -38,4 +39,4 @@ __all__ = ["BUDGET_TIERS", "CLAIMS_PATH", "CLAIM_FIELDS", "COMPARISON_COLUMNS", 
            "MULTI_VIEW_TTA", "NOT_AVAILABLE", "PROTOCOL_FIELDS", "RUN_TEST_SPLIT", "SEED_SETTINGS", "SPLITS",
            "TTA_KINDS", "VERDICTS", "ClaimError", "ClaimSet", "claims_frame", "comparison_table",
            "discussion_numbers", "load_claims", "reference_level", "validate_claim", "validate_claims",
-           "verdict_text"]
+           "verdict_table", "verdict_text"]

@@ -250,22 +250,34 @@ def _verdict_counts(table: pd.DataFrame) -> str:
     return ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS if verdict in counts)
 
 
+CHECKED_VERDICTS = ("held", "not reproduced", "not comparable", "not comparable (budget)")
+VERDICT_TABLE_COLUMNS = ["claim", "paper", "claimed", "measured", "verdicts", "known_problems"]
+
+
 def verdict_text(table: pd.DataFrame, claims: ClaimSet | None = None) -> str:
-    """Markdown: which claims held, which did not and why (protocol notes and the claim's known problems)."""
+    """Markdown: how many comparison rows have each verdict (``verdict_table`` gives them claim by claim)."""
     claims = claims or load_claims()
-    checked = table[table["verdict"].isin(["held", "not reproduced", "not comparable", "not comparable (budget)"])]
     summary = _verdict_counts(table)
-    if checked.empty:
+    if not table["verdict"].isin(CHECKED_VERDICTS).any():
         return (f"**{ensemble.NO_RUNS}** None of the {table['claim'].nunique()} claims has been checked by "
                 f"this study yet (rows by verdict: {summary}).")
-    lines = [f"Rows by verdict: {summary}.", ""]
-    for _, row in checked.iterrows():
-        claim = claims.by_id(row["claim"])
-        lines.append(f"- **{row['claim']}** ({claim['paper']}, {row['claimed']:g} {_unit(row['metric'])} on "
-                     f"{row['split']}): **{row['verdict']}**; measured {_format_reproduced(row)}."
-                     + (f" Protocol: {row['note']}." if row["note"] else "")
-                     + f" Known problems: {claim['notes']}")
-    return "\n".join(lines)
+    return f"Rows by verdict: {summary}. Claim by claim, with the claim's known problems:"
+
+
+def verdict_table(table: pd.DataFrame, claims: ClaimSet | None = None) -> pd.DataFrame:
+    """One row per claim checked by a committed run: the claim, what was measured (each recipe's result,
+    ``_format_reproduced``), the verdicts, and the claim's known problems, stated once."""
+    claims = claims or load_claims()
+    checked = table[table["verdict"].isin(CHECKED_VERDICTS)]
+    rows = []
+    for claim_id, group in checked.groupby("claim", sort=False):
+        claim = claims.by_id(claim_id)
+        first = group.iloc[0]
+        rows.append({"claim": claim_id, "paper": claim["paper"],
+                     "claimed": f"{first['claimed']:g} {_unit(first['metric'])} on {first['split']}",
+                     "measured": "; ".join(_format_reproduced(row) for _, row in group.iterrows()),
+                     "verdicts": ", ".join(dict.fromkeys(group["verdict"])), "known_problems": claim["notes"]})
+    return pd.DataFrame(rows, columns=VERDICT_TABLE_COLUMNS)
 
 
 NOT_AVAILABLE = "n/a"
