@@ -165,5 +165,6 @@ def reliability_curves(models: Sequence[Predictions]) -> dict[str, tuple[pd.Data
 
 
 def gallery_titles(wrong: pd.DataFrame) -> list[str]:
-    """"true → predicted (confidence %)" for each face of ``confidently_wrong``."""
-    return [f"{row.true} → {row.predicted} ({row.confidence_pct:.0f} %)" for row in wrong.itertuples()]
+    """"true" over "→ predicted confidence %" for each face of ``confidently_wrong`` (two short lines fit
+    above a small face)."""
+    return [f"{row.true}\n→ {row.predicted} {row.confidence_pct:.0f} %" for row in wrong.itertuples()]

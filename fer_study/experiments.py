@@ -375,7 +375,8 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases:
             said.append(f"no detectable effect: {'; '.join(neutral['arm'])} (the design detects about "
                         f"{neutral[f'{prefix}detectable_pp'].max():.1f} pp or more)")
         if said:
-            parts.append(f"On {metric} (Holm-corrected over both metrics, alpha {ALPHA}), {'. '.join(said)}.")
+            sentences = ". ".join(f"{part[0].upper()}{part[1:]}" for part in said)
+            parts.append(f"On {metric} (Holm-corrected over both metrics, alpha {ALPHA}): {sentences}.")
     pending = ([f"{row.arm} ({row.seeds} of {MIN_SEEDS} seeds)" if row.seeds else row.arm
                 for row in comparison[comparison["difference_pp"].isna()].itertuples()] if len(comparison) else [])
     if pending:

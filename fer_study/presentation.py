@@ -57,7 +57,12 @@ READABLE_NAMES = {
     "f1_detectable_pp": "Detectable, macro-F1 (points)",
     "final_train_acc_pct": "Final train accuracy (%)", "why_not_evidence": "Why it is not evidence",
     "quantity": "Quantity", "value": "Value", "measured": "Measured", "verdicts": "Verdicts",
-    "known_problems": "Known problems", "run": "Run", "status": "Status", "to_add": "to add",
+    "known_problems": "Known problems",
+    # The best models' diagnostics (fer_study.diagnostics).
+    "temperature": "Temperature (fitted on PublicTest)", "ece_pct": "ECE (%)", "ece_scaled_pct": "ECE, scaled (%)",
+    "nll": "Log loss", "nll_scaled": "Log loss, scaled", "faces": "Faces",
+    "fer2013_acc_pct": "Accuracy on FER2013 labels (%)", "ferplus_acc_pct": "Accuracy on FER+ labels (%)",
+    "errors_ferplus_calls_right_pct": "Errors FER+ calls right (%)", "run": "Run", "status": "Status", "to_add": "to add",
     "build_seconds": "Build (s)", "no_face": "No face", "several_faces": "Several faces",
     **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
 }

@@ -155,10 +155,10 @@ presentation.show(precision.differences(), precision=2)
 
 # %% tags=["hide-input"]
 bases = {name: variants.base_dataset(name, limit) for name in ("fer2013", "ferplus")}
-balance_table(bases["fer2013"], KAGGLE_FOLDER_GROUPS)
+presentation.show(balance_table(bases["fer2013"], KAGGLE_FOLDER_GROUPS), precision=3)
 
 # %% tags=["hide-input"]
-balance_table(bases["fer2013"], OFFICIAL_GROUPS)
+presentation.show(balance_table(bases["fer2013"], OFFICIAL_GROUPS), precision=3)
 
 # %% [markdown]
 # ## The variants
@@ -172,19 +172,19 @@ balance_table(bases["fer2013"], OFFICIAL_GROUPS)
 overrides = variant_overrides | {"ferplus_s": variant_overrides["ferplus_s"] | {"generated_dir": generated_faces_dir}}
 datasets = {name: variants.get_variant(name, bases[variants.VARIANTS[name].base], overrides[name])
             for name in variant_names}
-variant_tables.settings_table(datasets)
+presentation.show(variant_tables.settings_table(datasets), precision=2)
 
 # %% [markdown]
 # Images per split and class, and the change in total from the variant's source:
 
 # %% tags=["hide-input"]
-variant_tables.counts_table({**bases, **datasets})
+presentation.show(variant_tables.counts_table({**bases, **datasets}), precision=0)
 
 # %% [markdown]
 # Images added (positive) or dropped (negative) per class:
 
 # %% tags=["hide-input"]
-variant_tables.change_table(datasets)
+presentation.show(variant_tables.change_table(datasets), precision=2)
 
 # %% [markdown]
 # ## Augmented images (`fer2013_a`)
@@ -206,14 +206,14 @@ faces.face_grid(*variant_tables.augmented_examples(datasets["fer2013_a"], grid_i
 # training, counted but kept in validation and test.
 
 # %% tags=["hide-input"]
-variant_tables.drop_table(datasets["fer2013_f"])
+presentation.show(variant_tables.drop_table(datasets["fer2013_f"]), precision=2)
 
 # %% tags=["hide-input"]
 face_table = variants.get_face_table(bases["fer2013"], overrides["fer2013_f"])
-face_table.summary()
+presentation.show(face_table.summary().to_frame(), precision=3)
 
 # %% tags=["hide-input"]
-face_table.outcome_counts()
+presentation.show(face_table.outcome_counts(), precision=0)
 
 # %% [markdown]
 # A random sample of the training images the filter drops (class and reason under each). Look at what
@@ -247,7 +247,7 @@ faces.face_grid(*variant_tables.aligned_examples(face_table, bases["fer2013"], g
 # class: the source count, the target, and how many generated faces and augmented copies were added.
 
 # %% tags=["hide-input"]
-variant_tables.train_sources(datasets["ferplus_s"])
+presentation.show(variant_tables.train_sources(datasets["ferplus_s"]), precision=0)
 
 # %% [markdown]
 # ## Dynamic prompts (report 6.2)
@@ -288,7 +288,7 @@ presentation.show(generation.crops, precision=2, empty_message="No faces were ge
 # how many the folder holds.
 
 # %% tags=["hide-input"]
-generated.balance_plan(bases["fer2013"], "train", generated_faces_dir)
+presentation.show(generated.balance_plan(bases["fer2013"], "train", generated_faces_dir), precision=0)
 
 # %% [markdown]
 # ## Appendix: the first experiment, underfit (not evidence)

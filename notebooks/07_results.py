@@ -154,7 +154,7 @@ presentation.show(diagnostics.label_noise_table(examined, diagnostics.ferplus_la
 
 # %% [markdown]
 # **Confidently wrong.** The PrivateTest faces the best single model gets wrong with the highest
-# confidence, titled true → predicted (confidence):
+# confidence, titled with the true class over the predicted one and its confidence:
 
 # %% tags=["hide-input"]
 wrong = diagnostics.confidently_wrong(examined[0], gallery_faces)

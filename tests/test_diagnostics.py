@@ -50,7 +50,7 @@ def test_confidently_wrong_faces_come_most_confident_first_and_are_found_by_id()
                       dtype=float)
     wrong = diagnostics.confidently_wrong(predictions("m", logits, labels), count=2)
     assert list(wrong["id"]) == ["t0", "t3"] and list(wrong["predicted"]) == ["disgust", "sad"]
-    assert diagnostics.gallery_titles(wrong)[0].startswith("angry → disgust (")
+    assert diagnostics.gallery_titles(wrong)[0].startswith("angry\n→ disgust ")
     images = np.arange(4 * 2 * 2).reshape(4, 2, 2)
     found = diagnostics.images_by_id(images, np.array(["t3", "t0", "t2", "t1"]), list(wrong["id"]))
     assert (found == images[[1, 0]]).all()

@@ -148,13 +148,13 @@ def test_the_answer_text_states_verdicts_and_what_is_still_missing():
     comparison = experiments.compare_to_base(base, arms, samples=500)
     text = experiments.answer_text("Q?", comparison, base)
     assert text.startswith("**Q?** Base: `base`,") and "over 3 seeds" in text
-    assert "On accuracy (Holm-corrected over both metrics, alpha 0.05), helps: better (+10." in text
+    assert "On accuracy (Holm-corrected over both metrics, alpha 0.05): Helps: better (+10." in text
     same = comparison.set_index("arm").loc["same"]
     assert same["verdict"] == experiments.NO_EFFECT
     # The detectable difference quoted is the neutral arm's own, not the smallest of the table.
-    assert (f"no detectable effect: same (the design detects about {same['detectable_pp']:.1f} pp or more)."
+    assert (f". No detectable effect: same (the design detects about {same['detectable_pp']:.1f} pp or more)."
             in text)
-    assert "On macro-F1 (Holm-corrected over both metrics, alpha 0.05), helps: better" in text
+    assert "On macro-F1 (Holm-corrected over both metrics, alpha 0.05): Helps: better" in text
     assert text.endswith("Not yet run with 3 seeds: one seed (1 of 3 seeds); none.")
 
 

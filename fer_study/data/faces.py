@@ -177,8 +177,9 @@ class FaceTable:
         """Images, kept faces, faces with both eyes found (so aligned), and detector seconds per image (one
         process's time: a pass over several processes takes less wall time)."""
         return pd.Series({"images": len(self.rows), "kept": int(self.kept.sum()),
-                          "eyes_found": int(self.rows["eyes_found"].sum()),
-                          "seconds_per_image": float(self.attrs["seconds"]) / max(len(self.rows), 1)})
+                          "both eyes found": int(self.rows["eyes_found"].sum()),
+                          "detector seconds per image": float(self.attrs["seconds"]) / max(len(self.rows), 1)},
+                         name="value").rename_axis("quantity")
 
     def outcome_counts(self) -> pd.DataFrame:
         """Images per (split, reason) and class, classes in ``CLASS_NAMES`` order."""
