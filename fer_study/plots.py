@@ -228,7 +228,7 @@ VERDICT_COLOURS = {"helps": "C2", "hurts": "C3", "no detectable effect": "C7"}
 
 
 # The metrics of a comparison table (``fer_study.experiments.METRICS``): column prefix and axis label.
-_FOREST_METRICS = {"": "PrivateTest accuracy", "f1_": "PrivateTest macro-F1"}
+_FOREST_METRICS = {"": "accuracy", "f1_": "macro-F1"}
 
 
 def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
@@ -253,10 +253,9 @@ def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
         axes.axvline(0, color="grey", linewidth=1)
         axes.set_yticks(positions, labels if index == 0 else [""] * len(labels))
         axes.invert_yaxis()
-        axes.set(xlabel=f"difference from the base, {name} (points)", ylabel="")
+        axes.set(xlabel=f"{name} difference from the base (points)", ylabel="")
         axes.legend(loc="best", fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
-    if title:
-        figure.suptitle(title)
+    figure.suptitle(f"{title or 'Arms against the base'}, on PrivateTest")
     return figure
 
 

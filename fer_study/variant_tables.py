@@ -62,6 +62,12 @@ def drop_table(dataset: FERDataset) -> pd.DataFrame:
     return table
 
 
+def outcome_table(table: FaceTable) -> pd.DataFrame:
+    """``FaceTable.outcome_counts`` as the chapter shows it: each reason in words ("no face", not "no_face")."""
+    counts = table.outcome_counts()
+    return counts.rename(index=lambda reason: reason.replace("_", " "), level="reason")
+
+
 def train_sources(dataset: FERDataset) -> pd.DataFrame:
     """Per class of a variant's training split: images in the source, the target (when the variant has
     one), generated faces and augmented copies added, and the resulting count."""

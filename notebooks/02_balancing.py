@@ -213,7 +213,7 @@ face_table = variants.get_face_table(bases["fer2013"], overrides["fer2013_f"])
 presentation.show(face_table.summary().to_frame(), precision=3)
 
 # %% tags=["hide-input"]
-presentation.show(face_table.outcome_counts(), precision=0)
+presentation.show(variant_tables.outcome_table(face_table), precision=0)
 
 # %% [markdown]
 # A random sample of the training images the filter drops (class and reason under each). Look at what
