@@ -273,7 +273,7 @@ def study_runs(entry: dict, runs: Sequence[Run]) -> str:
     accuracy (with TTA when the claim used TTA and the run has it) and whether it is comparable."""
     model = entry.get("study_model")
     matched = [run for run in runs if model and run.metrics.get("model") == model
-               and run.metrics.get("paper_model", True) and run.metrics.get("dataset") == "fer2013"
+               and run.metrics["paper_model"] and run.metrics.get("dataset") == "fer2013"
                and not run.snapshot_of]
     parts = []
     for run in matched:

@@ -169,7 +169,7 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
         metrics = run.metrics
         rows.append({
             "run": name, "status": "committed", "model": metrics.get("model"),
-            "role": model_role(str(metrics.get("model")), bool(metrics.get("paper_model", True)), claims),
+            "role": model_role(str(metrics.get("model")), bool(metrics["paper_model"]), claims),
             "tier": metrics.get("tier"), "device": metrics.get("device"), "precision": metrics.get("precision"),
             "dataset": metrics.get("dataset"),
             "label_mode": metrics.get("label_mode"), "class_weights": bool(run.config.get("class_weights")),

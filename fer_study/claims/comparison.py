@@ -107,7 +107,7 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
         notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits),
                  *_protocol_notes(claim, run_tta, claims)]
-        comparable = model == claim["model"] and all(run.metrics.get("paper_model", True) for run in members)
+        comparable = model == claim["model"] and all(run.metrics["paper_model"] for run in members)
         if not comparable:
             why = f"scaled variant of {claim['model']}" if model != claim["model"] else "its runs say so"
             notes.insert(0, f"{model} is not the paper's model ({why}): shown, not compared")
@@ -149,7 +149,7 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
             else:
                 reproduced = 100 * result.test["accuracy"]
                 margin = 100 * accuracy_half_width(result.test["accuracy"], len(members[0].labels("test")))
-            comparable = all(run.metrics.get("paper_model", True) for run in members)
+            comparable = all(run.metrics["paper_model"] for run in members)
             notes = [f"{candidate.name}: {len(members)} members ({', '.join(candidate.member_names)})",
                      *_protocol_notes(claim, run_tta, claims)]
             if not comparable:
@@ -185,7 +185,7 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
     rows = []
     for (dataset, (model, options, tier, train_splits, _)), members in sorted(groups.items()):
         notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits)]
-        if not all(run.metrics.get("paper_model", True) for run in members):
+        if not all(run.metrics["paper_model"] for run in members):
             notes.append("the study's own or a scaled model, not a paper's")
         accuracies = 100 * np.array([accuracy(run, "test") for run in members])
         rows.append({"claim": None, "paper": None, "model": model, "dataset": dataset,
