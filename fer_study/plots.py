@@ -253,7 +253,7 @@ def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
         axes.axvline(0, color="grey", linewidth=1)
         axes.set_yticks(positions, labels if index == 0 else [""] * len(labels))
         axes.invert_yaxis()
-        axes.set(xlabel=f"{name} difference from the base (points)", ylabel="")
+        axes.set(xlabel=f"{name} difference\nfrom the base (points)", ylabel="")
         axes.legend(loc="best", fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
     figure.suptitle(f"{title or 'Arms against the base'}, on PrivateTest")
     return figure

@@ -218,7 +218,7 @@ def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged(
     base, arms = arm("base", [0.60] * 3, seed=1), [arm("better", [0.70] * 3, seed=2), arm("one", [0.7], seed=3)]
     figure = plots.plot_forest(experiments.compare_to_base(base, arms, samples=100))
     assert [axes.get_xlabel() for axes in figure.axes] == [
-        "accuracy difference from the base (points)", "macro-F1 difference from the base (points)"]
+        "accuracy difference\nfrom the base (points)", "macro-F1 difference\nfrom the base (points)"]
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == ["better (n=3)"]
     empty = plots.plot_forest(experiments.compare_to_base(base, arms[1:], samples=100))
     assert not empty.axes[0].axison
