@@ -336,3 +336,13 @@ def test_bfloat16_on_a_cpu_that_emulates_it_is_named_at_the_start(monkeypatch, h
         "precision 'bfloat16': this CPU has no bfloat16 arithmetic (neither AMX nor AVX512-BF16), so autocast "
         "emulates it, about 13x slower than float32; `--set precision=float32` trains the recipe in float32 "
         "(recorded in the run's config)"])
+
+
+@pytest.mark.parametrize("setting, value", [("optimizer", "sgdd"), ("scheduler", "one_cycle"), ("tta", "flp"),
+                                            ("label_mode", "sof")])
+def test_a_misspelt_name_is_refused_when_the_recipe_is_read_naming_the_file_and_the_setting(tmp_path, setting,
+                                                                                             value):
+    path = tmp_path / "typo.yaml"
+    path.write_text(f"model: vgg_cpu\n{setting}: {value}\n")
+    with pytest.raises(ValueError, match=f"typo.yaml: {setting} must be one of .*, got '{value}'"):
+        TrainConfig.from_yaml(path, run_name="typo")

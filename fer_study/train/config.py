@@ -7,11 +7,14 @@ import yaml
 
 from fer_study.data.tensors import AugmentConfig
 from fer_study.train.mixing import MIXING
+from fer_study.train.optim import OPTIMIZERS, SCHEDULERS
+from fer_study.train.tta import TTA_MODES
 
 # "auto": bfloat16 autocast on CUDA, float32 on CPU (what the CPU runs before this setting used);
 # "bfloat16": autocast on any device, several times faster on CPUs with AMX or AVX512-BF16;
 # "float32": no autocast anywhere. Weights, optimizer state and the loss stay float32 in every case.
 PRECISIONS = ("auto", "bfloat16", "float32")
+LABEL_MODES = ("hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class TrainConfig:
     model: str
     dataset: str = "fer2013"
     model_kwargs: dict = field(default_factory=dict)
-    label_mode: str = "hard"  # "hard" (majority labels) or "soft" (FER+ vote distributions)
+    label_mode: str = "hard"  # one of LABEL_MODES: "hard" (majority labels) or "soft" (FER+ vote distributions)
     train_splits: tuple[str, ...] = ("train",)  # fine-tuning stages use ("train", "val") or ("val",)
     epochs: int = 30
     batch_size: int = 128
@@ -68,6 +71,13 @@ class TrainConfig:
     mixing_probability: float = 0.5
 
     def __post_init__(self) -> None:
+        # Every name is checked when the recipe is read, before any data is loaded or a run folder written.
+        for setting, value, known in (("label_mode", self.label_mode, LABEL_MODES),
+                                      ("optimizer", self.optimizer, OPTIMIZERS),
+                                      ("scheduler", self.scheduler, tuple(SCHEDULERS)),
+                                      ("tta", self.tta, TTA_MODES)):
+            if value not in known:
+                raise ValueError(f"{setting} must be one of {', '.join(known)}, got {value!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:

@@ -235,8 +235,6 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     runs_dir = Path(runs_dir) if runs_dir is not None else paths.runs_dir_for(config.tier)
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
     soft = config.label_mode == "soft"
-    if config.label_mode not in ("hard", "soft"):
-        raise ValueError(f"label_mode must be 'hard' or 'soft', got {config.label_mode!r}")
     train = split_tensors(dataset, config.train_splits, device, soft=soft, limit=config.limit_train)
     val = split_tensors(dataset, ("val",), device)
     test = split_tensors(dataset, ("test",), device)
