@@ -346,3 +346,11 @@ def test_a_misspelt_name_is_refused_when_the_recipe_is_read_naming_the_file_and_
     path.write_text(f"model: vgg_cpu\n{setting}: {value}\n")
     with pytest.raises(ValueError, match=f"typo.yaml: {setting} must be one of .*, got '{value}'"):
         TrainConfig.from_yaml(path, run_name="typo")
+
+
+def test_a_misspelt_scheduler_option_is_refused_instead_of_leaving_its_default(tmp_path):
+    path = tmp_path / "cyclic.yaml"
+    path.write_text("model: vgg_cpu\nscheduler: cyclic\nscheduler_options: {base_lr: 0.001, step_size: 224}\n")
+    with pytest.raises(ValueError, match=r"cyclic.yaml: scheduler_options \['step_size'\] are not options of the "
+                                         r"'cyclic' schedule; it reads base_lr, step_size_up, cycle_momentum"):
+        TrainConfig.from_yaml(path, run_name="cyclic")

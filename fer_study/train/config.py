@@ -7,7 +7,7 @@ import yaml
 
 from fer_study.data.tensors import AugmentConfig
 from fer_study.train.mixing import MIXING
-from fer_study.train.optim import OPTIMIZERS, SCHEDULERS
+from fer_study.train.optim import OPTIMIZERS, SCHEDULER_OPTIONS, SCHEDULERS
 from fer_study.train.tta import TTA_MODES
 
 # "auto": bfloat16 autocast on CUDA, float32 on CPU (what the CPU runs before this setting used);
@@ -78,6 +78,11 @@ class TrainConfig:
                                       ("tta", self.tta, TTA_MODES)):
             if value not in known:
                 raise ValueError(f"{setting} must be one of {', '.join(known)}, got {value!r}")
+        # A misspelt option would otherwise leave its default in place without a word.
+        unknown = sorted(set(self.scheduler_options) - set(SCHEDULER_OPTIONS[self.scheduler]))
+        if unknown:
+            raise ValueError(f"scheduler_options {unknown} are not options of the {self.scheduler!r} schedule; "
+                             f"it reads {', '.join(SCHEDULER_OPTIONS[self.scheduler]) or 'none'}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:

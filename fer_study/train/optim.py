@@ -7,6 +7,10 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "radam", "ranger_adabelief")
 # How often each schedule steps: per batch, per epoch, or per epoch on a validation metric.
 SCHEDULERS = {"none": "epoch", "onecycle": "batch", "cosine": "batch", "cyclic": "batch",
               "cosine_warm_restarts": "epoch", "plateau": "metric"}
+# The options each schedule reads from a recipe's scheduler_options (build_scheduler), each with a default.
+SCHEDULER_OPTIONS = {"none": (), "onecycle": ("pct_start",), "cosine": (),
+                     "cyclic": ("base_lr", "step_size_up", "cycle_momentum"),
+                     "cosine_warm_restarts": ("t0", "t_mult"), "plateau": ("factor", "patience")}
 
 
 def build_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float, momentum: float = 0.9,
