@@ -76,3 +76,25 @@ def test_the_committed_underfit_runs_are_the_width_eighth_resemotenet_only():
     from fer_study.runs import underfit_runs
 
     assert {run.metrics["model"] for run in underfit_runs()} == {"resemotenet_s"}
+
+
+def test_publish_weights_copies_only_the_weights_whose_sha256_the_run_recorded(tmp_path, monkeypatch):
+    from fer_study import paths
+    from fer_study.files import file_sha256
+    from fer_study.runs import WEIGHTS_NAME, publish_weights, weights_file
+
+    monkeypatch.setattr(paths, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    local = weights_file("cpu", "run")
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"trained weights")
+    run_dir = _save(tmp_path / "runs" / "run", {"tier": "cpu", "weights_sha256": file_sha256(local)})
+    assert publish_weights("run", tmp_path / "runs").read_bytes() == b"trained weights"
+
+    (run_dir / WEIGHTS_NAME).unlink()
+    local.write_bytes(b"other weights")
+    with pytest.raises(ValueError, match="differs from the .* that .*metrics.json recorded"):
+        publish_weights("run", tmp_path / "runs")
+    assert not (run_dir / WEIGHTS_NAME).exists()
+    local.unlink()
+    with pytest.raises(FileNotFoundError, match="run 'run': no local weights at"):
+        publish_weights("run", tmp_path / "runs")
