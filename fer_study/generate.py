@@ -31,6 +31,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES
 from fer_study.data.faces import GENERATED_FACES, KEPT, REASONS, FaceSettings, check_detector, crop_face
 from fer_study.data.generated import class_folders
+from fer_study.devices import resolve_device
 
 UNREADABLE, NOT_8BIT = "unreadable", "not_8bit"
 
@@ -174,19 +175,13 @@ def resolve_model(model: str | Path | None) -> Path:
                                  f"Hugging Face cache ({type(error).__name__}). {hint}") from None
 
 
-def default_device():
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def load_pipeline(model: str | Path, device=None):
     """The text-to-image pipeline of a local model (see ``resolve_model``), on ``device``."""
     folder = resolve_model(model)
     import torch
     from diffusers import DiffusionPipeline
 
-    device = torch.device(device) if device is not None else default_device()
+    device = resolve_device(device if device is not None else "auto")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     pipeline = DiffusionPipeline.from_pretrained(folder, local_files_only=True, dtype=dtype)
     pipeline.set_progress_bar_config(disable=True)

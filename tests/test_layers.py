@@ -26,7 +26,7 @@ TESTS = paths.REPO_ROOT / "tests"
 # Bottom to top: a unit (``fer_study.<unit>``, a module or a subpackage) may import its own layer and
 # those below it, never one above.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundations", {"constants", "paths", "files", "metrics", "schema"}),
+    ("foundations", {"constants", "paths", "files", "metrics", "schema", "devices"}),
     ("data, models and runs", {"data", "models", "runs"}),
     ("training", {"train"}),
     ("analysis", {"ensemble", "distillation", "claims", "experiments", "leaderboard", "diagnostics"}),

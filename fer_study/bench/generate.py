@@ -15,10 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from fer_study.devices import resolve_device
 from fer_study.generate import (
     GenerationSettings,
     ModelNotFoundError,
-    default_device,
     generate_faces,
 )
 
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
     size = args.size or (32 if args.tiny else defaults.width)
     steps = args.steps or (2 if args.tiny else defaults.steps)
     settings = GenerationSettings(width=size, height=size, steps=steps)
-    device = args.device or str(default_device())
+    device = args.device or str(resolve_device("auto"))
     with tempfile.TemporaryDirectory() as scratch:
         model = build_tiny_pipeline(Path(scratch) / "tiny") if args.tiny else args.model
         try:

@@ -44,12 +44,12 @@ from torchvision import datasets, transforms
 from fer_study.constants import CLASS_NAMES
 from fer_study.data.samples import sample_faces
 from fer_study.data.tensors import AugmentConfig, SplitTensors
+from fer_study.devices import resolve_device
 from fer_study.models import create_model, list_models
 from fer_study.train.config import PRECISIONS, TrainConfig
 from fer_study.train.flops import training_flops_per_image
 from fer_study.train.loop import (
     cpu_has_bfloat16_arithmetic,
-    resolve_device,
     resolved_precision,
     train_one_epoch,
     train_step,

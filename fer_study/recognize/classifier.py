@@ -16,6 +16,7 @@ from torch import nn
 
 from fer_study import ensemble, paths
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
+from fer_study.devices import resolve_device
 from fer_study.models import create_model
 from fer_study.recognize.detectors import torch_threads
 from fer_study.runs import (
@@ -121,18 +122,6 @@ def export_onnx(model: nn.Module, path: str | Path | None = None, source: str = 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(serialised)
     return serialised
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device that exists here; ``--device cuda`` without a GPU is a clear error."""
-    try:
-        device = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"unknown device {str(device)!r}: expected cpu or cuda ({error})") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda asked for, but torch finds no CUDA GPU on this machine "
-                         "(torch.cuda.is_available() is False); use --device cpu")
-    return device
 
 
 def pretrained_model(name: str) -> nn.Module:

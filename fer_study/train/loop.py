@@ -29,6 +29,7 @@ from fer_study import paths
 from fer_study.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
+from fer_study.devices import resolve_device
 from fer_study.files import atomic_write, file_sha256
 from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
@@ -50,12 +51,6 @@ from fer_study.train.optim import SCHEDULERS, build_optimizer, build_scheduler
 from fer_study.train.tta import tta_views
 
 EVAL_BATCH = 512
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def resolved_precision(precision: str, device: torch.device) -> str:
