@@ -15,6 +15,7 @@ from scipy.special import log_softmax, softmax
 
 from fer_study import ensemble
 from fer_study.constants import CLASS_NAMES
+from fer_study.metrics import classification_metrics
 from fer_study.runs import Run, recipe_and_seed
 
 CALIBRATION_BINS = 15
@@ -56,9 +57,10 @@ def of_ensemble(result: ensemble.EnsembleResult) -> Predictions:
 
 def per_class_recall(models: Sequence[Predictions]) -> pd.DataFrame:
     """PrivateTest recall of each class (percent), one row per class, one column per model."""
-    return pd.DataFrame({model.name: [100 * float((model.test_predicted[model.test_labels == index] == index).mean())
-                                      for index in range(len(CLASS_NAMES))] for model in models},
-                        index=pd.Index(CLASS_NAMES, name="class"))
+    per_class = {model.name: classification_metrics(model.test_labels, model.test_logits)["per_class"]
+                 for model in models}
+    return pd.DataFrame({name: [100 * per_class[name][class_name]["recall"] for class_name in CLASS_NAMES]
+                         for name in per_class}, index=pd.Index(CLASS_NAMES, name="class"))
 
 
 def reliability(logits: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from fer_study import ensemble, experiments, leaderboard, paths
 from fer_study.bench.cost import cpu_ms_per_image
 from fer_study.metrics import bootstrap_accuracy
 from fer_study.models import list_models, model_info
-from fer_study.runs import RESULT_TIERS, Run, best_on_validation, recipe_and_seed
+from fer_study.runs import RESULT_TIERS, Run, accuracy, best_on_validation, recipe_and_seed
 
 # The command that trains the paper recipes on a lent GPU (the Makefile's full-tier target, README).
 FULL_TIER_COMMAND = "make full-tier BUDGET=450 OUT=out/"
@@ -51,13 +51,11 @@ def best_models(runs: Sequence[Run], results: Sequence[ensemble.EnsembleResult],
     rows = []
     single = best_on_validation(fer2013_runs(runs))
     if single is not None:
-        labels, logits = single.labels("test"), single.logits("test")
-        accuracy = float((logits.argmax(1) == labels).mean())
-        low, high = bootstrap_accuracy(labels, logits, bootstrap_samples, seed=seed)
+        low, high = bootstrap_accuracy(single.labels("test"), single.logits("test"), bootstrap_samples, seed=seed)
         params, cost = _cost([single])
         rows.append({"kind": "best single model", "what": f"{single.name} ({single.metrics.get('model')})",
-                     "test_acc_pct": 100 * accuracy, "test_acc_low": 100 * low, "test_acc_high": 100 * high,
-                     "val_acc_pct": 100 * float((single.logits("val").argmax(1) == single.labels("val")).mean()),
+                     "test_acc_pct": 100 * accuracy(single, "test"), "test_acc_low": 100 * low,
+                     "test_acc_high": 100 * high, "val_acc_pct": 100 * accuracy(single, "val"),
                      "seeds": _seed_count(single, runs), "params": params, "cpu_ms_per_face": cost})
     best = ensemble.best_result(results, ensemble.FER2013_LABELS)
     if best is not None:
