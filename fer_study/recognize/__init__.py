@@ -6,8 +6,9 @@
 
 Modules, bottom to top: ``io`` (reading images, videos, folders and box files), ``detectors`` (face
 boxes), ``classifier`` (weights, device and backend), ``pipeline`` (the ``Recognizer``), ``quality``
-(detection recall and failure modes measured on FER2013 faces), ``card`` (the model card), ``cli`` and
-``export`` (the commands). The names below are the public interface.
+(detection recall and failure modes measured on FER2013 faces), ``card`` (the model card), ``cli``,
+``export`` and ``serve`` (the commands; ``serve``: an HTTP API and a live webcam page). The names below are
+the public interface.
 """
 
 from fer_study.recognize.classifier import (

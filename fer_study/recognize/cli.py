@@ -2,10 +2,12 @@
 
 A ``Recognizer`` is a face detector, the training preprocessing and a classifier:
 
-- detector: OpenCV's Haar cascade (default; ships with OpenCV 4.x), MTCNN from facenet-pytorch (its
-  weights ship inside the wheel), or none (``--crops``: every input is already a face crop), or your
-  own boxes (``--boxes``). Overlapping boxes of one face are merged (non-maximum suppression). With
-  ``--align`` each face is rotated so that its eyes lie on a horizontal line before cropping.
+- detector: OpenCV's Haar cascade, MTCNN, BlazeFace (full or short range) or CenterFace, all with their
+  weights inside installed wheels (``--detector``; the default is the one the book's recognition chapter
+  chooses from ``results/bench/detectors_cpu.csv``), or none (``--crops``: every input is already a face
+  crop), or your own boxes (``--boxes``). In videos faces are tracked: each keeps an id, and faces are
+  detected on every ``--detect-every``-th frame. Overlapping boxes of one face are merged (non-maximum
+  suppression). With ``--align`` each face is rotated so that its eyes lie on a horizontal line before cropping.
 - preprocessing: the face box is cut from the gray image and resized to 48x48 uint8 with area
   interpolation, then scaled to float [0, 1], which is exactly the form of the FER2013 training images.
 - classifier: the committed run with a checkpoint that is best on validation (``--about`` describes
@@ -20,9 +22,9 @@ classified ``--batch-size`` images at a time, with a progress bar on stderr)::
      "error": null}
 
 and one line per processed frame of a video or camera (``"path": "webcam:N"``), with the frame index
-and its time in seconds::
+and its time in seconds; in videos each face also has an ``id`` that it keeps across frames::
 
-    {"path": "clip.mp4", "frame": 0, "time": 0.0, "faces": [...], "error": null}
+    {"path": "clip.mp4", "frame": 0, "time": 0.0, "faces": [{"box": ..., "id": 0, ...}], "error": null}
 
 ``--boxes FILE.jsonl`` classifies your own boxes instead of detecting: one line per image,
 ``{"path": "a.jpg", "boxes": [[x, y, w, h], ...]}``; its faces come back in that order, and a box outside
@@ -52,7 +54,7 @@ from fer_study.recognize.classifier import (
     OnnxClassifier,
     load_classifier,
 )
-from fer_study.recognize.detectors import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_SIZE
+from fer_study.recognize.detectors import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_SIZE, DETECTORS
 from fer_study.recognize.io import (
     VIDEO_SUFFIXES,
     InputError,
@@ -64,6 +66,7 @@ from fer_study.recognize.io import (
     video_frames,
 )
 from fer_study.recognize.pipeline import Face, Recognizer, annotate
+from fer_study.recognize.tracking import VIDEO_DETECT_EVERY, FaceTracker
 
 # Cameras and some containers report no frame rate; annotated videos then play at this one.
 DEFAULT_VIDEO_FPS = 25.0
@@ -76,24 +79,12 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="image files, video files (by suffix: " + " ".join(sorted(VIDEO_SUFFIXES))
                         + ") and folders (searched recursively)")
-    choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--model",
-                        help="a registered model with pretrained weights (default: the committed run with a "
-                        f"checkpoint that is best on validation, else {DEFAULT_MODEL})")
-    choice.add_argument("--run", action="append", default=[], metavar="RUN",
-                        help=f"a run name or folder with a {CHECKPOINT_NAME}; repeat to average several")
-    choice.add_argument("--ensemble", metavar="NAME",
-                        help=f"a named ensemble of runs with checkpoints (fer_study.ensemble's names, e.g. "
-                        f"'RMN-style'), or '{BEST_ENSEMBLE}': the best on validation")
+    choice = add_recognizer_arguments(parser)
     choice.add_argument("--onnx", type=Path, metavar="FILE",
                         help="an ONNX classifier written by `python -m fer_study export`, run by onnxruntime")
     parser.add_argument("--backend", choices=BACKENDS, default="pytorch",
                         help="run the classifier with PyTorch, or export it to ONNX in memory and run it with "
                         "onnxruntime")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
-                        help="where PyTorch runs the classifier and MTCNN (cuda: needs a GPU)")
-    parser.add_argument("--detector", choices=("haar", "mtcnn"), default=DEFAULT_DETECTOR,
-                        help="face detector (--crops skips detection)")
     parser.add_argument("--crops", action="store_true",
                         help="inputs are already face crops: classify each whole image, no detection")
     parser.add_argument("--boxes", type=Path, metavar="FILE.jsonl",
@@ -109,9 +100,35 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webcam", type=int, metavar="N", help="read camera N until it ends or Ctrl-C")
     parser.add_argument("--frame-step", type=positive_int, default=1, metavar="K",
                         help="process every K-th video frame")
+    parser.add_argument("--detect-every", type=positive_int, default=VIDEO_DETECT_EVERY, metavar="N",
+                        help="in videos, detect faces on every N-th processed frame and classify the last boxes "
+                        "in between (1: detect on every frame; faces keep their id either way)")
+    parser.add_argument("--smooth", type=smoothing_weight, default=0.0, metavar="W",
+                        help="in videos, average each face's scores over time: W of the previous average, 1-W "
+                        "of the current frame (0, the default: off)")
     parser.add_argument("--about", action="store_true",
                         help="print the default classifier's model card (training data and its terms, accuracy, "
                         "speed, known failure modes) and exit")
+
+
+def add_recognizer_arguments(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """The options that choose the recognizer's classifier, device and detector (``predict`` and ``serve``);
+    returns the group of mutually exclusive classifier choices, for a command to add its own."""
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--model",
+                        help="a registered model with pretrained weights (default: the committed run with a "
+                        f"checkpoint that is best on validation, else {DEFAULT_MODEL})")
+    choice.add_argument("--run", action="append", default=[], metavar="RUN",
+                        help=f"a run name or folder with a {CHECKPOINT_NAME}; repeat to average several")
+    choice.add_argument("--ensemble", metavar="NAME",
+                        help=f"a named ensemble of runs with checkpoints (fer_study.ensemble's names, e.g. "
+                        f"'RMN-style'), or '{BEST_ENSEMBLE}': the best on validation")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where PyTorch runs the classifier and MTCNN (cuda: needs a GPU)")
+    parser.add_argument("--detector", choices=[name for name in DETECTORS if name != "none"],
+                        default=DEFAULT_DETECTOR, help="face detector (the default is chosen in the book's "
+                        "recognition chapter from results/bench/detectors_cpu.csv)")
+    return choice
 
 
 def positive_int(text: str) -> int:
@@ -119,6 +136,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def smoothing_weight(text: str) -> float:
+    """An argparse type for ``--smooth``: a weight in [0, 1)."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a weight in [0, 1), got {text}")
     return value
 
 
@@ -157,7 +182,8 @@ def run_cli(args: argparse.Namespace) -> int:
     failures = 0
     with tqdm(total=len(sources), unit="input", file=sys.stderr, disable=len(sources) < 2) as progress:
         try:
-            for line in predict_sources(recognizer, sources, args.batch_size, args.frame_step, writer, progress):
+            for line in predict_sources(recognizer, sources, args.batch_size, args.frame_step, writer, progress,
+                                        args.detect_every, args.smooth):
                 print(json.dumps(line), flush=True)
                 failures += line["error"] is not None or any("error" in face for face in line["faces"] or ())
         except KeyboardInterrupt:  # the usual way to stop a camera
@@ -167,10 +193,11 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def predict_sources(recognizer: Recognizer, sources: Sequence[tuple[Source, list | None]], batch_size: int = 1,
                     frame_step: int = 1, writer: "AnnotationWriter | None" = None,
-                    progress: tqdm | None = None) -> Iterator[dict]:
+                    progress: tqdm | None = None, detect_every: int = 1, smoothing: float = 0.0) -> Iterator[dict]:
     """JSON-ready lines for each ``(source, boxes or None)``, in order: images are read and their faces
     located one by one, then classified ``batch_size`` images at a time; videos and cameras frame by
-    frame. ``progress`` advances by one per finished source."""
+    frame, their faces tracked (``fer_study.recognize.tracking``). ``progress`` advances by one per
+    finished source."""
     pending: list[tuple[Path, np.ndarray | None, list | None, str | None]] = []
     for source, boxes in sources:
         if isinstance(source, int) or is_video(source):
@@ -178,7 +205,7 @@ def predict_sources(recognizer: Recognizer, sources: Sequence[tuple[Source, list
             if boxes is not None:
                 yield {"path": str(source), "faces": None, "error": "--boxes applies to images, not videos"}
             else:
-                yield from _predict_video(recognizer, source, frame_step, writer)
+                yield from _predict_video(FaceTracker(recognizer, detect_every, smoothing), source, frame_step, writer)
             if progress is not None:
                 progress.update()
             continue
@@ -224,7 +251,7 @@ def _flush(recognizer: Recognizer, pending: list, writer: "AnnotationWriter | No
     pending.clear()
 
 
-def _predict_video(recognizer: Recognizer, source: Source, frame_step: int,
+def _predict_video(tracker: FaceTracker, source: Source, frame_step: int,
                    writer: "AnnotationWriter | None") -> Iterator[dict]:
     """One line per processed frame; an error line when the video cannot be read (after the frames read so far)."""
     label = f"webcam:{source}" if isinstance(source, int) else str(source)
@@ -234,7 +261,7 @@ def _predict_video(recognizer: Recognizer, source: Source, frame_step: int,
             # Annotated videos play at the speed of the original: processed frames per second.
             fps = (capture.get(cv2.CAP_PROP_FPS) or DEFAULT_VIDEO_FPS) / frame_step
             for index, seconds, frame in video_frames(capture, frame_step):
-                faces = recognizer.predict(frame)
+                faces = tracker.update(frame)
                 if writer:
                     writer.add_frame(source, frame, faces, fps)
                 yield {"path": label, "frame": index, "time": round(seconds, 3),

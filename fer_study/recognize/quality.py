@@ -1,57 +1,116 @@
-"""How well the recognizer's parts do on the data we have: detection recall on real faces placed in
-larger canvases, and classification accuracy on test faces made small or dark.
+"""How well the recognizer's parts do on the data we have: face detection in 640x480 scenes built from
+real faces and real face-free images, and classification accuracy on test faces made small or dark.
 
-Both use FER2013 faces: 48x48 gray crops of real web photos, already centred on one face each. What this
-can show: whether a detector finds such a face at a given size, and how the classifier's accuracy falls
-when a face is small in the photo or badly lit. What it cannot: faces in cluttered scenes or groups, false
-boxes on backgrounds, profile views (FER2013 has no pose labels), real sensor noise in low light.
+Both use FER2013 faces: 48x48 gray crops of real web photos, one face each. Scenes paste them, at a
+chosen size, on face-free images that matplotlib ships (a photo and terrain maps), alone or several at
+once as in a group photo. What this can show: whether a detector finds such a face at a given size among
+other faces and clutter, how many false or duplicate boxes it adds, and how the classifier's accuracy
+falls when a face is small or badly lit. What it cannot: colour (FER2013 is gray), a face's own
+surroundings (hair, neck, shoulders are cut off at the crop's edge), profile views (FER2013 has no pose
+labels), occlusion by other people, real sensor noise in low light.
 """
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
+import matplotlib
 import numpy as np
 import pandas as pd
-import torch
+from matplotlib.colors import LightSource
 from torchvision.ops import box_iou
 
-from fer_study.recognize.detectors import Detection
+from fer_study.recognize.detectors import Box, Detection, corners
 from fer_study.recognize.pipeline import face_patch
 
 # A detection is the placed face when it overlaps it by this IoU (the PASCAL VOC criterion).
 MATCH_IOU = 0.5
-CANVAS_GRAY = 127
+# Scenes for the detectors: a webcam's 640x480 frame; group photos of 2 to 8 faces of 48 to 200 pixels.
+SCENE_WIDTH, SCENE_HEIGHT = 640, 480
+GROUP_FACES = (2, 8)
+GROUP_FACE_SIZES = (48, 200)
 # Failure conditions: a face of this many pixels across in the photo, or intensities scaled by this factor.
 SMALL_FACE_SIZES = (24, 16, 12)
 LOW_LIGHT_FACTORS = (0.25, 0.1)
 
 
-def faces_on_canvases(faces: np.ndarray, face_size: int) -> tuple[list[np.ndarray], tuple[int, int, int, int]]:
-    """Each 48x48 face resized to ``face_size`` pixels (bilinear) and centred on a gray canvas three
-    times as wide, and the face's box ``(x, y, w, h)`` on it (the same for all)."""
-    canvases = []
-    for face in faces:
-        large = cv2.resize(face, (face_size, face_size), interpolation=cv2.INTER_LINEAR)
-        canvases.append(cv2.copyMakeBorder(large, *(face_size,) * 4, cv2.BORDER_CONSTANT, value=CANVAS_GRAY))
-    return canvases, (face_size, face_size, face_size, face_size)
+def backgrounds(width: int = SCENE_WIDTH, height: int = SCENE_HEIGHT) -> list[np.ndarray]:
+    """Face-free gray scenes of ``width`` x ``height`` from real images that matplotlib ships: a photo of a
+    gift bag, and a terrain elevation map as gray levels and as shaded relief; each also mirrored."""
+    data = Path(matplotlib.get_data_path()) / "sample_data"
+    photo = cv2.imread(str(data / "Minduka_Present_Blue_Pack.png"), cv2.IMREAD_GRAYSCALE)
+    elevation = np.load(data / "jacksboro_fault_dem.npz")["elevation"].astype(np.float64)
+    relief = LightSource(azdeg=315, altdeg=45).hillshade(elevation, vert_exag=0.05)
+    images = [photo, *(cv2.normalize(terrain, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+                       for terrain in (elevation, relief))]
+    scenes = [cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) for image in images]
+    return scenes + [scene[:, ::-1].copy() for scene in scenes]
 
 
-def detection_recall(detector, images: Sequence[np.ndarray], boxes: Sequence[tuple[int, int, int, int]],
-                     ) -> dict[str, float]:
-    """Over gray images with one known face box each: the share where the detector reports a box
-    matching it (IoU >= ``MATCH_IOU``) and the mean number of other boxes per image."""
-    found = extra = 0
-    for gray, (x, y, w, h) in zip(images, boxes, strict=True):
+def place_faces(background: np.ndarray, faces: Sequence[np.ndarray], sizes: Sequence[int],
+                rng: np.random.Generator, attempts: int = 100) -> tuple[np.ndarray, list[Box]]:
+    """A copy of the gray ``background`` with each 48x48 face resized to its size (bilinear) and pasted at a
+    random place where it overlaps no other face (faces that find no such place in ``attempts`` tries are
+    left out), and the boxes of the placed faces."""
+    scene = background.copy()
+    height, width = scene.shape
+    boxes: list[Box] = []
+    for face, size in zip(faces, map(int, sizes), strict=True):
+        for _ in range(attempts):
+            x, y = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+            if all(x + size <= bx or bx + bw <= x or y + size <= by or by + bh <= y for bx, by, bw, bh in boxes):
+                scene[y : y + size, x : x + size] = cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR)
+                boxes.append((x, y, size, size))
+                break
+    return scene, boxes
+
+
+def single_face_scenes(faces: np.ndarray, face_size: int, seed: int = 0) -> tuple[list[np.ndarray], list[list[Box]]]:
+    """Each face, ``face_size`` pixels across, at a random place on one of the ``backgrounds`` in turn."""
+    rng = np.random.default_rng(seed)
+    scenes = backgrounds()
+    placed = [place_faces(scenes[index % len(scenes)], [face], [face_size], rng) for index, face in enumerate(faces)]
+    return [scene for scene, _ in placed], [boxes for _, boxes in placed]
+
+
+def group_scenes(faces: np.ndarray, scenes: int, faces_per_scene: tuple[int, int] = GROUP_FACES,
+                 face_sizes: tuple[int, int] = GROUP_FACE_SIZES, seed: int = 0,
+                 ) -> tuple[list[np.ndarray], list[list[Box]]]:
+    """``scenes`` group photos: each a background with a random number of faces in ``faces_per_scene``
+    (inclusive), drawn from ``faces``, each of a random size in ``face_sizes`` pixels (inclusive)."""
+    rng = np.random.default_rng(seed)
+    backgrounds_ = backgrounds()
+    frames, boxes = [], []
+    for index in range(scenes):
+        count = int(rng.integers(faces_per_scene[0], faces_per_scene[1] + 1))
+        chosen = faces[rng.choice(len(faces), count, replace=False)]
+        sizes = rng.integers(face_sizes[0], face_sizes[1] + 1, count)
+        frame, placed = place_faces(backgrounds_[index % len(backgrounds_)], chosen, sizes, rng)
+        frames.append(frame)
+        boxes.append(placed)
+    return frames, boxes
+
+
+def detection_scores(detector, scenes: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> dict[str, float]:
+    """Over gray scenes with known face boxes: recall (the share of faces some box matches with an IoU of
+    at least ``MATCH_IOU``), the share of scenes whose face count the detector gets right, and per scene
+    the false boxes (matching no face) and duplicate boxes (a second box on an already matched face)."""
+    faces = found = right_count = false = duplicates = 0
+    for gray, truth in zip(scenes, boxes, strict=True):
         detections = detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), gray)
+        right_count += len(detections) == len(truth)
+        faces += len(truth)
         if not detections:
             continue
-        corners = torch.tensor([(dx, dy, dx + dw, dy + dh) for dx, dy, dw, dh in (d.box for d in detections)],
-                               dtype=torch.float32)
-        matches = int((box_iou(corners, torch.tensor([[x, y, x + w, y + h]], dtype=torch.float32)) >= MATCH_IOU)
-                      .sum())
-        found += matches > 0
-        extra += len(detections) - min(matches, 1)
-    return {"recall": found / len(images), "extra_boxes_per_image": extra / len(images)}
+        if not truth:
+            false += len(detections)
+            continue
+        matches = box_iou(corners([d.box for d in detections]), corners(truth)) >= MATCH_IOU
+        found += int(matches.any(dim=0).sum())
+        false += int((~matches.any(dim=1)).sum())
+        duplicates += int((matches.sum(dim=0) - 1).clamp(min=0).sum())
+    return {"recall": found / faces if faces else float("nan"), "right face count": right_count / len(scenes),
+            "false boxes per scene": false / len(scenes), "duplicate boxes per scene": duplicates / len(scenes)}
 
 
 def small_face(faces: np.ndarray, size: int) -> np.ndarray:
