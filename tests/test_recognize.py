@@ -130,7 +130,8 @@ def test_api_finds_the_face_in_a_path_a_bgr_array_and_a_gray_array(recognizer):
     bgr = cv2.imread(str(sample_photo_path()))
     assert recognizer.predict(bgr) == from_path
     gray_faces = recognizer.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
-    assert len(gray_faces) == 1 and gray_faces[0].box == from_path[0].box
+    # Colour detectors see a gray photo a little differently: the same face, a box a few pixels off.
+    assert len(gray_faces) == 1 and iou(gray_faces[0].box, from_path[0].box) > 0.9
     (face,) = from_path
     (row,) = recognize.faces_table(from_path).to_dict("records")
     assert row == {"box": list(face.box), "emotion": face.emotion, **face.scores}
@@ -345,7 +346,7 @@ def test_one_box_per_face_where_the_detector_reports_the_face_twice(real_data_di
     assert len(overlapping) == 2 and all(iou(found.box, face_box) > 0.3 for found in overlapping)
     (kept,) = haar.detect(None, canvas)
     assert kept == overlapping[int(np.argmax(scores))]
-    (face,) = recognize.Recognizer().predict(canvas)
+    (face,) = recognize.Recognizer(detector="haar").predict(canvas)
     assert face.box == kept.box
 
 

@@ -54,7 +54,7 @@ from fer_study.recognize.classifier import (
     OnnxClassifier,
     load_classifier,
 )
-from fer_study.recognize.detectors import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_SIZE, DETECTORS
+from fer_study.recognize.detectors import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_SIZE, DETECTORS, FALLBACK_DETECTOR
 from fer_study.recognize.io import (
     VIDEO_SUFFIXES,
     InputError,
@@ -126,8 +126,8 @@ def add_recognizer_arguments(parser: argparse.ArgumentParser) -> argparse._Mutua
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where PyTorch runs the classifier and MTCNN (cuda: needs a GPU)")
     parser.add_argument("--detector", choices=[name for name in DETECTORS if name != "none"],
-                        default=DEFAULT_DETECTOR, help="face detector (the default is chosen in the book's "
-                        "recognition chapter from results/bench/detectors_cpu.csv)")
+                        help=f"face detector (default: {DEFAULT_DETECTOR}, chosen in the book's recognition chapter "
+                        f"from results/bench/detectors_cpu.csv; {FALLBACK_DETECTOR} where its wheel is missing)")
     return choice
 
 

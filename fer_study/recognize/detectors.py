@@ -33,7 +33,10 @@ from torchvision.ops import nms
 from tqdm import TqdmWarning
 
 DETECTORS = ("haar", "mtcnn", "blazeface", "blazeface-short", "centerface", "none")
-DEFAULT_DETECTOR = "haar"
+# The rule's choice on results/bench/detectors_cpu.csv (a test checks it); Haar, which needs nothing beyond
+# OpenCV, stands in where the default's wheel is not installed.
+DEFAULT_DETECTOR = "centerface"
+FALLBACK_DETECTOR = "haar"
 REAL_TIME_FPS = 30
 # CenterFace's input width: at a 640x480 frame's full width it takes ~4x the CPU time of 320 pixels.
 CENTERFACE_INPUT_WIDTH = 320
@@ -325,18 +328,31 @@ class WholeImageDetector:
         return [Detection((0, 0, gray.shape[1], gray.shape[0]))]
 
 
-def make_detector(name: str = DEFAULT_DETECTOR, align: bool = False, min_face_size: int = DEFAULT_MIN_FACE_SIZE,
+def make_detector(name: str | None = None, align: bool = False, min_face_size: int = DEFAULT_MIN_FACE_SIZE,
                   device: str | torch.device = "cpu"):
-    if name == "haar":
-        return HaarDetector(min_face_size=min_face_size, find_eyes=align)
-    if name == "mtcnn":
-        return MtcnnDetector(min_face_size=min_face_size, device=device)
-    if name in ("blazeface", "blazeface-short"):
-        return BlazeFaceDetector("short" if name == "blazeface-short" else "full", min_face_size=min_face_size)
-    if name == "centerface":
-        return CenterFaceDetector(min_face_size=min_face_size, input_width=CENTERFACE_INPUT_WIDTH)
-    if name == "none":
-        return WholeImageDetector()
+    """The detector called ``name``; ``None``: ``DEFAULT_DETECTOR``, or ``FALLBACK_DETECTOR`` with a warning
+    where the default's wheel is not installed. A named detector whose wheel is missing is an ImportError
+    that says which package to install."""
+    if name is None:
+        try:
+            return make_detector(DEFAULT_DETECTOR, align, min_face_size, device)
+        except ImportError as error:
+            warnings.warn(f"{error}; using the {FALLBACK_DETECTOR} detector instead", stacklevel=2)
+            return make_detector(FALLBACK_DETECTOR, align, min_face_size, device)
+    try:
+        if name == "haar":
+            return HaarDetector(min_face_size=min_face_size, find_eyes=align)
+        if name == "mtcnn":
+            return MtcnnDetector(min_face_size=min_face_size, device=device)
+        if name in ("blazeface", "blazeface-short"):
+            return BlazeFaceDetector("short" if name == "blazeface-short" else "full", min_face_size=min_face_size)
+        if name == "centerface":
+            return CenterFaceDetector(min_face_size=min_face_size, input_width=CENTERFACE_INPUT_WIDTH)
+        if name == "none":
+            return WholeImageDetector()
+    except ImportError as error:
+        raise ImportError(f"the {name} detector needs the {error.name} package, which is not installed (make venv "
+                          "installs it: requirements.txt, requirements-nodeps.txt)", name=error.name) from error
     raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
 
 

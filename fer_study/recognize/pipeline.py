@@ -17,7 +17,6 @@ import pandas as pd
 from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.recognize.classifier import EmotionClassifier, OnnxClassifier, load_classifier
 from fer_study.recognize.detectors import (
-    DEFAULT_DETECTOR,
     DEFAULT_MIN_FACE_SIZE,
     Box,
     Detection,
@@ -53,14 +52,15 @@ class Face:
 
 
 class Recognizer:
-    """Detector + training preprocessing + classifier: ``predict(image) -> list[Face]``.
+    """Detector + training preprocessing + classifier: ``predict(image) -> list[Face]``. ``detector``: a name
+    of ``detectors.DETECTORS``, or ``None`` for the default (``detectors.make_detector``).
 
     >>> from fer_study import Recognizer
     >>> faces = Recognizer().predict("photo.jpg")  # doctest: +SKIP
     """
 
     def __init__(self, classifier: EmotionClassifier | OnnxClassifier | None = None,
-                 detector: str = DEFAULT_DETECTOR, align: bool = False,
+                 detector: str | None = None, align: bool = False,
                  min_face_size: int = DEFAULT_MIN_FACE_SIZE, device: str = "cpu", backend: str = "pytorch") -> None:
         self.classifier = classifier or load_classifier(device=device, backend=backend)
         self.detector = make_detector(detector, align=align, min_face_size=min_face_size, device=device)

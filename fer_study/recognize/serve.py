@@ -80,7 +80,8 @@ def run_cli(args: argparse.Namespace) -> int:
     except (ValueError, KeyError, FileNotFoundError) as error:
         print(f"cannot load the classifier: {error}", file=sys.stderr)
         return 2
-    print(f"classifier: {recognizer.classifier.name}; detector: {args.detector}", file=sys.stderr)
+    print(f"classifier: {recognizer.classifier.name}; detector: {type(recognizer.detector).__name__}",
+          file=sys.stderr)
     uvicorn.run(create_app(recognizer), host=args.host, port=args.port, ws_max_size=MAX_UPLOAD_BYTES)
     return 0
 
