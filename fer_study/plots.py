@@ -137,6 +137,28 @@ def plot_face_grid(images: np.ndarray, labels: np.ndarray, per_row: int = 8, tit
     return figure
 
 
+def plot_detections(scene: np.ndarray, faces: Sequence[tuple[int, int, int, int]],
+                    found: dict[str, Sequence], per_row: int = 3) -> Figure:
+    """A gray scene once per detector, its placed faces outlined in white and each detector's boxes
+    (``Detection`` objects) in orange, titled with the faces it found out of those placed."""
+    rows = -(-len(found) // per_row)
+    figure, grid = _grid(rows, per_row, height=2.6 * rows + 0.3, width=FIGURE_WIDTH)
+    colour = sns.color_palette(HOUSE_STYLE["palette"])[1]
+    for axes, item in itertools.zip_longest(grid.flat, found.items()):
+        axes.axis("off")
+        if item is None:
+            continue
+        name, detections = item
+        axes.imshow(scene, cmap="gray", vmin=0, vmax=255)
+        for x, y, w, h in faces:
+            axes.add_patch(plt.Rectangle((x, y), w, h, fill=False, edgecolor="white", linewidth=1, linestyle="--"))
+        for detection in detections:
+            x, y, w, h = detection.box
+            axes.add_patch(plt.Rectangle((x, y), w, h, fill=False, edgecolor=colour, linewidth=2))
+        axes.set_title(f"{name}: {len(detections)} boxes for {len(faces)} faces", fontsize="small")
+    return figure
+
+
 def plot_reliability(curves: dict[str, tuple[pd.DataFrame, pd.DataFrame]], title: str | None = None) -> Figure:
     """Reliability diagrams, one panel per model: accuracy against mean confidence per confidence bin
     (``diagnostics.reliability``), before (dots) and after temperature scaling (crosses); the diagonal is

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_recognize import EYE_DISTANCE, EYES, iou
 
-from fer_study import recognize
+from fer_study import detector_tables, recognize
 from fer_study.bench import detect
 from fer_study.bench.predict import benchmark_frame, sample_photo_path
 from fer_study.recognize import detectors, quality
@@ -180,3 +180,18 @@ def test_the_default_falls_back_to_haar_where_its_wheel_is_missing(monkeypatch):
         assert isinstance(detectors.make_detector(), detectors.HaarDetector)
     with pytest.raises(ImportError, match=f"the {detectors.DEFAULT_DETECTOR} detector needs the"):
         detectors.make_detector(detectors.DEFAULT_DETECTOR)
+
+
+def test_the_chapter_states_the_rules_pick_and_what_it_traded_away():
+    table = pd.DataFrame({"detector": ["mtcnn", "haar"], "recall, 64 px": [0.8, 0.2], detect.RULE_RECALL: [0.9, 0.5],
+                          "group right face count": [0.6, 0.1], "group false boxes per scene": [0.1, 0.05],
+                          "group duplicate boxes per scene": [0.0, 0.0], "detection CPU ms": [70.0, 20.0],
+                          detect.PHOTO_FPS: [12.0, 30.0], detect.VIDEO_FPS: [25.0, 50.0]})
+    text = detector_tables.detector_decision("commit abc; host vm; command: python -m fer_study.bench detect", table)
+    assert "The rule picks **Haar cascade (OpenCV)** (`--detector haar`): 50.0% of the faces" in text
+    assert "**MTCNN (facenet-pytorch)** (`--detector mtcnn`) finds more (90.0% of group-scene faces) but its video " \
+           "pipeline reaches 25.0 frames/s" in text
+    assert "by `python -m fer_study.bench detect`" in text
+    shown = detector_tables.detector_table(table)
+    assert list(shown.columns) == ["Measure", "MTCNN (facenet-pytorch)", "Haar cascade (OpenCV)"]
+    assert shown.set_index("Measure").loc["Group scenes: recall (%)"].tolist() == [90.0, 50.0]

@@ -32,7 +32,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("analysis", {"ensemble", "distillation", "claims", "experiments", "leaderboard", "diagnostics"}),
     ("applications", {"recognize", "sweep", "generate"}),
     ("measurement", {"bench"}),
-    ("presentation", {"report", "presentation", "findings", "ensemble_tables", "variant_tables", "plots", "book"}),
+    ("presentation", {"report", "presentation", "findings", "ensemble_tables", "variant_tables", "detector_tables",
+                      "plots", "book"}),
     ("entry points", {"__init__", "__main__"}),
 ]
 LAYER_OF = {unit: index for index, (_, units) in enumerate(LAYERS) for unit in units}

@@ -60,7 +60,7 @@ class ModelCard:
         for heading, text, table in self.sections:
             parts += [f"\n## {heading}\n", text]
             if table is not None:
-                parts.append("\n" + table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+                parts.append("\n" + table.to_string(index=False, float_format=lambda value: f"{value:.1f}"))
         return "\n".join(parts)
 
 
@@ -110,13 +110,14 @@ def _accuracy_text(metrics: dict) -> str:
 
 
 def per_class_table(metrics: dict) -> pd.DataFrame | None:
-    """Recall, precision, F1 and support per class from ``metrics.json``'s ``test_per_class``."""
+    """Recall, precision and F1 (percent) and the number of faces per class from ``metrics.json``'s
+    ``test_per_class``."""
     per_class = metrics.get("test_per_class")
     if not per_class:
         return None
-    return pd.DataFrame([{"class": name, **{key: per_class[name][key] for key in ("recall", "precision", "f1",
-                                                                                  "support")}}
-                         for name in CLASS_NAMES])
+    return pd.DataFrame([{"class": name, "recall (%)": 100 * per_class[name]["recall"],
+                          "precision (%)": 100 * per_class[name]["precision"], "F1 (%)": 100 * per_class[name]["f1"],
+                          "faces": per_class[name]["support"]} for name in CLASS_NAMES])
 
 
 def speed_text(bench_dir: Path = BENCH_DIR) -> str:
@@ -126,13 +127,13 @@ def speed_text(bench_dir: Path = BENCH_DIR) -> str:
         return (f"Unmeasured: no output of `python -m fer_study.bench predict` is committed under "
                 f"{bench_dir.relative_to(paths.REPO_ROOT) if bench_dir.is_relative_to(paths.REPO_ROOT) else bench_dir}"
                 f" ({BENCH_PATTERN}).")
-    return "\n\n".join(f"From {path.name}:\n\n```\n{path.read_text().rstrip()}\n```" for path in outputs)
+    return "\n\n".join(f"From {path.name}:\n\n```text\n{path.read_text().rstrip()}\n```" for path in outputs)
 
 
 def _failure_section(run: str, dataset: str, faces: int | None, seed: int) -> tuple[str, pd.DataFrame | None]:
     note = (f"Faces under {DEFAULT_MIN_FACE_SIZE} pixels across are not searched for by default "
-            "(`--min-face-size`). Profile faces: not measurable here (FER2013 has no pose labels); the default Haar "
-            "detector is a frontal-face cascade (detection recall per detector is in the book's recognition chapter).")
+            "(`--min-face-size`). Profile faces: not measurable here (FER2013 has no pose labels); detection recall "
+            "per detector and face size is in the book's recognition chapter.")
     try:
         test = load_dataset(dataset).subset("test")
     except (FileNotFoundError, OSError, ValueError) as error:
@@ -141,6 +142,8 @@ def _failure_section(run: str, dataset: str, faces: int | None, seed: int) -> tu
     print(f"measuring failure modes on {len(chosen)} PrivateTest faces ...", file=sys.stderr)
     classifier = load_classifier(DEFAULT_MODEL) if run == FALLBACK_RUN else load_classifier(runs=[run])
     table = failure_modes(classifier, test.images[chosen], test.labels[chosen])
+    table["accuracy"] *= 100
+    table = table.rename(columns={"accuracy": "accuracy (%)"})
     text = (f"Accuracy on {len(chosen)} {'random ' if faces else ''}PrivateTest faces as they are, as the "
             "recognizer sees a face that is small in the photo (shrunk to a few pixels across, then resized "
             "to 48x48 like any detected face), and darkened (intensities scaled down and rounded to 8 bits, "

@@ -20,6 +20,8 @@ import contextlib
 import importlib.util
 import io
 import math
+import os
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +35,10 @@ from torchvision.ops import nms
 from tqdm import TqdmWarning
 
 DETECTORS = ("haar", "mtcnn", "blazeface", "blazeface-short", "centerface", "none")
+# What each detector is, for readers of tables.
+DETECTOR_TITLES = {"haar": "Haar cascade (OpenCV)", "mtcnn": "MTCNN (facenet-pytorch)",
+                   "blazeface": "BlazeFace, full range", "blazeface-short": "BlazeFace, short range",
+                   "centerface": "CenterFace (320 px input)", "none": "none (whole image)"}
 # The rule's choice on results/bench/detectors_cpu.csv (a test checks it); Haar, which needs nothing beyond
 # OpenCV, stands in where the default's wheel is not installed.
 DEFAULT_DETECTOR = "centerface"
@@ -222,7 +228,8 @@ class BlazeFaceDetector:
         self.min_face_size = min_face_size
         self.interpreter = Interpreter(model_path=str(mediapipe_file("modules", "face_detection",
                                                                      self.model.file_name)), num_threads=1)
-        self.interpreter.allocate_tensors()
+        with native_stderr_silenced():  # LiteRT announces its XNNPACK delegate on the process's stderr
+            self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         # Outputs: per anchor 16 regressors (box centre and size, six key points) and one score logit.
         regressors, scores = sorted(self.interpreter.get_output_details(), key=lambda output: -output["shape"][-1])
@@ -258,6 +265,21 @@ class BlazeFaceDetector:
                                         tuple(sorted(eyes))))
             kept_scores.append(float(scores[index]))
         return suppress_overlaps(detections, kept_scores)
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Discard what native code writes to file descriptor 2 meanwhile (Python's ``sys.stderr`` redirection
+    does not reach it); the descriptor is restored afterwards."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def blazeface_anchors(model: BlazeFaceModel) -> np.ndarray:
