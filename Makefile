@@ -28,12 +28,13 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
 		|| echo "chromium could not be installed: the browser check of the book will be skipped"
 
-# Lint, then everything, the slow model tests included (~4-8 min on 2 idle cores with the real data).
+# Lint, then everything, the slow model tests included, on two workers.
 # PYTEST_ARGS: extra pytest options (CI: --durations=20).
 PYTEST_ARGS ?=
+# Two workers (pytest-xdist), one per core; the tests sharing the smoke book run on one worker (xdist_group).
 test: venv browser
 	$(VENV)/bin/ruff check fer_study tests
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow"
