@@ -168,7 +168,7 @@ def test_live_page_draws_the_face_and_emotion_of_a_fake_camera_offline(server, t
             page.wait_for_function(
                 "pattern => new RegExp(pattern).test(document.querySelector('#emotions li')?.textContent ?? '') "
                 "&& parseFloat(document.getElementById('fps').textContent) > 0",
-                arg=rf"^({'|'.join(CLASS_NAMES)}) [01]\.\d\d$", timeout=ANSWER_SECONDS * 1000)
+                arg=rf"^face \d+: ({'|'.join(CLASS_NAMES)}) [01]\.\d\d$", timeout=ANSWER_SECONDS * 1000)
             page.screenshot(path=tmp_path / "live.png")
             (face,) = answers[-1]["faces"]
             x, y, w, h = face["box"]
@@ -181,7 +181,7 @@ def test_live_page_draws_the_face_and_emotion_of_a_fake_camera_offline(server, t
             listed, rate = page.inner_text("#emotions"), float(page.inner_text("#fps"))
         finally:
             browser.close()
-    labels = {f"{found['emotion']} {found['scores'][found['emotion']]:.2f}" for answer in answers
+    labels = {f"face {found['id']}: {found['emotion']} {found['scores'][found['emotion']]:.2f}" for answer in answers
               for found in answer["faces"]}
     assert listed in labels and rate > 0 and (tmp_path / "live.png").stat().st_size > 0
     # The box was found in a frame of the photo downscaled to the overlay's width: it must be her face, and be

@@ -90,7 +90,8 @@ function draw(faces) {
 function list(faces) {
   const items = faces.filter((face) => !face.error).map((face) => {
     const item = document.createElement("li");
-    item.textContent = `${face.emotion} ${face.scores[face.emotion].toFixed(2)}`;
+    // Each face keeps its id while it stays in view (the server tracks the frames as one video).
+    item.textContent = `face ${face.id}: ${face.emotion} ${face.scores[face.emotion].toFixed(2)}`;
     return item;
   });
   if (items.length === 0) {
