@@ -31,10 +31,10 @@ browser:
 # Lint, then everything, the slow model tests included, on two workers.
 # PYTEST_ARGS: extra pytest options (CI: --durations=20).
 PYTEST_ARGS ?=
-# Two workers (pytest-xdist), one per core; the tests sharing the smoke book run on one worker (xdist_group).
+# Two workers (pytest-xdist), one per core; the tests sharing the smoke book run on one worker (tests/conftest.py).
 test: venv browser
 	$(VENV)/bin/ruff check fer_study tests
-	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow"

@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated cache/data folders and the real-data location."""
+"""Shared fixtures: isolated cache/data folders and the real-data location; under pytest-xdist (``make test
+-n 2``), the scheduling that keeps the smoke book's tests on one worker."""
 
 import os
 from pathlib import Path
@@ -26,3 +27,21 @@ def real_data_dir() -> Path:
         pytest.skip(f"real FER2013 archive not found in FER_DATA={folder} "
                     f"(FER_DATA is {'set' if 'FER_DATA' in os.environ else 'unset'})")
     return folder
+
+
+# The chapters execute once into one session smoke book (tests/test_notebooks.py) that the browser check
+# (tests/test_notebooks_browser.py) also reads: those tests must share a worker, or each worker builds the
+# book again. (xdist's own ``--dist loadgroup`` does not group under pytest 9: its node-id suffix is lost.)
+SMOKE_BOOK_TESTS = ("tests/test_notebooks.py::", "tests/test_notebooks_browser.py::")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SmokeBookTogether(LoadScopeScheduling):
+        """The smoke book's tests as one unit of work; every other test a unit of its own (as ``--dist load``)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return "smoke book" if nodeid.startswith(SMOKE_BOOK_TESTS) else nodeid
+
+    return SmokeBookTogether(config, log)

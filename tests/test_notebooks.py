@@ -14,10 +14,6 @@ from fer_study import book, paths
 from fer_study.book import TIERS, list_notebooks, load_parameters
 
 NOTEBOOKS = list_notebooks()
-# The chapters execute once into one smoke book, which the browser check reads too: under pytest-xdist
-# (make test) every test of both modules runs on the same worker, so the session fixture is built once.
-SMOKE_BOOK_GROUP = "smoke_book"
-pytestmark = pytest.mark.xdist_group(SMOKE_BOOK_GROUP)
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)

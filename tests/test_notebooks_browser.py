@@ -11,18 +11,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_notebooks import (  # noqa: F401  (the session's smoke book)
-    NOTEBOOKS,
-    SMOKE_BOOK_GROUP,
-    build_smoke_book,
-    smoke_book,
-)
+from test_notebooks import NOTEBOOKS, build_smoke_book, smoke_book  # noqa: F401  (the session's smoke book)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHECK_SCRIPT = f"<script>{Path(__file__).with_name('book_check.js').read_text()}</script>"
 RESULT = re.compile(r'data-book-check="([^"]*)"')
 
-pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group(SMOKE_BOOK_GROUP),
+pytestmark = [pytest.mark.notebook,
               pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed and could not be "
                                  "(`make test` runs `apt-get install -y chromium` where it can): browser check "
                                  "skipped")]
