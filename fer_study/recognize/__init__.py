@@ -1,12 +1,13 @@
 """Recognise facial emotions in photos, videos and camera streams, from the command line
-(``python -m fer_study predict``, ``python -m fer_study export``) or from Python::
+(``python -m fer_study predict``, ``serve``, ``export``) or from Python::
 
     from fer_study import Recognizer
     faces = Recognizer().predict("photo.jpg")  # list of Face(box, emotion, scores)
 
 Modules, bottom to top: ``io`` (reading images, videos, folders and box files), ``detectors`` (face
-boxes), ``classifier`` (weights, device and backend), ``pipeline`` (the ``Recognizer``), ``quality``
-(detection recall and failure modes measured on FER2013 faces), ``card`` (the model card), ``cli``,
+boxes), ``classifier`` (weights, device and backend), ``pipeline`` (the ``Recognizer``), ``tracking``
+(faces followed across video frames), ``quality`` (detection scores and failure modes measured on FER2013
+faces), ``card`` (the model card), ``cli``,
 ``export`` and ``serve`` (the commands; ``serve``: an HTTP API and a live webcam page). The names below are
 the public interface.
 """
@@ -27,6 +28,8 @@ from fer_study.recognize.classifier import (
 )
 from fer_study.recognize.detectors import (
     DEFAULT_DETECTOR,
+    BlazeFaceDetector,
+    CenterFaceDetector,
     Detection,
     HaarDetector,
     MtcnnDetector,
@@ -36,10 +39,12 @@ from fer_study.recognize.detectors import (
 )
 from fer_study.recognize.io import InputError, as_bgr, read_image
 from fer_study.recognize.pipeline import Face, Recognizer, annotate, face_patch, faces_table
+from fer_study.recognize.tracking import FaceTracker
 
 __all__ = [
-    "BEST_ENSEMBLE_ROW", "BEST_RUN_ROW", "CHECKPOINT_NAME", "DEFAULT_DETECTOR", "DEFAULT_MODEL", "Detection",
-    "EmotionClassifier", "Face", "HaarDetector", "InputError", "MtcnnDetector", "OnnxClassifier", "Recognizer",
+    "BEST_ENSEMBLE_ROW", "BEST_RUN_ROW", "BlazeFaceDetector", "CHECKPOINT_NAME", "CenterFaceDetector",
+    "DEFAULT_DETECTOR", "DEFAULT_MODEL", "Detection", "EmotionClassifier", "Face", "FaceTracker", "HaarDetector",
+    "InputError", "MtcnnDetector", "OnnxClassifier", "Recognizer",
     "WholeImageDetector", "annotate", "as_bgr", "best_checkpointed_runs", "default_run", "ensemble_members",
     "export_onnx", "face_patch", "faces_table", "load_cascade", "load_classifier", "make_detector",
     "model_from_run", "read_image",
