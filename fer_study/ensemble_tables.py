@@ -68,7 +68,7 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
             "test_acc_pct": 100 * result.test["accuracy"],
             "test_acc_low": 100 * result.accuracy_interval[0],
             "test_acc_high": 100 * result.accuracy_interval[1],
-            "macro_f1": result.test["macro_f1"],
+            "macro_f1_pct": 100 * result.test["macro_f1"],
             "best_member": result.best_member,
             "best_member_test_acc_pct": 100 * result.best_member_test_accuracy,
             "gain_pp": 100 * result.gain,
@@ -81,7 +81,7 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
             row["cpu_ms_per_image"] = cost.loc[names, "cpu_ms_per_image"].sum(min_count=len(names))
         rows.append(row)
     columns = ["group", "ensemble", "combiner", "tta", "n_members", "members", "weights", "val_acc_pct",
-               "test_acc_pct", "test_acc_low", "test_acc_high", "macro_f1", "best_member",
+               "test_acc_pct", "test_acc_low", "test_acc_high", "macro_f1_pct", "best_member",
                "best_member_test_acc_pct", "gain_pp", "gain_low", "gain_high",
                *(f"recall_{name}" for name in CLASS_NAMES)]
     if cost is not None:

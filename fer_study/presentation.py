@@ -42,7 +42,7 @@ READABLE_NAMES = {
     "extra_data": "Extra data", "verdict": "Verdict", "note": "Notes", "group": "Evaluated on",
     "combiner": "Combiner", "n_members": "Members", "members": "Member runs", "val_acc_pct": "Validation (%)",
     "test_acc_pct": "Test (%)", "test_acc_low": "Test low (%)", "test_acc_high": "Test high (%)",
-    "test_acc_tta_pct": "Test, TTA (%)", "macro_f1": "Macro F1", "best_member": "Best member",
+    "test_acc_tta_pct": "Test, TTA (%)", "macro_f1_pct": "Macro-F1 (%)", "best_member": "Best member",
     "best_member_test_acc_pct": "Best member test (%)", "gain_pp": "Gain (points)",
     "gain_low": "Gain low (points)", "gain_high": "Gain high (points)", "train_minutes": "Training (min)",
     "params": "Parameters", "cpu_ms_per_image": "CPU ms / image", "selected_epoch": "Selected epoch",

@@ -51,7 +51,7 @@ SECTION_COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", 
                               "n_runs", "tier", "claim_tta", "run_tta", "verdict", "note"]
 RUN_COLUMNS = ["run", "status", "model", "role", "tier", "device", "precision", "dataset", "label_mode",
                "class_weights", "train_splits", "parent", "epochs", "selected_epoch", "val_acc_pct", "test_acc_pct",
-               "test_acc_tta_pct", "tta", "macro_f1", "train_minutes"]
+               "test_acc_tta_pct", "tta", "macro_f1_pct", "train_minutes"]
 
 
 def paper_claims(claim_prefixes: tuple[str, ...], claims: ClaimSet | None = None) -> pd.DataFrame:
@@ -180,7 +180,8 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
             "test_acc_pct": 100 * accuracy(run, "test"),
             "test_acc_tta_pct": (100 * accuracy(run, "test", tta=True) if has_tta(run)
                                  else np.nan),
-            "tta": metrics.get("tta"), "macro_f1": metrics.get("macro_f1"),
+            "tta": metrics.get("tta"),
+            "macro_f1_pct": 100 * metrics["macro_f1"] if metrics.get("macro_f1") is not None else np.nan,
             "train_minutes": metrics.get("train_seconds", np.nan) / 60,
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
