@@ -86,6 +86,13 @@ def corners(boxes: Sequence[Box]) -> torch.Tensor:
     return torch.tensor([(x, y, x + w, y + h) for x, y, w, h in boxes], dtype=torch.float32)
 
 
+def square_box(x1: float, y1: float, x2: float, y2: float) -> Box:
+    """The square box ``(x, y, side, side)`` in whole pixels with the corners' centre and their larger side:
+    the classifier's patches are square, as FER2013's faces are."""
+    side = max(x2 - x1, y2 - y1)
+    return tuple(round(value) for value in ((x1 + x2 - side) / 2, (y1 + y2 - side) / 2, side, side))
+
+
 def suppress_overlaps(detections: Sequence[Detection], scores: Sequence[float],
                       iou_threshold: float = OVERLAP_IOU) -> list[Detection]:
     """Non-maximum suppression: of boxes overlapping by more than ``iou_threshold``, the highest-scoring
@@ -183,9 +190,7 @@ class MtcnnDetector:
         detections = []
         for (x1, y1, x2, y2), points in zip(boxes, landmarks, strict=True):
             left_eye, right_eye = sorted(tuple(map(float, point)) for point in points[:2])
-            side = max(x2 - x1, y2 - y1)
-            x, y = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
-            detections.append(Detection(tuple(round(v) for v in (x, y, side, side)), (left_eye, right_eye)))
+            detections.append(Detection(square_box(x1, y1, x2, y2), (left_eye, right_eye)))
         return suppress_overlaps(detections, [float(p) for p in probabilities])
 
 
@@ -333,12 +338,10 @@ class CenterFaceDetector:
         boxes, landmarks = self.centerface(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), threshold=self.threshold)
         detections, scores = [], []
         for (x1, y1, x2, y2, score), points in zip(boxes, landmarks, strict=True):
-            side = max(x2 - x1, y2 - y1)
-            if side < self.min_face_size:
+            if max(x2 - x1, y2 - y1) < self.min_face_size:
                 continue
-            x, y = (x1 + x2 - side) / 2, (y1 + y2 - side) / 2
             eyes = sorted((float(points[2 * k]), float(points[2 * k + 1])) for k in (0, 1))
-            detections.append(Detection(tuple(round(v) for v in (x, y, side, side)), tuple(eyes)))
+            detections.append(Detection(square_box(x1, y1, x2, y2), tuple(eyes)))
             scores.append(float(score))
         return suppress_overlaps(detections, scores)
 
