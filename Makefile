@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Raw data: FER_DATA if set, else ../shared/data when it exists, else data/raw (see fer_study/paths.py).
+# Raw data: FER_DATA if set, else ../shared/data when it exists, else data/raw (see fer_study/core/paths.py).
 FER_DATA ?= $(if $(wildcard ../shared/data/*.zip),$(abspath ../shared/data),$(CURDIR)/data/raw)
 export FER_DATA
 TIER ?= cpu
@@ -54,14 +54,14 @@ train: venv
 # Many runs at once, on an embedded local Ray (a cluster: ARGS='--address HOST:6379'; see the README):
 # make sweep CONFIGS='params/cpu/runs/*.yaml' [ARGS='--seeds 0,1,2']
 sweep: venv
-	$(PY) -m fer_study.sweep $(CONFIGS) $(ARGS)
+	$(PY) -m fer_study.apps.sweep $(CONFIGS) $(ARGS)
 
 # The full tier on a lent GPU machine, which has its own python3 with torch and no Ray or registry (so no venv
-# prerequisite): the runs that fit in BUDGET seconds, packed into $(OUT) (python -m fer_study.sweep.full_tier
+# prerequisite): the runs that fit in BUDGET seconds, packed into $(OUT) (python -m fer_study.apps.sweep.full_tier
 # unpack writes them into results/runs/ here).
 BUDGET ?= 450
 full-tier:
-	$(if $(wildcard $(PY)),$(PY),python3) -m fer_study.sweep.full_tier run --time-budget $(BUDGET) \
+	$(if $(wildcard $(PY)),$(PY),python3) -m fer_study.apps.sweep.full_tier run --time-budget $(BUDGET) \
 		$(if $(OUT),--pack $(OUT)) $(ARGS)
 
 sync: venv

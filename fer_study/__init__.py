@@ -1,14 +1,14 @@
 """fer-study: a reproducible study of facial emotion recognition on FER2013 and FER+, and the library behind it.
 
-``from fer_study import Recognizer`` is the recognizer's Python interface (``fer_study.recognize``); it is
+``from fer_study import Recognizer`` is the recognizer's Python interface (``fer_study.apps.recognize``); it is
 imported on first use, so that ``import fer_study.<module>`` does not load torch and OpenCV for it.
 """
 
-_LAZY = {"Recognizer": "fer_study.recognize", "Face": "fer_study.recognize"}
+_LAZY = {"Recognizer": "fer_study.apps.recognize", "Face": "fer_study.apps.recognize"}
 
 
 def __getattr__(name: str):
-    """PEP 562: ``fer_study.Recognizer`` imports ``fer_study.recognize`` when first asked for."""
+    """PEP 562: ``fer_study.Recognizer`` imports ``fer_study.apps.recognize`` when first asked for."""
     if name in _LAZY:
         import importlib
 

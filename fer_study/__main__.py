@@ -9,8 +9,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = {"predict": "fer_study.recognize.cli", "export": "fer_study.recognize.export",
-            "serve": "fer_study.recognize.serve"}
+COMMANDS = {"predict": "fer_study.apps.recognize.cli", "export": "fer_study.apps.recognize.export",
+            "serve": "fer_study.apps.recognize.serve"}
 
 
 def main(argv: list[str] | None = None) -> int:

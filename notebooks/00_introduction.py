@@ -23,7 +23,8 @@ seed = 0
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from fer_study import claims, ensemble, findings, leaderboard, plots, presentation
+from fer_study.analysis import claims, ensemble, leaderboard
+from fer_study.book import findings, plots, presentation
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -133,7 +134,7 @@ presentation.plot_headline(headline)
 # make train CONFIG=params/cpu/runs/exp_base.yaml ARGS="--seed 1"   # one run: results/runs/exp_base_seed1/
 # make sweep CONFIGS='params/cpu/runs/exp_*.yaml' ARGS='--seeds 0,1,2'   # the matrix, on a Ray it starts
 # ray start --head --port 6379                                       # a cluster: on the head node, then
-# python -m fer_study.sweep 'params/cpu/runs/*.yaml' --address HEAD:6379 --gpus-per-run 0.25
+# python -m fer_study.apps.sweep 'params/cpu/runs/*.yaml' --address HEAD:6379 --gpus-per-run 0.25
 # make full-tier BUDGET=450 OUT=out/                                 # the papers' recipes on one lent GPU
 # ```
 #

@@ -32,7 +32,8 @@ match_threshold = 8.0  # mean absolute gray difference under which a FER+ and a 
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from fer_study import paths, plots, presentation
+from fer_study.book import plots, presentation
+from fer_study.core import paths
 from fer_study.data import cache_path, load_dataset
 from fer_study.data.agreement import agreement_table, label_confusion, label_pairs
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, balance_table

@@ -37,7 +37,7 @@
 # such faces.
 
 # %% tags=["parameters"]
-# Research question 1 as a seeded experiment: the arms are fer_study.experiments.QUESTIONS[question].
+# Research question 1 as a seeded experiment: the arms are fer_study.analysis.experiments.QUESTIONS[question].
 question = "Which training data helps?"
 bootstrap_samples = 2000
 seed = 0
@@ -64,8 +64,11 @@ grid_images = 20
 import pandas as pd
 from IPython.display import Markdown, display
 
-from fer_study import experiments, generate, paths, plots, presentation, report, variant_tables
-from fer_study.constants import CLASS_NAMES
+from fer_study.analysis import experiments
+from fer_study.apps import generate
+from fer_study.book import plots, presentation, report, variant_tables
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import faces, generated, variants
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, OFFICIAL_GROUPS, balance_table
 
@@ -82,7 +85,7 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # PrivateTest accuracy minus the base's, with a 95 % interval from a bootstrap over seeds and test images.
 # Class imbalance is a question about the small classes, which accuracy barely weighs (disgust is 1.5 % of
 # PrivateTest), so every arm is judged on accuracy *and* on macro-F1, the mean of the seven classes' F1;
-# verdicts are Holm-corrected over the arms and both metrics together (`fer_study.experiments` documents
+# verdicts are Holm-corrected over the arms and both metrics together (`fer_study.analysis.experiments` documents
 # the method), and the recall of the two smallest classes, disgust and fear, is shown beside. Arms trained
 # in float32 (on CPUs without AMX) are compared with the float32 base, never with the bfloat16 one.
 # The larger `fer2013_a` is shown twice: at the base's number of optimizer steps and at its number of
@@ -94,7 +97,7 @@ pd.set_option("display.max_colwidth", None)  # prompts are long
 # so a model that learned FER+'s labels well is marked wrong there by FER2013's. A FER+ arm that "hurts"
 # on FER2013 labels has learned to disagree with them, which is not the same as having learned less.
 # The generated-image arms (`fer2013_g`) need faces made with a local text-to-image model
-# (`python -m fer_study.generate`, weights in `FER_MODELS`); where none were made they have no runs and
+# (`python -m fer_study.apps.generate`, weights in `FER_MODELS`); where none were made they have no runs and
 # the tables show no number for them.
 
 # %% tags=["hide-input"]

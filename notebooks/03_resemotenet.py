@@ -19,7 +19,7 @@
 # claims.
 
 # %% tags=["parameters"]
-# The report's optimizers as a seeded experiment: the arms are fer_study.experiments.QUESTIONS[question].
+# The report's optimizers as a seeded experiment: the arms are fer_study.analysis.experiments.QUESTIONS[question].
 question = "Do the report's optimizers beat SGD?"
 fine_tuning_question = "Do the report's fine-tuning stages help?"
 snapshot_question = "Does a snapshot ensemble beat its single run?"
@@ -41,7 +41,8 @@ seed = 0
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from fer_study import claims, experiments, plots, presentation, report
+from fer_study.analysis import claims, experiments
+from fer_study.book import plots, presentation, report
 
 plots.use_house_style()
 claim_set = claims.load_claims()

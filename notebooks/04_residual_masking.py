@@ -34,7 +34,8 @@ seed = 0
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from fer_study import claims, plots, presentation, report
+from fer_study.analysis import claims
+from fer_study.book import plots, presentation, report
 from fer_study.runs import load_runs
 
 plots.use_house_style()

@@ -39,7 +39,8 @@ import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from fer_study import claims, plots, presentation, report
+from fer_study.analysis import claims
+from fer_study.book import plots, presentation, report
 from fer_study.data import samples
 from fer_study.runs import best_on_validation, load_runs
 

@@ -33,7 +33,8 @@ seed = 0
 from IPython.display import Markdown
 from myst_nb import glue
 
-from fer_study import claims, distillation, ensemble, ensemble_tables, experiments, plots, presentation
+from fer_study.analysis import claims, distillation, ensemble, experiments
+from fer_study.book import ensemble_tables, plots, presentation
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -133,7 +134,7 @@ presentation.show(mixing.differences(), precision=2)
 # Knowledge distillation (Hinton, Vinyals & Dean 2015) trains a small network on an ensemble's softened
 # probabilities as well as on the labels, so that the recognizer keeps one small model's speed. The
 # teachers are the ensemble that greedy selection on validation picks among the runs whose weights exist
-# (`python -m fer_study.ensemble --with-weights`); their targets on the training images are a committed
+# (`python -m fer_study.analysis.ensemble --with-weights`); their targets on the training images are a committed
 # file, so the student retrains without them. Its *twin* is the run of the same recipe and seed trained on
 # the labels alone; the gain over it is distillation's effect for that one seed: its interval holds the
 # test sampling, not the seed-to-seed variance.

@@ -12,7 +12,7 @@
 # **Claim (report §7, left empty in the report; research question 3).** The report set out to compare
 # its models with the leading models in the field and claimed a significant increase in accuracy (82 %
 # on its augmented dataset). This chapter puts every number the report and the papers claim for FER2013
-# and FER+ (`fer_study/claims.yaml`) beside what the committed runs reproduce, with the protocol of each
+# and FER+ (`fer_study/analysis/claims.yaml`) beside what the committed runs reproduce, with the protocol of each
 # side, so that no two numbers are compared across different protocols without saying so.
 
 # %% tags=["parameters"]
@@ -25,17 +25,8 @@ gallery_faces = 16  # the confidently wrong faces shown
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from fer_study import (
-    claims,
-    diagnostics,
-    ensemble,
-    ensemble_tables,
-    experiments,
-    findings,
-    plots,
-    presentation,
-    report,
-)
+from fer_study.analysis import claims, diagnostics, ensemble, experiments
+from fer_study.book import ensemble_tables, findings, plots, presentation, report
 from fer_study.data import load_dataset
 from fer_study.data.agreement import label_pairs
 from fer_study.runs import best_on_validation, load_runs, recipe_and_seed

@@ -12,7 +12,7 @@
 # **Claim (report §8, left as placeholders in the report).** The report's conclusion was to be that its
 # approach (a balanced dataset and an ensemble of the best models) improves on the leading models. This
 # chapter draws the conclusion the committed runs allow. Every number in its text is computed below from
-# the runs and `fer_study/claims.yaml` and quoted through MyST-NB glue; none is typed.
+# the runs and `fer_study/analysis/claims.yaml` and quoted through MyST-NB glue; none is typed.
 
 # %% tags=["parameters"]
 runs_dir = None  # None: the committed runs in results/runs
@@ -25,7 +25,8 @@ import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
 
-from fer_study import claims, ensemble, experiments, plots, presentation
+from fer_study.analysis import claims, ensemble, experiments
+from fer_study.book import presentation
 from fer_study.runs import load_runs
 
 claim_set = claims.load_claims()

@@ -14,7 +14,7 @@
 # real photos, chooses its face detector from committed measurements, shows its speed as measured by
 # `python -m fer_study.bench`, shows it live in a browser and ends with the default classifier's model card.
 #
-# The pipeline (`fer_study.recognize`): a face detector (CenterFace by default, chosen below; Haar, MTCNN
+# The pipeline (`fer_study.apps.recognize`): a face detector (CenterFace by default, chosen below; Haar, MTCNN
 # and BlazeFace on request, or your own boxes), overlapping boxes of one face merged (non-maximum
 # suppression), each face cut and shrunk to a 48x48 gray patch exactly as the FER2013 images are, and a
 # classifier giving the seven emotion probabilities. In videos each face keeps an id across frames and
@@ -43,11 +43,13 @@ import cv2
 import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
-from fer_study import detector_tables, paths, plots, presentation, recognize
+from fer_study.apps import recognize
+from fer_study.apps.recognize import card, detectors, quality
 from fer_study.bench import detect
 from fer_study.bench import predict as bench
+from fer_study.book import detector_tables, plots, presentation
+from fer_study.core import paths
 from fer_study.data import load_dataset
-from fer_study.recognize import card, detectors, quality
 
 plots.use_house_style()
 

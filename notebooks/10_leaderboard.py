@@ -13,8 +13,8 @@
 # leaderboard lists numbers side by side that were measured on different splits, with checkpoints
 # chosen on the test data, with test-time augmentation (TTA), pretraining, extra training data or
 # several models. This chapter puts every published result the study could find under one protocol:
-# the facts of each (`fer_study/leaderboard.yaml`, each with its source and a record of what was
-# re-checked), and a protocol class derived from those facts by `fer_study.leaderboard.protocol_class`,
+# the facts of each (`fer_study/analysis/leaderboard.yaml`, each with its source and a record of what was
+# re-checked), and a protocol class derived from those facts by `fer_study.analysis.leaderboard.protocol_class`,
 # never typed by hand.
 
 # %% tags=["parameters"]
@@ -25,7 +25,8 @@ selection = "greedy"  # ensemble member selection on validation: "greedy" or "ex
 # %% tags=["hide-input"]
 from IPython.display import Markdown
 
-from fer_study import claims, ensemble, leaderboard, plots, presentation
+from fer_study.analysis import claims, ensemble, leaderboard
+from fer_study.book import plots, presentation
 from fer_study.runs import load_runs
 
 plots.use_house_style()

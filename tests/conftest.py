@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_study import paths
+from fer_study.core import paths
 
 
 @pytest.fixture

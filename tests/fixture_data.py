@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_study.constants import CLASS_NAMES, USAGE_TO_SPLIT
+from fer_study.core.constants import CLASS_NAMES, USAGE_TO_SPLIT
 from fer_study.data import FERDataset
 
 USAGES = tuple(USAGE_TO_SPLIT)

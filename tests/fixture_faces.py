@@ -10,7 +10,7 @@ import cv2
 import matplotlib
 import numpy as np
 
-from fer_study.constants import CLASS_NAMES, SPLITS
+from fer_study.core.constants import CLASS_NAMES, SPLITS
 from fer_study.data.dataset import EXCLUDED, FERDataset
 
 # Where OpenCV's face detector finds the face in grace_hopper.jpg, widened by a margin like FER2013's.

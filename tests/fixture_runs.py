@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.runs import save_run
 
 

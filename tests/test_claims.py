@@ -19,7 +19,7 @@ import pytest
 import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import claims
+from fer_study.analysis import claims
 from fer_study.runs import load_runs
 
 N = 200

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from fer_study import paths
+from fer_study.book.report import config_path
+from fer_study.core import paths
 from fer_study.data import load_dataset
 from fer_study.data.tensors import split_tensors
 from fer_study.data.variants import VARIANTS
 from fer_study.models import create_model
-from fer_study.report import config_path
 from fer_study.runs import list_runs, load_run, load_weights, recipe_and_seed, weights_path
 from fer_study.train import TrainConfig, predict_logits
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, SPLITS
+from fer_study.core.constants import CLASS_NAMES, FER2013_COUNTS, SPLITS
 from fer_study.data import EXCLUDED, FERDataset, load_dataset
 from fer_study.data.balance import KAGGLE_FOLDER_GROUPS, balance_table
 from fer_study.data.cache import CacheError, read_h5, write_h5

@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from test_recognize import EYE_DISTANCE, EYES, iou
 
-from fer_study import detector_tables, recognize
+from fer_study.apps import recognize
+from fer_study.apps.recognize import detectors, quality
+from fer_study.apps.recognize.detectors import Detection
+from fer_study.apps.recognize.io import read_image
+from fer_study.apps.recognize.tracking import FaceTracker
 from fer_study.bench import detect
 from fer_study.bench.predict import benchmark_frame, sample_photo_path
-from fer_study.recognize import detectors, quality
-from fer_study.recognize.detectors import Detection
-from fer_study.recognize.io import read_image
-from fer_study.recognize.tracking import FaceTracker
+from fer_study.book import detector_tables
 
 
 @pytest.fixture(scope="module")

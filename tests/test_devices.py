@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from fer_study.devices import resolve_device
+from fer_study.core.devices import resolve_device
 
 
 def test_auto_is_the_gpu_when_there_is_one_and_an_unavailable_or_unknown_device_is_a_clear_error():

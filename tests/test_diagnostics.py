@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_study import diagnostics
-from fer_study.diagnostics import Predictions
+from fer_study.analysis import diagnostics
+from fer_study.analysis.diagnostics import Predictions
 
 
 def predictions(name, test_logits, test_labels, val_logits=None, val_labels=None):
@@ -59,7 +59,7 @@ def test_confidently_wrong_faces_come_most_confident_first_and_are_found_by_id()
 
 
 def test_the_reliability_figure_has_a_panel_per_model():
-    from fer_study import plots
+    from fer_study.book import plots
 
     labels = np.arange(70) % 7
     models = [predictions(name, np.eye(7)[labels] * 3, labels) for name in ("single", "ensemble")]

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
-from fer_study import distillation, ensemble, ensemble_tables
+from fer_study.analysis import distillation, ensemble
+from fer_study.book import ensemble_tables
 from fer_study.models import registered_for_now
 from fer_study.runs import WEIGHTS_NAME, best_on_validation, load_run, load_runs
 
@@ -201,7 +202,7 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    from fer_study import plots, presentation
+    from fer_study.book import plots, presentation
 
     runs = _trio(tmp_path)
     results, _ = ensemble.evaluate_all(runs, bootstrap_samples=20)
@@ -259,7 +260,7 @@ def test_a_student_is_compared_with_its_teachers_and_its_undistilled_twin(tmp_pa
 
 def test_each_label_set_gets_its_own_answer_and_cost_axis(tmp_path):
     """A FER+ ensemble scores higher on its easier labels; it must not be ranked against FER2013 ensembles."""
-    from fer_study import presentation
+    from fer_study.book import presentation
 
     for name, dataset, wrong in (("a", "fer2013", [0, 1, 2]), ("b", "fer2013", [3, 4, 5]),
                                  ("c", "ferplus", [0]), ("d", "ferplus", [1])):

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_study import experiments, metrics, paths
-from fer_study.experiments import BASE_RECIPE, HELPS, HURTS, NO_EFFECT, Arm
+from fer_study.analysis import experiments
+from fer_study.analysis.experiments import BASE_RECIPE, HELPS, HURTS, NO_EFFECT, Arm
+from fer_study.core import metrics, paths
 from fer_study.runs import Run, save_run
 from fer_study.train import TrainConfig
 
@@ -213,7 +214,7 @@ def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
 
 
 def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged():
-    from fer_study import plots
+    from fer_study.book import plots
 
     base, arms = arm("base", [0.60] * 3, seed=1), [arm("better", [0.70] * 3, seed=2), arm("one", [0.7], seed=3)]
     figure = plots.plot_forest(experiments.compare_to_base(base, arms, samples=100))

@@ -7,12 +7,12 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from fer_study import recognize
 from fer_study.__main__ import main
+from fer_study.apps import recognize
+from fer_study.apps.recognize.classifier import ONNX_INPUT, ONNX_OUTPUT, patches_to_input
 from fer_study.bench.predict import sample_photo_path
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
+from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.data import load_dataset
-from fer_study.recognize.classifier import ONNX_INPUT, ONNX_OUTPUT, patches_to_input
 
 MAX_LOGIT_DIFFERENCE = 1e-4
 

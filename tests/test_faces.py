@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fixture_faces import blank, dataset_from_rows, noise, photo, small_face
 
-from fer_study import paths
+from fer_study.core import paths
 from fer_study.data import face_detections, faces
 from fer_study.data.cache import CacheError
 from fer_study.data.faces import DATASET_FACES, FaceSettings

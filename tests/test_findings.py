@@ -3,7 +3,8 @@
 import numpy as np
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import ensemble, findings, leaderboard
+from fer_study.analysis import ensemble, leaderboard
+from fer_study.book import findings
 from fer_study.models import list_models, model_info
 from fer_study.runs import load_runs
 

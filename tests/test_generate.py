@@ -1,4 +1,4 @@
-"""Generated-image balancing (fer_study.generate), offline.
+"""Generated-image balancing (fer_study.apps.generate), offline.
 
 The diffusers path runs on a tiny randomly initialised pipeline that the test saves itself; it outputs
 noise, so the face crop must reject (and count) every image. The face crop is checked on a real photo.
@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from fixture_faces import noise_dataset, photo, small_face
 
-from fer_study import generate
+from fer_study.apps import generate
+from fer_study.apps.generate import GenerationSettings, ModelNotFoundError, PromptGenerator
 from fer_study.bench import generate as bench_generate
-from fer_study.constants import CLASS_NAMES
+from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import generated
 from fer_study.data.faces import BLANK, KEPT, NO_FACE, SEVERAL_FACES
-from fer_study.generate import GenerationSettings, ModelNotFoundError, PromptGenerator
 
 TINY = GenerationSettings(width=32, height=32, steps=2)
 TEMPLATE = re.compile(
@@ -180,7 +180,7 @@ def test_balance_fills_each_class_to_the_target_and_skips_bad_files(tmp_path):
 
 
 def test_the_command_line_says_why_it_generates_nothing(tmp_path, capsys):
-    from fer_study.generate import main
+    from fer_study.apps.generate import main
 
     assert main(["no-such-model", "--emotions", "disgust", "--count", "1", "--out", str(tmp_path)]) == 1
     assert "Generation skipped" in capsys.readouterr().out and not (tmp_path / "raw").exists()

@@ -17,23 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from fer_study import paths
+from fer_study.core import paths
 
 PACKAGE = "fer_study"
 ROOT = paths.REPO_ROOT / PACKAGE
 TESTS = paths.REPO_ROOT / "tests"
 
-# Bottom to top: a unit (``fer_study.<unit>``, a module or a subpackage) may import its own layer and
-# those below it, never one above.
+# Bottom to top, one folder of ``fer_study/`` per unit: a unit may import its own layer and those below it,
+# never one above. The folders are the layers, so ``ls fer_study/`` shows the flow.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundations", {"constants", "paths", "files", "metrics", "schema", "devices"}),
+    ("foundations", {"core"}),
     ("data, models and runs", {"data", "models", "runs"}),
     ("training", {"train"}),
-    ("analysis", {"ensemble", "distillation", "claims", "experiments", "leaderboard", "diagnostics"}),
-    ("applications", {"recognize", "sweep", "generate"}),
+    ("analysis", {"analysis"}),
+    ("applications", {"apps"}),
     ("measurement", {"bench"}),
-    ("presentation", {"report", "presentation", "findings", "ensemble_tables", "variant_tables", "detector_tables",
-                      "plots", "book"}),
+    ("presentation", {"book"}),
     ("entry points", {"__init__", "__main__"}),
 ]
 LAYER_OF = {unit: index for index, (_, units) in enumerate(LAYERS) for unit in units}
@@ -206,6 +205,12 @@ def test_every_unit_has_a_layer():
     assert units <= set(LAYER_OF), f"units without a layer in LAYERS: {sorted(units - set(LAYER_OF))}"
 
 
+def test_the_package_holds_only_layer_folders():
+    entries = {path.name for path in ROOT.iterdir() if path.name != "__pycache__"}
+    expected = {unit for unit in LAYER_OF if not unit.startswith("__")} | {"__init__.py", "__main__.py"}
+    assert entries == expected, f"fer_study/ should list only its layer folders: {sorted(entries ^ expected)}"
+
+
 def test_no_module_imports_a_layer_above_its_own():
     problems = upward_imports(LIBRARY_IMPORTS)
     assert not problems, "upward imports:\n" + "\n".join(problems)
@@ -249,25 +254,26 @@ def fake_library(tmp_path: Path, files: dict[str, str]) -> tuple[list[Import], d
 def test_the_checks_catch_a_lazy_upward_import_and_the_cycle_it_closes(tmp_path):
     imports, modules, packages = fake_library(tmp_path, {
         "data/__init__.py": "from fer_study.data import variants\n",
-        "data/variants.py": "def balance():\n    from fer_study.generate import balance_from_folder\n",
+        "data/variants.py": "def balance():\n    from fer_study.apps.generate import balance_from_folder\n",
         "data/dataset.py": "",
-        "generate.py": "from fer_study.data.dataset import FERDataset\n"})
+        "apps/generate.py": "from fer_study.data.dataset import FERDataset\n"})
     assert any("data, models and runs imports applications" in problem for problem in upward_imports(imports))
     cycles = strongly_connected(_edges(imports, modules, packages))
-    assert ["fer_study.data", "fer_study.data.variants", "fer_study.generate"] in cycles
+    assert ["fer_study.apps.generate", "fer_study.data", "fer_study.data.variants"] in cycles
 
 
 def test_the_checks_catch_a_private_name_from_another_package(tmp_path):
-    imports, _, packages = fake_library(tmp_path, {"models/__init__.py": "", "models/_registry.py": "_MODELS = {}\n",
-                                                   "report.py": "from fer_study.models._registry import _MODELS\n"})
+    imports, _, packages = fake_library(tmp_path, {
+        "models/__init__.py": "", "models/_registry.py": "_MODELS = {}\n", "book/__init__.py": "",
+        "book/report.py": "from fer_study.models._registry import _MODELS\n"})
     problems = private_imports(imports, packages)
-    assert len(problems) == 1 and "fer_study.report imports fer_study.models._registry (_MODELS)" in problems[0]
+    assert len(problems) == 1 and "fer_study.book.report imports fer_study.models._registry (_MODELS)" in problems[0]
 
 
 def test_the_checks_catch_analysis_building_a_model_to_time_it(tmp_path):
     ensemble = "def cost():\n    from fer_study.models import create_model\n    import fer_study.bench.cost\n"
     imports, _, _ = fake_library(tmp_path, {"models/__init__.py": "", "bench/__init__.py": "", "bench/cost.py": "",
-                                            "ensemble.py": ensemble})
+                                            "analysis/__init__.py": "", "analysis/ensemble.py": ensemble})
     problems = upward_imports(imports)
     assert len(problems) == 2
     assert "analysis imports models, which it must not" in problems[0]
@@ -287,18 +293,19 @@ def test_no_module_is_long_without_a_reason():
 
 
 @pytest.mark.parametrize(("importer", "statement", "problem"), [
-    ("bench/train.py", "from fer_study.report import sample_faces", "measurement imports presentation"),
-    ("leaderboard.py", "from fer_study import plots", "analysis imports presentation"),
-    ("sweep/costs.py", "from fer_study.bench.train import training_flops_per_image",
+    ("bench/train.py", "from fer_study.book.report import sample_faces", "measurement imports presentation"),
+    ("analysis/leaderboard.py", "from fer_study.book import plots", "analysis imports presentation"),
+    ("apps/sweep/costs.py", "from fer_study.bench.train import training_flops_per_image",
      "applications imports measurement"),
-    ("data/variants.py", "from fer_study.generate import balance_from_folder",
+    ("data/variants.py", "from fer_study.apps.generate import balance_from_folder",
      "data, models and runs imports applications"),
-    ("ensemble.py", "from fer_study.models import create_model", "analysis imports models, which it must not"),
+    ("analysis/ensemble.py", "from fer_study.models import create_model", "analysis imports models, which it must not"),
 ])
 def test_the_checks_catch_each_upward_import_the_issue_named(tmp_path, importer, statement, problem):
-    files = {"bench/__init__.py": "", "bench/train.py": "", "sweep/__init__.py": "", "sweep/costs.py": "",
-             "data/__init__.py": "", "data/variants.py": "", "models/__init__.py": "", "report.py": "",
-             "plots.py": "", "generate.py": "", "leaderboard.py": "", "ensemble.py": ""}
+    files = {"bench/__init__.py": "", "bench/train.py": "", "apps/__init__.py": "", "apps/sweep/__init__.py": "",
+             "apps/sweep/costs.py": "", "apps/generate.py": "", "data/__init__.py": "", "data/variants.py": "",
+             "models/__init__.py": "", "book/__init__.py": "", "book/report.py": "", "book/plots.py": "",
+             "analysis/__init__.py": "", "analysis/leaderboard.py": "", "analysis/ensemble.py": ""}
     imports, _, _ = fake_library(tmp_path, files | {importer: f"def lazy():\n    {statement}\n"})
     problems = upward_imports(imports)
     assert len(problems) == 1 and problem in problems[0]

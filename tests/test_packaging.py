@@ -11,7 +11,7 @@ from importlib.metadata import packages_distributions
 
 from packaging.requirements import Requirement
 
-from fer_study import paths
+from fer_study.core import paths
 
 PYPROJECT = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
 

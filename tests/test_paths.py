@@ -1,6 +1,6 @@
 """Paths as a reader sees them: no machine's own folders in a rendered page or a message."""
 
-from fer_study import paths
+from fer_study.core import paths
 
 
 def test_shown_paths_are_relative_to_the_checkout_or_to_their_setting(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The book's presentation (fer_study.presentation) on fixture runs: one row per claim and tier chosen on
+"""The book's presentation (fer_study.book.presentation) on fixture runs: one row per claim and tier chosen on
 validation, never on test; answers and tables built from the data."""
 
 import numpy as np
@@ -7,8 +7,9 @@ import pytest
 from fixture_runs import labels_for, write_run, wrong_on
 from matplotlib.figure import Figure
 
-from fer_study import claims, presentation
-from fer_study.metrics import accuracy_half_width
+from fer_study.analysis import claims
+from fer_study.book import presentation
+from fer_study.core.metrics import accuracy_half_width
 from fer_study.runs import load_runs
 
 

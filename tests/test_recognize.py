@@ -19,14 +19,15 @@ from fixture_runs import labels_for, write_run, wrong_on
 from PIL import Image
 
 import fer_study
-from fer_study import paths, recognize
 from fer_study.__main__ import main
+from fer_study.apps import recognize
+from fer_study.apps.recognize import card, detectors, quality
+from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY
 from fer_study.bench.predict import backend_table, benchmark_frame, latency_table, sample_photo_path
-from fer_study.constants import CLASS_NAMES
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import load_dataset
 from fer_study.models import create_model
-from fer_study.recognize import card, detectors, quality
-from fer_study.recognize.tracking import VIDEO_DETECT_EVERY
 
 # Hand-annotated on grace_hopper.jpg (512x600): the centres of her eyes behind the glasses.
 EYES = ((222, 196), (308, 191))

@@ -1,4 +1,4 @@
-"""The per-paper chapters' computations (``fer_study.report``) on fixture runs, the real run configs and
+"""The per-paper chapters' computations (``fer_study.book.report``) on fixture runs, the real run configs and
 the model docstrings."""
 
 import numpy as np
@@ -8,8 +8,9 @@ import torch
 from fixture_faces import noise_dataset
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study import paths, plots, report
-from fer_study.constants import NUM_CLASSES
+from fer_study.book import plots, report
+from fer_study.core import paths
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.data import samples
 from fer_study.runs import best_on_validation
 

@@ -79,8 +79,8 @@ def test_the_committed_underfit_runs_are_the_width_eighth_resemotenet_only():
 
 
 def test_publish_weights_copies_only_the_weights_whose_sha256_the_run_recorded(tmp_path, monkeypatch):
-    from fer_study import paths
-    from fer_study.files import file_sha256
+    from fer_study.core import paths
+    from fer_study.core.files import file_sha256
     from fer_study.runs import WEIGHTS_NAME, publish_weights, weights_file
 
     monkeypatch.setattr(paths, "CHECKPOINTS_DIR", tmp_path / "checkpoints")

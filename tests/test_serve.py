@@ -22,11 +22,11 @@ from playwright.sync_api import sync_playwright
 from test_recognize import assert_is_grace_hoppers_face
 from websockets.sync.client import connect
 
-from fer_study import paths
 from fer_study.__main__ import main
+from fer_study.apps.recognize.serve import MAX_UPLOAD_BYTES
 from fer_study.bench.predict import sample_photo_path
-from fer_study.constants import CLASS_NAMES
-from fer_study.recognize.serve import MAX_UPLOAD_BYTES
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Importing torch and loading the classifier, on a busy 2-core machine.

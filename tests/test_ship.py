@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fer_study.sweep import ship
+from fer_study.apps.sweep import ship
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The sweep (``fer_study.sweep``): planning (skip / resume / refuse), run folders written whole, packing
+"""The sweep (``fer_study.apps.sweep``): planning (skip / resume / refuse), run folders written whole, packing
 for the device, Ray tasks and local processes, a worker killed mid-run, a run that raises, the time budget.
 
 Every Ray process runs on this machine (one embedded local Ray for the module, shut down at its end) and
@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 import yaml
 
-from fer_study import paths
+from fer_study.apps.sweep import __main__ as sweep_cli
+from fer_study.apps.sweep import costs, driver, full_tier
+from fer_study.apps.sweep.costs import estimate_for, read_costs, value_order
+from fer_study.apps.sweep.driver import REFUSE, REPLACE, RUN, SKIP, plan_runs, run_sweep
+from fer_study.apps.sweep.executors import LocalExecutor
+from fer_study.apps.sweep.transfer import pack_folders, unpack_folders, write_folder
+from fer_study.apps.sweep.worker import checkpoint_state
+from fer_study.core import paths
 from fer_study.data import FERDataset
 from fer_study.runs import load_run
-from fer_study.sweep import __main__ as sweep_cli
-from fer_study.sweep import costs, driver, full_tier
-from fer_study.sweep.costs import estimate_for, read_costs, value_order
-from fer_study.sweep.driver import REFUSE, REPLACE, RUN, SKIP, plan_runs, run_sweep
-from fer_study.sweep.executors import LocalExecutor
-from fer_study.sweep.transfer import pack_folders, unpack_folders, write_folder
-from fer_study.sweep.worker import checkpoint_state
 from fer_study.train import TrainConfig
 from tests.fixture_data import brightness_dataset
 
@@ -57,7 +57,7 @@ def ray_executor(scratch):
     see it)."""
     import ray  # a pinned requirement: its absence is an error, not a skip
 
-    from fer_study.sweep.executors import RayExecutor
+    from fer_study.apps.sweep.executors import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=True)
     try:

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fer_study import claims, ensemble, ensemble_tables, paths, report
+from fer_study.analysis import claims, ensemble
+from fer_study.book import ensemble_tables, report
+from fer_study.core import paths
 from fer_study.runs import load_runs
 
 SNAPSHOT = Path(__file__).with_name("data") / "tables_snapshot.json"

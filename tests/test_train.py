@@ -8,9 +8,9 @@ import pytest
 import torch
 import yaml
 
+from fer_study.core.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
-from fer_study.files import file_sha256
 from fer_study.models import create_model
 from fer_study.runs import load_run, load_weights, weights_file
 from fer_study.train import TrainConfig, fit
@@ -32,8 +32,8 @@ def tiny_dataset() -> FERDataset:
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """Checkpoints and runs of the test in a temporary folder."""
-    monkeypatch.setattr("fer_study.paths.CHECKPOINTS_DIR", tmp_path / "checkpoints")
-    monkeypatch.setattr("fer_study.paths.SCRATCH_DIR", tmp_path / "scratch")
+    monkeypatch.setattr("fer_study.core.paths.CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    monkeypatch.setattr("fer_study.core.paths.SCRATCH_DIR", tmp_path / "scratch")
     return tmp_path / "runs"
 
 
@@ -291,7 +291,7 @@ def test_a_student_follows_its_teacher_not_the_labels(tiny_dataset, workspace, m
     train_ids = tiny_dataset.ids[tiny_dataset.splits == "train"]
     targets = np.full((len(train_ids), 7), np.log(0.01 / 6))
     targets[:, 6] = np.log(0.99)
-    monkeypatch.setattr("fer_study.paths.REPO_ROOT", tmp_path)
+    monkeypatch.setattr("fer_study.core.paths.REPO_ROOT", tmp_path)
     save_teacher_targets(tmp_path / "teacher.npz", train_ids, targets, ["constant"])
     config = tiny_config("student", distill_from="teacher.npz", distill_weight=1.0, distill_temperature=1.0,
                          epochs=4, augment={"flip": False, "rotation_degrees": 0.0, "scale": 0.0, "translate": 0.0})

@@ -13,7 +13,7 @@ import pytest
 import torch
 from fixture_faces import noise_dataset
 
-from fer_study import paths
+from fer_study.core import paths
 from fer_study.data import list_datasets
 from fer_study.models import create_model, list_models, registered_for_now
 from fer_study.models.arbex import ReliabilityBalancing

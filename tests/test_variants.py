@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from fixture_faces import blank, dataset_from_rows, eval_counts, noise, noise_dataset, small_face
 
-from fer_study import variant_tables
-from fer_study.constants import CLASS_NAMES
+from fer_study.book import variant_tables
+from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import faces, registry, variants
 from fer_study.data.cache import CacheError, write_h5
 from fer_study.data.dataset import EXCLUDED
@@ -277,7 +277,7 @@ def test_generated_balancing_fills_every_training_class_up_to_the_largest(caches
     base = noise_dataset((3, 1, 2, 4, 2, 2, 3), eval_per_class=1)
     use_as_base(monkeypatch, base)
     with pytest.raises(FileNotFoundError, match=r"generated.faces: no generated faces for fer2013_g.*"
-                                                r"python -m fer_study.generate"):
+                                                r"python -m fer_study.apps.generate"):
         load_dataset("fer2013_g")  # the default folder, under FER_CACHE, is empty
     folder = tmp_path / "faces"
     for cls, missing in zip(CLASS_NAMES, (1, 3, 2, 0, 2, 2, 1), strict=True):

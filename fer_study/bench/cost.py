@@ -1,12 +1,12 @@
 """What a model costs to run where the recognizer runs: CPU milliseconds per face, measured on a freshly
-built model (the ensemble chapter's cost column; ``fer_study.ensemble`` itself reads run folders only)."""
+built model (the ensemble chapter's cost column; ``fer_study.analysis.ensemble`` itself reads run folders only)."""
 
 import statistics
 import time
 
 import torch
 
-from fer_study.constants import IMAGE_SIZE
+from fer_study.core.constants import IMAGE_SIZE
 from fer_study.models import create_model
 
 

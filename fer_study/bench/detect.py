@@ -2,7 +2,7 @@
 finds and what it costs, the measurements the recognizer's default detector is chosen by.
 
 Per candidate detector (``CANDIDATES``), on FER2013 PublicTest faces (validation, where choices are made)
-pasted into 640x480 face-free scenes (``fer_study.recognize.quality``):
+pasted into 640x480 face-free scenes (``fer_study.apps.recognize.quality``):
 
 - recall on single faces at each size in ``FACE_SIZES`` (pixels across);
 - on group scenes of 2 to 8 faces of 48 to 200 pixels: recall, the share of scenes whose face count it
@@ -27,14 +27,15 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from fer_study import paths, recognize
+from fer_study.apps import recognize
+from fer_study.apps.recognize import quality
+from fer_study.apps.recognize.cli import positive_int
+from fer_study.apps.recognize.detectors import DETECTORS, REAL_TIME_FPS
+from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY
 from fer_study.bench import provenance
 from fer_study.bench.predict import benchmark_frame, cpu_frames_per_s, time_pipeline, video_cpu_ms
+from fer_study.core import paths
 from fer_study.data import load_dataset
-from fer_study.recognize import quality
-from fer_study.recognize.cli import positive_int
-from fer_study.recognize.detectors import DETECTORS, REAL_TIME_FPS
-from fer_study.recognize.tracking import VIDEO_DETECT_EVERY
 
 CANDIDATES = tuple(name for name in DETECTORS if name != "none")
 FACE_SIZES = (48, 64, 96, 128, 200)

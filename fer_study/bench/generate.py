@@ -1,6 +1,6 @@
 """``python -m fer_study.bench generate``: seconds per generated image on this machine's device.
 
-Times ``fer_study.generate.generate_faces`` (one image per call of the pipeline, as the report's
+Times ``fer_study.apps.generate.generate_faces`` (one image per call of the pipeline, as the report's
 generator runs) with a local model folder, after one warm-up image: the figure the report's Table 2
 (section 6.3.1) gives per model.
 
@@ -15,12 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fer_study.devices import resolve_device
-from fer_study.generate import (
+from fer_study.apps.generate import (
     GenerationSettings,
     ModelNotFoundError,
     generate_faces,
 )
+from fer_study.core.devices import resolve_device
 
 TINY_LABEL = "TINY RANDOM TEST PIPELINE (plumbing check only; not a real model, its timing means nothing)"
 

@@ -22,10 +22,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from fer_study import recognize
-from fer_study.constants import CLASS_NAMES
-from fer_study.recognize.cli import positive_int
-from fer_study.recognize.tracking import VIDEO_DETECT_EVERY, FaceTracker
+from fer_study.apps import recognize
+from fer_study.apps.recognize.cli import positive_int
+from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY, FaceTracker
+from fer_study.core.constants import CLASS_NAMES
 
 FRAME_WIDTH, FRAME_HEIGHT = 640, 480
 CANVAS_GRAY = 127
@@ -128,7 +128,7 @@ def cpu_frames_per_s(cpu_ms_per_frame: float) -> float:
 def video_cpu_ms(recognizer: recognize.Recognizer, frame: np.ndarray, frames: int,
                  detect_every: int = VIDEO_DETECT_EVERY) -> float:
     """CPU ms per frame of a video of ``frame`` repeated, its faces tracked with detection on every
-    ``detect_every``-th frame (``fer_study.recognize.tracking``)."""
+    ``detect_every``-th frame (``fer_study.apps.recognize.tracking``)."""
     tracker = FaceTracker(recognizer, detect_every)
     for _ in range(WARMUP_FRAMES):
         tracker.update(frame)

@@ -41,10 +41,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from fer_study.constants import CLASS_NAMES
+from fer_study.core.constants import CLASS_NAMES
+from fer_study.core.devices import resolve_device
 from fer_study.data.samples import sample_faces
 from fer_study.data.tensors import AugmentConfig, SplitTensors
-from fer_study.devices import resolve_device
 from fer_study.models import create_model, list_models
 from fer_study.train.config import PRECISIONS, TrainConfig
 from fer_study.train.flops import training_flops_per_image

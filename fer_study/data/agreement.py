@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from fer_study.constants import CLASS_NAMES, SPLITS
+from fer_study.core.constants import CLASS_NAMES, SPLITS
 from fer_study.data.dataset import EXCLUDED, FERDataset
 
 _CHUNK = 2048

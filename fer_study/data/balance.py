@@ -7,7 +7,7 @@ PrivateTest) and filling every class of a group up to that group's largest class
 
 import pandas as pd
 
-from fer_study.constants import CLASS_NAMES
+from fer_study.core.constants import CLASS_NAMES
 from fer_study.data.dataset import FERDataset
 
 OFFICIAL_GROUPS: dict[str, tuple[str, ...]] = {"train": ("train",), "val": ("val",), "test": ("test",)}

@@ -5,9 +5,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from fer_study.constants import CLASS_NAMES
+from fer_study.core.constants import CLASS_NAMES
+from fer_study.core.files import atomic_write
 from fer_study.data.dataset import FERDataset
-from fer_study.files import atomic_write
 
 
 class CacheError(RuntimeError):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
+from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
 
 EXCLUDED = -1  # label of an image a protocol leaves out (e.g. FER+ ties), kept so ids stay aligned
 

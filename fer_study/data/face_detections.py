@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_study import paths
+from fer_study.core import paths
+from fer_study.core.files import atomic_write
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import FERDataset
-from fer_study.files import atomic_write
 
 # One facial area as the detector returned it (deepface's FacialAreaRegion, in the bordered, upscaled
 # image); -1 stands for an eye it did not find.

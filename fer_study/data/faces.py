@@ -41,12 +41,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from fer_study import paths
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, SPLITS
+from fer_study.core.files import atomic_write
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import FERDataset
 from fer_study.data.face_detections import DETECTION_ARRAYS, Detections, DetectorTape, deepface_api
-from fer_study.files import atomic_write
 
 # Outcome of one image; every image gets exactly one.
 KEPT, NO_FACE, SEVERAL_FACES, BLANK = "kept", "no_face", "several_faces", "blank"

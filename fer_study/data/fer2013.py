@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, USAGE_TO_SPLIT
+from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, USAGE_TO_SPLIT
 from fer_study.data.dataset import FERDataset
 from fer_study.data.images import ImageError, decode_face
 

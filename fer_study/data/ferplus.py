@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_study.constants import CLASS_NAMES, NUM_CLASSES
+from fer_study.core.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.data.dataset import EXCLUDED, FERDataset
 from fer_study.data.images import ImageError, decode_face
 

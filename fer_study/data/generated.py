@@ -2,7 +2,7 @@
 smaller classes of FER2013's training split).
 
 ``balance_plan`` says what ``balance_from_folder`` will do: per class, the images, the target, how many to
-add and how many the folder holds. The faces themselves come from ``fer_study.generate`` (a diffusers
+add and how many the folder holds. The faces themselves come from ``fer_study.apps.generate`` (a diffusers
 pipeline and the report's crop) or from anywhere else that writes ``<folder>/<class>/<name>.png``.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_study.constants import CLASS_NAMES
+from fer_study.core.constants import CLASS_NAMES
 from fer_study.data.dataset import FERDataset, concatenate, stack_faces
 from fer_study.data.images import ImageError, decode_face
 

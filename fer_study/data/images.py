@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from fer_study.constants import IMAGE_SIZE
+from fer_study.core.constants import IMAGE_SIZE
 
 
 class ImageError(ValueError):

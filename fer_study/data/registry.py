@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_study import paths
-from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, SPLITS
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, SPLITS
+from fer_study.core.files import file_sha256
 from fer_study.data.cache import CacheError, read_h5, write_h5
 from fer_study.data.dataset import FERDataset
 from fer_study.data.fer2013 import read_fer2013_csv, read_fer2013_zip
 from fer_study.data.ferplus import read_ferplus
-from fer_study.files import file_sha256
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from fer_study.constants import IMAGE_SIZE, NUM_CLASSES
+from fer_study.core.constants import IMAGE_SIZE, NUM_CLASSES
 from fer_study.data.registry import cache_path, load_dataset
 
 

@@ -5,7 +5,7 @@
 - ``fer2013_f``: training images in which deepface finds no face are dropped.
 - ``fer2013_fa``: the kept training images replaced by deepface's aligned face crop, at 48x48.
 - ``fer2013_g``: every training class filled up to the largest with generated faces (report 6.2), from a
-  folder that ``python -m fer_study.generate`` writes with a local text-to-image model.
+  folder that ``python -m fer_study.apps.generate`` writes with a local text-to-image model.
 - ``ferplus_s``: FER+ (majority labels) with its training classes semi-balanced. The report used
   AffectNet images, which cannot be had here; augmented copies (and, when a folder of generated faces
   is given, generated faces first) fill the classes instead.
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer_study import paths
-from fer_study.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, IMAGE_SIZE, SPLITS
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES, FER2013_COUNTS, FERPLUS_IMAGES, IMAGE_SIZE, SPLITS
 from fer_study.data.cache import CacheError
 from fer_study.data.dataset import EXCLUDED, FERDataset, concatenate, stack_faces
 from fer_study.data.face_detections import read_detections, record_detections, settings_tag
@@ -254,8 +254,9 @@ def build_generated_balanced(base: FERDataset,
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{folder}: no generated faces for {base.name}_g (one subfolder per class of 48x48 images). Make "
-            f"them with a text-to-image model in FER_MODELS (now {paths.shown(paths.models_dir())}): python -m "
-            f"fer_study.generate MODEL --emotions {' '.join(CLASS_NAMES)} --count N --out {paths.shown(folder.parent)}")
+            f"them with a text-to-image model in FER_MODELS (now {paths.shown(paths.models_dir())}): "
+            f"python -m fer_study.apps.generate MODEL --emotions {' '.join(CLASS_NAMES)} --count N "
+            f"--out {paths.shown(folder.parent)}")
     dataset = balance_from_folder(base, "train", folder, None, require_full=settings.require_full)
     return _finish(dataset, base, settings, started, (), generated_counts=json.loads(dataset.attrs["generated_added"]))
 

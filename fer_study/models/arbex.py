@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.resnet import resnet18
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fer_study.constants import IMAGE_SIZE, NUM_CLASSES
+from fer_study.core.constants import IMAGE_SIZE, NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import InputAdapter, conv_bn_relu
 

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.convnext import CNBlock, LayerNorm2d
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import (
     InputAdapter,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fer_study.constants import CLASS_NAMES, NUM_CLASSES
+from fer_study.core.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import (
     KERAS_BN_EPS,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import (
     KERAS_BN_EPS,

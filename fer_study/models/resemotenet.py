@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_study.constants import IMAGE_SIZE, NUM_CLASSES
+from fer_study.core.constants import IMAGE_SIZE, NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import InputAdapter, Normalization, SqueezeExcitation
 

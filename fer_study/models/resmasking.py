@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import InputAdapter, Normalization, resnet_trunk
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import Bottleneck
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import InputAdapter, Normalization, resnet_trunk, resnet_trunk_width
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_study.files import atomic_write, file_sha256
+from fer_study.core.files import atomic_write, file_sha256
 
 
 class DistillationLoss(nn.Module):

@@ -7,7 +7,7 @@ import copy
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from fer_study.constants import CLASS_NAMES, IMAGE_SIZE
+from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.train.config import TrainConfig
 from fer_study.train.loop import train_step
 from fer_study.train.optim import build_optimizer

@@ -25,13 +25,13 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from fer_study import paths
-from fer_study.constants import CLASS_NAMES, NUM_CLASSES
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES, NUM_CLASSES
+from fer_study.core.devices import resolve_device
+from fer_study.core.files import atomic_write, file_sha256
+from fer_study.core.metrics import classification_metrics
 from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
-from fer_study.devices import resolve_device
-from fer_study.files import atomic_write, file_sha256
-from fer_study.metrics import classification_metrics
 from fer_study.models import create_model
 from fer_study.runs import (
     checkpoint_file,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torchvision.transforms import v2
 
-from fer_study.constants import NUM_CLASSES
+from fer_study.core.constants import NUM_CLASSES
 
 MIXERS = {"mixup": v2.MixUp, "cutmix": v2.CutMix}
 MIXING = ("none", *MIXERS)

@@ -1,0 +1,384 @@
+"""The report's research questions as seeded experiments: arms against a base, with honest intervals.
+
+An *arm* is one training recipe (one params file, ``params/<tier>/runs/<recipe>.yaml``) run with several
+seeds, as the runs ``<recipe>_seed<N>`` (``fer_study.runs.recipe_and_seed``). Every arm differs from the
+base recipe in one factor, so its difference from the base is that factor's effect, at this budget.
+
+The difference of an arm from the base is the difference of their mean PrivateTest accuracies over seeds.
+Every arm is scored on the base's test images: an arm trained on another dataset whose test split holds
+other images (FER+ drops some FER2013 faces) is scored on the FER2013 PrivateTest its runs also record
+(``TrainConfig.extra_test_datasets``, split ``fer2013_test``); its own test score is shown beside.
+Its interval comes from a two-level bootstrap (Davison & Hinkley 1997, ch. 3.8; "hierarchical" bootstrap):
+each draw resamples the seeds of each arm (with replacement) and the test images (one draw of images shared
+by both arms, since both are scored on the same images), so it holds both the seed-to-seed variance and the
+test-sampling variance. The two-sided bootstrap p-value of "no difference" is twice the smaller tail of
+the draws beyond zero; p-values of the arms of one table are Holm-corrected (Holm 1979), and an arm is
+labelled *helps* or *hurts* only when its corrected p-value is below ``ALPHA``, else *no detectable
+effect*. The smallest difference the design could detect is ``(z_{1-alpha/2} + z_{power}) * SE`` of the
+bootstrap difference (80 % power at alpha 0.05: 2.8 standard errors).
+
+What this does not show: an effect at this budget (a 1.2 M-parameter CNN, 12 epochs, 40 for the batch-mixing
+question) is not the effect at a paper's scale, and three seeds estimate the seed variance roughly; the tables
+say so beside the numbers.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from fer_study.analysis.ensemble import check_aligned, mean_softmax
+from fer_study.core import paths
+from fer_study.core.constants import CLASS_NAMES
+from fer_study.core.metrics import (
+    bootstrap_differences,
+    bootstrap_macro_f1_differences,
+    bootstrap_p_value,
+    classification_metrics,
+    detectable_difference,
+    holm,
+    macro_f1,
+)
+from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, snapshots_by_source
+
+# The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
+# Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
+BASE_RECIPE = "exp_base"
+# "<recipe>+snapshots": per seed run of the recipe, the mean-softmax ensemble of its snapshot runs.
+SNAPSHOTS = "+snapshots"
+QUESTIONS: dict[str, dict[str, str]] = {
+    "Which training data helps?": {
+        "offline augmentation fer2013_a, equal steps": "exp_fer2013_a_steps",
+        "offline augmentation fer2013_a, equal epochs": "exp_fer2013_a_epochs",
+        "class weights": "exp_class_weights",
+        "fer2013_a + class weights (equal epochs)": "exp_fer2013_a_cw",
+        "fer2013_a + class weights (equal epochs), float32": "exp_fer2013_a_cw_float32",
+        "no online augmentation": "exp_no_online_aug",
+        "filtered faces fer2013_f": "exp_fer2013_f",
+        "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
+        "generated-image balancing fer2013_g, equal steps": "exp_fer2013_g_steps",
+        "generated-image balancing fer2013_g, equal epochs": "exp_fer2013_g_epochs",
+        "FER+ majority labels": "exp_ferplus_majority",
+        "FER+ soft labels": "exp_ferplus_soft",
+    },
+    "Do the report's optimizers beat SGD?": {
+        "AdamW (lr 1e-3, wd 1e-4)": "exp_adamw",
+        "RAdam (lr 1e-3, wd 1e-4)": "exp_radam",
+        "RangerAdaBelief (lr 1e-3, wd 1e-4)": "exp_ranger_adabelief",
+    },
+    "Do the report's fine-tuning stages help?": {
+        "train + validation 3 epochs, then validation 3 epochs": "exp_ft_val",
+    },
+    "Does a snapshot ensemble beat its single run?": {
+        "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18)": f"exp_cyclic{SNAPSHOTS}",
+    },
+    "Does the base learn the same in float32?": {
+        "float32 instead of bfloat16 autocast": "exp_base_float32",
+    },
+    "Does batch mixing help a converged run?": {
+        "CutMix (alpha 1, half the batches)": "vgg_cpu_long_cutmix",
+        "mixup (alpha 0.2, half the batches)": "vgg_cpu_long_mixup",
+    },
+}
+# A question whose arms continue the base's runs compares them with a control that continues them too.
+QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
+                  "Does a snapshot ensemble beat its single run?": "exp_cyclic",
+                  # The 40-epoch recipe with random erasing (issue 11), not the 12-epoch exp_base.
+                  "Does batch mixing help a converged run?": "vgg_cpu_long"}
+
+# Arms trained in another precision than the bfloat16 base are compared with the base of their precision
+# (CPUs without AMX emulate bfloat16 ~13x slower, so their seeds train in float32).
+PRECISION_BASES = {"float32": "exp_base_float32"}
+
+ALPHA = 0.05
+POWER = 0.8
+HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
+MIN_SEEDS = 3
+# The split holding FER2013 PrivateTest in runs trained on another dataset (extra_test_datasets: [fer2013]).
+FER2013_TEST = "fer2013_test"
+# The columns of a question's summary in the chapters (``summary_table`` has more: datasets, per-class recall).
+SUMMARY_COLUMNS = ("arm", "seeds", "epochs", "acc_mean", "acc_sd", "macro_f1_mean", "macro_f1_sd", "train_acc_mean")
+
+
+@dataclass
+class Arm:
+    """One recipe and its seed runs (sorted by seed), compared with the base on ``split``: ``test``, or
+    ``fer2013_test`` for an arm whose own test split holds other images."""
+
+    label: str
+    recipe: str
+    runs: list[Run]
+    split: str = "test"
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(run.metrics["seed"]) for run in self.runs]
+
+    def predicted(self, split: str | None = None) -> np.ndarray:
+        """(seeds, images) predicted classes of each seed's run (on ``split``, default the arm's)."""
+        split = split or self.split
+        return np.stack([run.logits(split).argmax(1) for run in self.runs])
+
+    def correct(self, split: str | None = None) -> np.ndarray:
+        """(seeds, images) 0/1 matrix: whether each seed's run classified each image right (on ``split``,
+        default the arm's)."""
+        split = split or self.split
+        return np.stack([run.logits(split).argmax(1) == run.labels(split) for run in self.runs]).astype(np.float64)
+
+
+def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> list[Arm]:
+    """``{label: recipe}`` -> the arms with their committed seed runs (an arm with none has ``runs == []``).
+
+    Every arm is scored on the first arm's (the base's) test images, in the same order, since the paired
+    bootstrap relies on it: on its own ``test`` split when that holds them, else on ``fer2013_test``.
+    """
+    runs_dir = Path(runs_dir) if runs_dir is not None else paths.RUNS_DIR
+    by_recipe: dict[str, list[str]] = {}
+    for name in list_runs(runs_dir):
+        recipe, seed = recipe_and_seed(name)
+        if seed is not None:
+            by_recipe.setdefault(recipe, []).append(name)
+    loaded = []
+    for label, recipe in arms.items():
+        trained = recipe.removesuffix(SNAPSHOTS)
+        runs = sorted((load_run(name, runs_dir) for name in by_recipe.get(trained, [])),
+                      key=lambda run: int(run.metrics["seed"]))
+        if recipe.endswith(SNAPSHOTS):
+            runs = [ensemble for run in runs if (ensemble := snapshot_ensemble(run, runs_dir)) is not None]
+        loaded.append(Arm(label, recipe, runs))
+    reference = next((arm.runs[0] for arm in loaded if arm.runs), None)
+    for arm in loaded:
+        if arm.runs:
+            arm.split = _common_split(arm, reference.ids("test"), reference.name)
+    return loaded
+
+
+def snapshot_ensemble(run: Run, runs_dir: Path) -> Run | None:
+    """The mean-softmax ensemble of ``run``'s snapshot runs (``<run>_snapNNN``, ``snapshot_of`` the run) as a
+    run of its own (log mean probabilities as logits; seed, config and history the run's); ``None`` without
+    snapshots."""
+    candidates = [load_run(name, runs_dir) for name in list_runs(runs_dir) if name.startswith(f"{run.name}_snap")]
+    snapshots = snapshots_by_source(candidates).get(run.name, [])
+    if not snapshots:
+        return None
+    check_aligned(snapshots)
+    predictions = {}
+    for key in snapshots[0].predictions:
+        if key.endswith("_logits") or key.endswith("_logits_tta"):
+            predictions[key] = np.log(mean_softmax([snapshot.predictions[key] for snapshot in snapshots]))
+        else:
+            predictions[key] = snapshots[0].predictions[key]
+    members = [snapshot.name for snapshot in snapshots]
+    return Run(f"{run.name}{SNAPSHOTS}", run.path, run.config, {**run.metrics, "members": members}, run.history,
+               predictions)
+
+
+def _common_split(arm: Arm, ids: np.ndarray, reference: str) -> str:
+    """The split on which every run of ``arm`` scored exactly the images ``ids`` (``reference``'s test)."""
+    for split in ("test", FER2013_TEST):
+        if all(f"{split}_ids" in run.predictions and np.array_equal(run.ids(split), ids) for run in arm.runs):
+            return split
+    raise ValueError(f"the runs of {arm.recipe!r} were not all tested on the images of {reference!r}, in the "
+                     f"test or {FER2013_TEST} split: arms can only be compared on the same test images")
+
+
+def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def summary_table(arms: Sequence[Arm]) -> pd.DataFrame:
+    """Per arm: seeds, mean and standard deviation over seeds of accuracy and macro-F1 on the arm's split
+    (percent), the mean recall of each class, the mean final training accuracy, and its steps; for an arm
+    scored on ``fer2013_test``, also its mean accuracy on its own dataset's test split (``own_test_acc``)."""
+    rows = []
+    for arm in arms:
+        if not arm.runs:
+            rows.append({"arm": arm.label, "recipe": arm.recipe, "seeds": 0})
+            continue
+        metrics = [classification_metrics(run.labels(arm.split), run.logits(arm.split)) for run in arm.runs]
+        accuracy = _mean_sd([100 * m["accuracy"] for m in metrics])
+        macro_f1 = _mean_sd([100 * m["macro_f1"] for m in metrics])
+        train_accuracy = _mean_sd([100 * run.history["train_accuracy"].iloc[-1] for run in arm.runs])
+        rows.append({
+            "arm": arm.label, "recipe": arm.recipe, "seeds": len(arm.runs),
+            "dataset": arm.runs[0].config.get("dataset"), "epochs": arm.runs[0].metrics.get("epochs"),
+            "acc_mean": accuracy[0], "acc_sd": accuracy[1], "macro_f1_mean": macro_f1[0],
+            "macro_f1_sd": macro_f1[1], "train_acc_mean": train_accuracy[0],
+            "own_test_acc": (100 * arm.correct("test").mean(1).mean() if arm.split != "test" else np.nan),
+            **{f"recall_{name}": 100 * float(np.mean([m["per_class"][name]["recall"] for m in metrics]))
+               for name in CLASS_NAMES},
+        })
+    return pd.DataFrame(rows)
+
+
+def verdict(difference: float, adjusted_p: float, alpha: float = ALPHA) -> str:
+    if adjusted_p >= alpha:
+        return NO_EFFECT
+    return HELPS if difference > 0 else HURTS
+
+
+# The metrics every arm is judged on: accuracy, and macro-F1, the metric the imbalance remedies are about.
+# Column prefixes of the comparison table: "" for accuracy, "f1_" for macro-F1.
+METRICS = {"": "accuracy", "f1_": "macro-F1"}
+
+
+def compare_to_base(base: Arm, arms: Sequence[Arm], samples: int = 2000, level: float = 0.95,
+                    seed: int = 0, min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+    """``compare_pairs`` with one base for every arm."""
+    return compare_pairs([(base, arm) for arm in arms], samples, level, seed, min_seeds)
+
+
+def compare_pairs(pairs: Sequence[tuple[Arm, Arm]], samples: int = 2000, level: float = 0.95, seed: int = 0,
+                  min_seeds: int = MIN_SEEDS) -> pd.DataFrame:
+    """One row per (base, arm) pair: the arm's difference from its base in percentage points of PrivateTest
+    accuracy and of macro-F1, each with its bootstrap interval, raw and Holm-adjusted p-values (Holm over
+    every arm and both metrics), verdict and smallest detectable difference.
+
+    Arms with fewer than ``min_seeds`` seeds (or whose base has fewer) get no verdict: "too few seeds".
+    """
+    rows, tested = [], []
+    tail = (1 - level) / 2 * 100
+    for base, arm in pairs:
+        row = {"arm": arm.label, "recipe": arm.recipe, "base": base.recipe, "seeds": len(arm.runs)}
+        if len(base.runs) < min_seeds or len(arm.runs) < min_seeds:
+            missing = base if len(base.runs) < min_seeds else arm
+            too_few = f"too few seeds ({missing.label}: {len(missing.runs)} of {min_seeds})"
+            rows.append(row | {"verdict": too_few, "f1_verdict": too_few})
+            continue
+        labels = base.runs[0].labels(base.split)
+        draws = {"": 100 * bootstrap_differences(base.correct(), arm.correct(), samples, seed),
+                 "f1_": 100 * bootstrap_macro_f1_differences(base.predicted(), arm.predicted(), labels, samples,
+                                                             seed)}
+        observed = {"": 100 * (arm.correct().mean() - base.correct().mean()),
+                    "f1_": 100 * (np.mean([macro_f1(labels, predicted) for predicted in arm.predicted()])
+                                  - np.mean([macro_f1(labels, predicted) for predicted in base.predicted()]))}
+        for prefix, metric_draws in draws.items():
+            low, high = np.percentile(metric_draws, [tail, 100 - tail])
+            row |= {f"{prefix}difference_pp": float(observed[prefix]), f"{prefix}low_pp": float(low),
+                    f"{prefix}high_pp": float(high), f"{prefix}p_value": bootstrap_p_value(metric_draws),
+                    f"{prefix}detectable_pp": detectable_difference(float(metric_draws.std(ddof=1)), ALPHA, POWER)}
+        tested.append(len(rows))
+        rows.append(row)
+    if tested:
+        keys = [(i, prefix) for i in tested for prefix in METRICS]
+        adjusted = holm([rows[i][f"{prefix}p_value"] for i, prefix in keys])
+        for (i, prefix), p in zip(keys, adjusted, strict=True):
+            rows[i] |= {f"{prefix}p_holm": float(p),
+                        f"{prefix}verdict": verdict(rows[i][f"{prefix}difference_pp"], float(p))}
+    columns = ["arm", "recipe", "base", "seeds"] + [f"{prefix}{column}" for prefix in METRICS
+                                                   for column in ("difference_pp", "low_pp", "high_pp", "p_value",
+                                                                  "p_holm", "verdict", "detectable_pp")]
+    return pd.DataFrame(rows).reindex(columns=columns)
+
+
+class Answer(NamedTuple):
+    """One research question answered: its arms (base first), their comparison with the base
+    (``compare_to_base``) and the sentences stating the answer (``answer_text``)."""
+
+    arms: list[Arm]
+    comparison: pd.DataFrame
+    text: str
+
+    def summary(self, columns: Sequence[str] = SUMMARY_COLUMNS) -> pd.DataFrame:
+        """``summary_table`` of the arms, reduced to ``columns``."""
+        return summary_table(self.arms).reindex(columns=list(columns))
+
+    def differences(self) -> pd.DataFrame:
+        """The comparison as a chapter shows it: without the recipe column, which the arm labels name, and
+        the base column only where some arm has another base."""
+        shown = self.comparison.drop(columns="recipe")
+        return shown if shown["base"].nunique() > 1 else shown.drop(columns="base")
+
+
+def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000, seed: int = 0) -> Answer:
+    """One research question of ``QUESTIONS``: its arms (base first: ``QUESTION_BASES``' recipe for the question,
+    else ``BASE_RECIPE``), the comparison table, the answer text. An arm trained in another precision than
+    the base is compared with the base of its own precision (``PRECISION_BASES``), never across precisions,
+    which would confound the precision with the arm's factor."""
+    arms = load_arms({"base": QUESTION_BASES.get(question, BASE_RECIPE), **QUESTIONS[question]}, runs_dir)
+    base = arms[0]
+    precision_bases: dict[str, Arm] = {}
+    pairs = []
+    for arm in arms[1:]:
+        precision = _precision(arm)
+        twin = PRECISION_BASES.get(precision)
+        if question in QUESTION_BASES or precision == _precision(base) or twin in (None, arm.recipe):
+            pairs.append((base, arm))
+            continue
+        if precision not in precision_bases:
+            precision_bases[precision] = load_arms({f"base ({precision})": twin}, runs_dir)[0]
+        pairs.append((precision_bases[precision], arm))
+    comparison = compare_pairs(pairs, samples, seed=seed)
+    return Answer([base, *precision_bases.values(), *arms[1:]], comparison,
+                  answer_text(question, comparison, base, list(precision_bases.values())))
+
+
+def _precision(arm: Arm) -> str | None:
+    return str(arm.runs[0].metrics.get("precision")) if arm.runs else None
+
+
+def _listed(rows: pd.DataFrame, prefix: str) -> str:
+    return "; ".join(f"{row['arm']} ({row[prefix + 'difference_pp']:+.2f} pp [{row[prefix + 'low_pp']:+.2f}, "
+                     f"{row[prefix + 'high_pp']:+.2f}])" for _, row in rows.iterrows())
+
+
+def verdict_summary(comparison: pd.DataFrame) -> str:
+    """A comparison (``compare_pairs``) in a few short sentences: per metric, the arms that help, those that
+    hurt and how many show no detectable effect; then the arms still short of seeds."""
+    judged = comparison.dropna(subset=["difference_pp"])
+    sentences = []
+    for prefix, metric in METRICS.items():
+        verdicts = judged[f"{prefix}verdict"]
+        parts = [f"{' and '.join(judged.loc[verdicts == kind, 'arm'])} {'help' if kind == HELPS else 'hurt'}"
+                 for kind in (HELPS, HURTS) if (verdicts == kind).any()]
+        neutral = int((verdicts == NO_EFFECT).sum())
+        if neutral:
+            parts.append(f"{neutral} arm{'s' if neutral > 1 else ''} show{'' if neutral > 1 else 's'} no "
+                         "detectable effect")
+        if parts:
+            sentences.append(f"{metric[0].upper()}{metric[1:]}: {'; '.join(parts)}.")
+    pending = comparison.loc[comparison["difference_pp"].isna(), "arm"]
+    if len(pending):
+        sentences.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
+    return " ".join(sentences) or "No arm yet."
+
+
+def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases: Sequence[Arm] = ()) -> str:
+    """Two to four sentences stating the answer a comparison table gives, generated from it: per metric
+    (accuracy, macro-F1) the arms that help, hurt, or show no detectable effect. Arms are listed with
+    semicolons, since their labels may hold commas."""
+    if not base.runs:
+        return f"**{question}** No run of the base recipe `{base.recipe}` is committed yet: no answer."
+    def described(arm: Arm) -> str:
+        labels = arm.runs[0].labels(arm.split)
+        f1 = np.mean([macro_f1(labels, predicted) for predicted in arm.predicted()])
+        return (f"`{arm.recipe}`, {100 * arm.correct().mean():.2f} % mean PrivateTest accuracy and "
+                f"{100 * f1:.2f} % macro-F1 over {len(arm.runs)} seeds")
+
+    parts = [f"**{question}** Base: {described(base)}."]
+    parts += [f"Arms trained in {_precision(other)} are compared with {described(other)}."
+              for other in other_bases if other.runs]
+    judged = comparison.dropna(subset=["difference_pp"]) if "difference_pp" in comparison else comparison.iloc[:0]
+    for prefix, metric in METRICS.items():
+        said = []
+        for kind in (HELPS, HURTS):
+            rows = judged[judged[f"{prefix}verdict"] == kind]
+            if len(rows):
+                said.append(f"{'helps' if kind == HELPS else 'hurts'}: {_listed(rows, prefix)}")
+        neutral = judged[judged[f"{prefix}verdict"] == NO_EFFECT]
+        if len(neutral):
+            # The largest of their detectable differences: an effect below it may have gone unseen in one of them.
+            said.append(f"no detectable effect: {'; '.join(neutral['arm'])} (the design detects about "
+                        f"{neutral[f'{prefix}detectable_pp'].max():.1f} pp or more)")
+        if said:
+            sentences = ". ".join(f"{part[0].upper()}{part[1:]}" for part in said)
+            parts.append(f"On {metric} (Holm-corrected over both metrics, alpha {ALPHA}): {sentences}.")
+    pending = ([f"{row.arm} ({row.seeds} of {MIN_SEEDS} seeds)" if row.seeds else row.arm
+                for row in comparison[comparison["difference_pp"].isna()].itertuples()] if len(comparison) else [])
+    if pending:
+        parts.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
+    return " ".join(parts)

@@ -1,0 +1,420 @@
+"""How the book shows its results to a reader: the front page's one row per claim and tier with its figure,
+the two or three sentences each chapter opens with (generated from the data), and tables that fit the
+book's content column (readable column names, settings as ``key = value`` text, long tables sortable and
+searchable through itables, offline).
+
+Everything here formats numbers that ``fer_study.analysis.claims``, ``fer_study.analysis.ensemble`` and the datasets
+compute; nothing is measured here.
+"""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from matplotlib.figure import Figure
+
+from fer_study.analysis import ensemble
+from fer_study.analysis.claims import ClaimSet, load_claims
+from fer_study.book import plots
+from fer_study.core.constants import CLASS_NAMES
+from fer_study.core.metrics import accuracy_half_width
+from fer_study.runs import Run, accuracy, best_on_validation, held_out_validation
+
+# Verdict colours (colour-blind palette of the house style), shared by the headline figure and table.
+VERDICT_COLOURS = {"held": "#029e73", "not reproduced": "#d55e00", "not comparable": "#949494",
+                   "not comparable (budget)": "#0173b2", "no run": "#cccccc", "no model here": "#cccccc",
+                   "reference": "#000000", "no claim": "#cccccc"}
+# Verdicts where a measurement stands beside the claim (in the order the answer names them).
+MEASURED_VERDICTS = ("held", "not reproduced", "not comparable (budget)", "not comparable")
+# Rows above which a table is shown sortable, searchable and paged (itables) instead of in full.
+INTERACTIVE_MIN_ROWS = 15
+HEADLINE_COLUMNS = ["Paper", "Claim", "Claimed", "Reproduced (95 % interval)", "Tier", "Verdict", "Chosen from"]
+
+# The comparison table's columns as a reader reads them (``claims.COMPARISON_COLUMNS`` and the chapters'
+# run and ensemble tables); columns not named here keep their own name, underscores as spaces.
+READABLE_NAMES = {
+    "claim": "Claim", "paper": "Paper", "model": "Model", "ensemble": "Ensemble", "dataset": "Dataset",
+    "split": "Split", "metric": "Metric", "claimed": "Claimed (%)", "reproduced": "Reproduced (%)",
+    "spread": "Seed s.d. (points)", "n_runs": "Runs", "difference": "Difference (points)", "tier": "Tier",
+    "device": "Device", "claim_tta": "Claim's TTA", "run_tta": "Runs' TTA", "pretraining": "Pretraining",
+    "extra_data": "Extra data", "verdict": "Verdict", "note": "Notes", "group": "Evaluated on",
+    "combiner": "Combiner", "n_members": "Members", "members": "Member runs", "val_acc_pct": "Validation (%)",
+    "test_acc_pct": "Test (%)", "test_acc_low": "Test low (%)", "test_acc_high": "Test high (%)",
+    "test_acc_tta_pct": "Test, TTA (%)", "macro_f1_pct": "Macro-F1 (%)", "best_member": "Best member",
+    "best_member_test_acc_pct": "Best member test (%)", "gain_pp": "Gain (points)",
+    "gain_low": "Gain low (points)", "gain_high": "Gain high (points)", "train_minutes": "Training (min)",
+    "params": "Parameters", "cpu_ms_per_image": "CPU ms / image", "selected_epoch": "Selected epoch",
+    # The seeded experiments' summaries and comparisons (fer_study.analysis.experiments).
+    "arm": "Arm", "base": "Compared with", "seeds": "Seeds", "epochs": "Epochs", "acc_mean": "Accuracy (%)",
+    "acc_sd": "Accuracy s.d. (points)", "macro_f1_mean": "Macro-F1 (%)", "macro_f1_sd": "Macro-F1 s.d. (points)",
+    "train_acc_mean": "Final train accuracy (%)", "own_test_acc": "Own test split (%)",
+    "difference_pp": "Accuracy difference (points)", "low_pp": "Accuracy low", "high_pp": "Accuracy high",
+    "p_value": "p (accuracy)", "p_holm": "Holm p (accuracy)", "detectable_pp": "Detectable, accuracy (points)",
+    "f1_difference_pp": "Macro-F1 difference (points)", "f1_low_pp": "Macro-F1 low", "f1_high_pp": "Macro-F1 high",
+    "f1_p_value": "p (macro-F1)", "f1_p_holm": "Holm p (macro-F1)", "f1_verdict": "Macro-F1 verdict",
+    "f1_detectable_pp": "Detectable, macro-F1 (points)",
+    "final_train_acc_pct": "Final train accuracy (%)", "why_not_evidence": "Why it is not evidence",
+    "quantity": "Quantity", "value": "Value", "measured": "Measured", "verdicts": "Verdicts",
+    "known_problems": "Known problems",
+    # The best models' diagnostics (fer_study.analysis.diagnostics).
+    "temperature": "Temperature (fitted on PublicTest)", "ece_pct": "ECE (%)", "ece_scaled_pct": "ECE, scaled (%)",
+    "nll": "Log loss", "nll_scaled": "Log loss, scaled", "faces": "Faces",
+    "fer2013_acc_pct": "Accuracy on FER2013 labels (%)", "ferplus_acc_pct": "Accuracy on FER+ labels (%)",
+    "errors_ferplus_calls_right_pct": "Errors FER+ calls right (%)",
+    "run": "Run", "status": "Status", "to_add": "to add", "build_seconds": "Build (s)", "no_face": "No face",
+    "several_faces": "Several faces",
+    **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
+}
+
+_RUN_NAMES = re.compile(r"(?:^|; )runs: ([^;]+)")
+_MEMBER_NAMES = re.compile(r"members \(([^)]+)\)")
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with readable column (and index) names."""
+    def name(column):
+        return READABLE_NAMES.get(column, str(column).replace("_", " ")) if isinstance(column, str) else column
+    renamed = frame.rename(columns=name)
+    renamed.index = renamed.index.set_names([name(level) if level else level for level in renamed.index.names])
+    return renamed
+
+
+def settings_text(settings: Mapping | str) -> str:
+    """Settings as ``key = value`` pairs joined by ``; `` (a JSON object string is read first)."""
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    return "; ".join(f"{key} = {value}" for key, value in settings.items())
+
+
+class FittedTable:
+    """A table that fits the content column: its HTML wraps inside a horizontally scrolling block (never
+    wider than the column), long tables are sortable, searchable and paged (itables, offline), and plain
+    text is shown wherever only text is read."""
+
+    def __init__(self, frame: pd.DataFrame, precision: int = 1, caption: str | None = None,
+                 interactive: bool | None = None, page_length: int = 10, wide: Sequence[str] = ()) -> None:
+        self.frame, self.precision, self.caption, self.page_length = frame, precision, caption, page_length
+        self.wide = [column for column in wide if column in frame.columns]
+        self.show_index = any(name is not None for name in frame.index.names)
+        self.interactive = len(frame) > INTERACTIVE_MIN_ROWS if interactive is None else interactive
+
+    def _formatted(self) -> pd.DataFrame:
+        frame = self.frame.reset_index() if self.show_index else self.frame
+        return frame.apply(lambda column: column.map(
+            lambda value: "" if _missing(value) else f"{value:,.{self.precision}f}"
+            if isinstance(value, float | np.floating) else str(value)))
+
+    def _repr_html_(self) -> str:
+        caption = f"<p class='fer-table-caption'>{self.caption}</p>" if self.caption else ""
+        if self.interactive:
+            from itables import to_html_datatable
+
+            formatted = self._formatted()
+            wide = [{"targets": [list(formatted.columns).index(column) for column in self.wide],
+                     "className": "fer-wide"}] if self.wide else []
+            body = to_html_datatable(formatted, connected=False, classes="display compact", columnDefs=wide,
+                                     lengthMenu=sorted({10, 25, 100, self.page_length}),
+                                     pageLength=self.page_length, autoWidth=False,
+                                     display_logo_when_loading=False)
+        else:
+            styler = self.frame.style.format(precision=self.precision, na_rep="", thousands=",")
+            styler = styler.set_properties(subset=self.wide, **{"min-width": "22em"}) if self.wide else styler
+            body = (styler if self.show_index else styler.hide(axis="index")).to_html()
+        return f"<div class='fer-table'>{caption}{body}</div>"
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=self.show_index, na_rep="",
+                                    float_format=lambda value: f"{value:.{self.precision}f}")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
+
+
+# Columns of free text, given a readable measure wherever they are shown.
+WIDE_COLUMNS = ("note", "notes", "members", "pretraining", "extra_data", "settings", "measured", "known_problems")
+
+
+def table(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
+          caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
+          empty_message: str = plots.NOTHING_TO_DRAW) -> "FittedTable | Markdown":
+    """``frame`` (only ``columns``, when given) with readable names, fitted to the content column (free-text
+    ``WIDE_COLUMNS`` at a readable width, the table scrolling sideways when it needs to); the message in
+    bold when there is nothing to show."""
+    if frame is None or frame.empty:
+        return Markdown(f"**{empty_message}**")
+    frame = frame if columns is None else frame[list(columns)]
+    wide = [readable(frame[[column]]).columns[0] for column in WIDE_COLUMNS if column in frame.columns]
+    return FittedTable(readable(frame), precision, caption, interactive, page_length, wide)
+
+
+def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
+         caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
+         empty_message: str = plots.NOTHING_TO_DRAW) -> None:
+    """Display ``table(...)`` in the cell's output wherever the call stands in the cell (a value Jupyter
+    shows only as a cell's last expression would be lost after it), loading the offline DataTables library
+    first when the table is the notebook's first interactive one."""
+    shown = table(frame, columns, precision, caption, interactive, page_length, empty_message)
+    if isinstance(shown, FittedTable) and shown.interactive:
+        _load_interactive_tables()
+    display(shown)
+
+
+_interactive_tables_loaded = False
+
+
+def _load_interactive_tables() -> None:
+    """Embed the DataTables library that ``FittedTable`` uses in the page, once per notebook (kernel): no
+    network is needed, and no chapter needs a setup cell of its own."""
+    global _interactive_tables_loaded
+    if not _interactive_tables_loaded:
+        from itables import init_notebook_mode
+
+        init_notebook_mode(all_interactive=False, connected=False)
+        _interactive_tables_loaded = True
+
+
+# --- The front page: one row per claim and tier --------------------------------------------------------
+
+def row_run_names(row: pd.Series) -> list[str]:
+    """The run names a comparison-table row was computed from (its note lists them: ``runs: a, b`` for a
+    recipe, ``<ensemble>: N members (a, b)`` for an ensemble)."""
+    note = row["note"] if isinstance(row["note"], str) else ""
+    found = _MEMBER_NAMES.search(note) if pd.notna(row.get("ensemble")) else _RUN_NAMES.search(note)
+    if found is None:
+        if row["n_runs"]:
+            raise ValueError(f"comparison row of claim {row['claim']!r} has {row['n_runs']} runs but its note "
+                             f"names none (expected 'runs: ...' or 'members (...)'): {note!r}")
+        return []
+    return [name.strip() for name in found.group(1).split(",")]
+
+
+def _validation_accuracy(row: pd.Series, runs_by_name: Mapping[str, Run]) -> float:
+    """What a row is chosen by: its ensemble's validation accuracy, or for a recipe the validation accuracy
+    of its run that ``runs.best_on_validation`` picks; NaN when no run of the row has a held-out
+    validation split (its validation accuracy would flatter it)."""
+    members = [runs_by_name[name] for name in row_run_names(row) if name in runs_by_name]
+    tta = row["run_tta"] not in ("none", None) and not _missing(row["run_tta"])
+    if pd.notna(row.get("ensemble")):
+        if not members or not all(held_out_validation(run) for run in members):
+            return np.nan
+        mean = ensemble.probabilities(members, "val", tta).mean(axis=0)
+        return float((mean.argmax(axis=1) == members[0].labels("val")).mean())
+    best = best_on_validation(members, tta=tta)
+    return np.nan if best is None else accuracy(best, "val", tta)
+
+
+def _interval(row: pd.Series, runs_by_name: Mapping[str, Run]) -> tuple[float, float]:
+    """The 95 % sampling interval of an accuracy on the test images (the margin the verdict uses); none for
+    a gain, whose paired bootstrap interval is in the ensemble chapter."""
+    names = [name for name in row_run_names(row) if name in runs_by_name]
+    if row["metric"] != "accuracy" or _missing(row["reproduced"]) or not names:
+        return np.nan, np.nan
+    margin = 100 * accuracy_half_width(row["reproduced"] / 100, len(runs_by_name[names[0]].labels("test")))
+    return row["reproduced"] - margin, row["reproduced"] + margin
+
+
+def headline(table: pd.DataFrame, runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per (claim, tier) of ``claims.comparison_table``: among the tier's rows of a claim (one per
+    recipe or ensemble), the one best on validation (PublicTest; rows without a held-out validation split
+    only when no other has one), with its 95 % interval. Claims with no reproduction keep their one row.
+
+    Columns: the comparison table's, plus ``low`` and ``high`` (the interval, percent), ``val_acc_pct`` (what
+    the row was chosen by) and ``candidates`` (rows it was chosen from)."""
+    runs_by_name = {run.name: run for run in runs}
+    rows = []
+    tiers = table["tier"].astype(object).fillna("")
+    for _, group in table[table["claim"].notna()].groupby(["claim", tiers], sort=False):
+        scores = group.apply(_validation_accuracy, axis=1, runs_by_name=runs_by_name)
+        chosen = group.loc[scores.idxmax()] if scores.notna().any() else group.iloc[0]
+        low, high = _interval(chosen, runs_by_name)
+        rows.append(chosen.to_dict() | {"low": low, "high": high, "val_acc_pct": 100 * scores[chosen.name],
+                                        "candidates": len(group)})
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def comparison_view(table: pd.DataFrame) -> pd.DataFrame:
+    """``claims.comparison_table`` in fewer columns for the results chapter: the model or ensemble in one
+    column, the claim's dataset and split in another, the two sides' test-time augmentation in a third."""
+    def tta(row):
+        return " / ".join(str(value) for value in (row["claim_tta"], row["run_tta"]) if not _missing(value))
+
+    return pd.DataFrame({
+        "claim": table["claim"], "model": table["ensemble"].fillna(table["model"]),
+        "Dataset (claimed on)": [f"{dataset} ({split})"
+                                 for dataset, split in zip(table["dataset"], table["split"], strict=True)],
+        "claimed": table["claimed"], "reproduced": table["reproduced"], "spread": table["spread"],
+        "n_runs": table["n_runs"], "tier": table["tier"], "TTA (claim / runs)": table.apply(tta, axis=1),
+        "verdict": table["verdict"], "note": table["note"]})
+
+
+def _unit(metric: str) -> str:
+    return "points" if metric == "gain" else "%"
+
+
+def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """``headline`` as the front page shows it: a few readable columns, numbers with their units."""
+    def reproduced(row):
+        if _missing(row["reproduced"]):
+            return ""
+        interval = "" if _missing(row["low"]) else f" [{row['low']:.1f}, {row['high']:.1f}]"
+        return f"{row['reproduced']:.1f}{interval} {_unit(row['metric'])}"
+
+    def chosen_from(row):
+        if not row["n_runs"]:
+            return ""
+        what = row["ensemble"] if pd.notna(row["ensemble"]) else row["model"]
+        return (f"{what}; best of {row['candidates']} on validation" if row["candidates"] > 1 else str(what))
+
+    return pd.DataFrame({
+        "Paper": rows["paper"], "Claim": rows["claim"],
+        "Claimed": [f"{value:g} {_unit(metric)} ({split})"
+                    for value, metric, split in zip(rows["claimed"], rows["metric"], rows["split"], strict=True)],
+        "Reproduced (95 % interval)": rows.apply(reproduced, axis=1),
+        "Tier": rows["tier"].fillna(""), "Verdict": rows["verdict"],
+        "Chosen from": rows.apply(chosen_from, axis=1)}, columns=HEADLINE_COLUMNS)
+
+
+def _short_paper(paper: str) -> str:
+    """'VGGNet (Khaireddin & Chen 2021)' -> 'VGGNet'; 'PyPI package `fer` (...)' -> 'PyPI package fer'."""
+    return re.split(r" \(|, ", paper)[0].replace("`", "")
+
+
+def plot_headline(rows: pd.DataFrame, title: str | None = None) -> Figure:
+    """Claimed (open diamond) against reproduced accuracy (dot with its 95 % interval, coloured by verdict),
+    one line per claim and tier with a reproduction, grouped by paper."""
+    points = rows[rows["metric"].eq("accuracy") & rows["reproduced"].notna()]
+    if points.empty:
+        return plots.message_figure("No claim has a reproduction yet.", title)
+    points = points.sort_values(["paper", "claim", "tier"], kind="stable").reset_index(drop=True)
+    figure, (axes,) = plots._figure(height=1.6 + 0.42 * len(points))
+    positions = np.arange(len(points))[::-1]
+    for position, (_, row) in zip(positions, points.iterrows(), strict=True):
+        colour = VERDICT_COLOURS.get(row["verdict"], "#000000")
+        axes.errorbar(row["reproduced"], position, xerr=[[row["reproduced"] - row["low"]],
+                                                          [row["high"] - row["reproduced"]]],
+                      fmt="o", color=colour, ecolor=colour, capsize=3, markersize=7)
+        axes.plot(row["claimed"], position, marker="D", markerfacecolor="white", markeredgecolor="black",
+                  markersize=7, linestyle="none")
+        axes.plot([row["claimed"], row["reproduced"]], [position, position], color=colour, alpha=0.3, lw=1)
+    labels = [f"{_short_paper(row['paper'])}: {row['claim']} ({row['tier']} tier)" for _, row in points.iterrows()]
+    axes.set_yticks(positions, labels)
+    axes.set(xlabel="accuracy on the claim's split (%)", ylabel="", title=title or "")
+    handles = [axes.plot([], [], marker="D", markerfacecolor="white", markeredgecolor="black",
+                         linestyle="none", label="claimed")[0]]
+    handles += [axes.plot([], [], marker="o", color=VERDICT_COLOURS[verdict], linestyle="none",
+                          label=f"reproduced: {verdict}")[0]
+                for verdict in VERDICT_COLOURS if verdict in set(points["verdict"])]
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(3, len(handles)), frameon=False)
+    return figure
+
+
+# --- Chapter openings: the answer in two or three sentences ------------------------------------------
+
+def _count_words(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{count} {verdict}" for verdict, count in counts.items())
+
+
+def front_page_answer(rows: pd.DataFrame) -> Markdown:
+    """The claims' tally from ``headline`` rows: how many claims have a run beside them, and what the verdicts
+    can and cannot say (a run on a CPU budget neither confirms nor refutes a paper's claim)."""
+    claims_total = rows["claim"].nunique()
+    measured = rows[rows["verdict"].isin(MEASURED_VERDICTS)]
+    counts = {verdict: int((measured["verdict"] == verdict).sum()) for verdict in MEASURED_VERDICTS
+              if (measured["verdict"] == verdict).any()}
+    without = rows[~rows["claim"].isin(measured["claim"])].drop_duplicates("claim")["verdict"].value_counts()
+    if measured.empty:
+        return Markdown(f"**Answer.** None of the {claims_total} published claims has a committed reproduction "
+                        f"yet ({_count_words(without.to_dict())}).")
+    lines = [f"**Answer.** Of {claims_total} published claims, {measured['claim'].nunique()} have a committed "
+             f"run beside them (per claim and tier: {_count_words(counts)}); the other "
+             f"{claims_total - measured['claim'].nunique()} have none ({_count_words(without.to_dict())})."]
+    for verdict, words in (("held", "Held under the study's protocol"), ("not reproduced", "Not reproduced")):
+        judged = measured.loc[measured["verdict"] == verdict, "claim"]
+        if len(judged):
+            lines.append(f"{words}: {', '.join(judged)}.")
+    if not measured["verdict"].isin(["held", "not reproduced"]).any():
+        lines.append("None of these runs follows its paper's full recipe, so no claim is confirmed or refuted "
+                     "yet: that takes the full tier, on a GPU.")
+    return Markdown(" ".join(lines))
+
+
+def chapter_answer(rows: pd.DataFrame, topic: str, claim_set: ClaimSet | None = None) -> Markdown:
+    """A chapter's answer from ``headline`` rows of its claims (one per claim and tier, each chosen on
+    validation): the highest claim, the highest reproduction beside a claim, and the verdicts."""
+    claimed = rows[rows["claim"].notna()]
+    if claimed.empty:
+        return Markdown(f"**Answer.** No claim about {topic} is in the claims file.")
+    measured = claimed[claimed["verdict"].isin(MEASURED_VERDICTS)]
+    invalid = {claim["id"]: claim["invalid"] for claim in (claim_set or load_claims()).claims if claim.get("invalid")}
+    standing = claimed[~claimed["claim"].isin(invalid)]
+    # The claim quoted first: the highest that can stand, on FER2013's labels where there is one.
+    on_fer2013 = standing[standing["dataset"].map(
+        lambda name: ensemble.label_set(str(name)) == ensemble.FER2013_LABELS).astype(bool)]
+    quoted = on_fer2013 if len(on_fer2013) else standing
+    lines = ["**Answer.**"]
+    if len(quoted):
+        best_claim = quoted.loc[quoted["claimed"].idxmax()]
+        lines.append(f"The papers and the report claim up to {best_claim['claimed']:g} {_unit(best_claim['metric'])} "
+                     f"for {topic} on {ensemble.label_set(str(best_claim['dataset']))} "
+                     f"({best_claim['claim']}, {best_claim['split']} split).")
+    dropped = sorted(set(claimed["claim"]) & set(invalid))
+    if dropped:
+        reasons = "; ".join(f"{claim} ({invalid[claim]})" for claim in dropped)
+        lines.append(f"Not quoted, since the number cannot stand: {reasons}.")
+    if measured.empty:
+        lines.append(f"None of its {claimed['claim'].nunique()} claims has a committed reproduction yet; the "
+                     "tables below say which recipe would check each.")
+    else:
+        top = measured.loc[measured["reproduced"].idxmax()]
+        counts = measured["verdict"].value_counts()
+        lines.append(f"The highest validation-chosen reproduction reaches {top['reproduced']:.1f} "
+                     f"{_unit(top['metric'])} "
+                     f"({top['model'] if pd.isna(top['ensemble']) else top['ensemble']}, {top['tier']} tier, "
+                     f"against claim {top['claim']}: {top['verdict']}); verdicts per claim and tier: "
+                     f"{_count_words(counts.to_dict())}.")
+    return Markdown(" ".join(lines))
+
+
+def ensemble_answer(results: Sequence[ensemble.EnsembleResult]) -> Markdown:
+    """Chapter 6's answer, one sentence per label set (FER2013 first; accuracies on different labels are
+    never ranked together): the ensemble best on validation (``ensemble.best_result``), its test accuracy
+    and its gain over its validation-best member, with their 95 % bootstrap intervals."""
+    answers = []
+    for labels in ensemble.LABEL_SETS:
+        best = ensemble.best_result(results, labels)
+        if best is None:
+            continue
+        low, high = (100 * bound for bound in best.gain_interval)
+        verdict = ("lies above zero: ensembling helps here" if low > 0
+                   else "includes zero or lies below it: this ensemble is not shown to help")
+        evaluated = sum(ensemble.label_set(result.ensemble.group) == labels for result in results)
+        answers.append(
+            f"**On {labels} labels** (of {evaluated} ensembles and combiners scored on them), the one best on "
+            f"validation is {ensemble.label(best)}: {100 * best.test['accuracy']:.1f} % on PrivateTest "
+            f"[{100 * best.accuracy_interval[0]:.1f}, {100 * best.accuracy_interval[1]:.1f}], "
+            f"{100 * best.gain:+.1f} points [{low:+.1f}, {high:+.1f}] over its validation-best member "
+            f"{best.best_member}. The gain's 95 % interval {verdict}.")
+    if not answers:
+        return Markdown(f"**Answer.** {ensemble.NO_RUNS}")
+    return Markdown("**Answer.** " + " ".join(answers))
+
+
+def dataset_answer(fer2013, balance: pd.DataFrame, agreement: pd.DataFrame) -> Markdown:
+    """Chapter 1's answer from the data: FER2013's size and splits, the images that balance its Kaggle
+    folders (``balance.balance_table`` with ``KAGGLE_FOLDER_GROUPS``), and how often FER2013's label and
+    the FER+ majority agree on PrivateTest (``agreement.agreement_table``)."""
+    sizes = fer2013.counts().sum(axis=1)
+    added = balance[("total", "to_add")]
+    return Markdown(
+        f"**Answer.** FER2013 holds {len(fer2013):,} faces: {sizes['train']:,} for training, {sizes['val']:,} "
+        f"PublicTest (validation) and {sizes['test']:,} PrivateTest (test). Filling every class up to the "
+        f"largest takes {int(added['train']):,} training and {int(added['test']):,} test images "
+        f"({100 * added.sum() / len(fer2013):.1f} % more), the report's computation. On PrivateTest the "
+        f"original label and the FER+ majority agree on {100 * agreement.loc['test', 'agreement']:.1f} % of "
+        "the faces both label: on the rest, an answer one label set scores as right the other scores as wrong. "
+        "It is no bound on a model's accuracy against either label set: a model can agree with one set more "
+        "often than the two sets agree with each other.")
