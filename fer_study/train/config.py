@@ -1,11 +1,18 @@
-"""The training configuration: one frozen dataclass, saved with every checkpoint and run."""
+"""The training configuration: one frozen dataclass, saved with every checkpoint and run, and the recipe
+files it is read from (``params/<tier>/runs/<recipe>.yaml``, each holding only what differs from its base
+recipe or from the defaults here)."""
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import torch
 import yaml
 
+from fer_study.core.constants import IMAGE_SIZE, SPLITS
+from fer_study.data import list_datasets
 from fer_study.data.tensors import AugmentConfig
+from fer_study.models import list_models
+from fer_study.runs import RESULT_TIERS
 from fer_study.train.mixing import MIXING
 from fer_study.train.optim import OPTIMIZERS, SCHEDULER_OPTIONS, SCHEDULERS
 from fer_study.train.tta import TTA_MODES
@@ -15,6 +22,18 @@ from fer_study.train.tta import TTA_MODES
 # "float32": no autocast anywhere. Weights, optimizer state and the loss stay float32 in every case.
 PRECISIONS = ("auto", "bfloat16", "float32")
 LABEL_MODES = ("hard", "soft")
+# Smoke runs only prove that code runs (their folders go to scratch/, paths.runs_dir_for).
+TIERS = (*RESULT_TIERS, "smoke")
+# The recipe key naming the recipe a file builds on: a file of the same folder, without ".yaml".
+BASE_KEY = "base"
+
+
+class InvalidSetting(ValueError):
+    """A setting a recipe cannot have; ``setting`` names it, so an error can name the file that set it."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(message)
+        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -71,35 +90,65 @@ class TrainConfig:
     mixing_probability: float = 0.5
 
     def __post_init__(self) -> None:
-        # Every name is checked when the recipe is read, before any data is loaded or a run folder written.
-        for setting, value, known in (("label_mode", self.label_mode, LABEL_MODES),
+        # Every setting is checked when the recipe is read, before any data is loaded or a run folder written.
+        for setting, value, known in (("model", self.model, list_models()),
+                                      ("dataset", self.dataset, list_datasets()),
+                                      ("label_mode", self.label_mode, LABEL_MODES),
                                       ("optimizer", self.optimizer, OPTIMIZERS),
                                       ("scheduler", self.scheduler, tuple(SCHEDULERS)),
-                                      ("tta", self.tta, TTA_MODES)):
+                                      ("tta", self.tta, TTA_MODES),
+                                      ("precision", self.precision, PRECISIONS),
+                                      ("mixing", self.mixing, tuple(MIXING)),
+                                      ("tier", self.tier, TIERS)):
             if value not in known:
-                raise ValueError(f"{setting} must be one of {', '.join(known)}, got {value!r}")
+                raise InvalidSetting(setting, f"{setting} must be one of {', '.join(known)}, got {value!r}")
+        for setting, values, known in (("train_splits", self.train_splits, SPLITS),
+                                       ("extra_test_datasets", self.extra_test_datasets, list_datasets())):
+            unknown = [value for value in values if value not in known]
+            if unknown:
+                raise InvalidSetting(setting, f"{setting} must be among {', '.join(known)}, got {unknown}")
+        if not self.train_splits:
+            raise InvalidSetting("train_splits", "train_splits names no split to train on")
         # A misspelt option would otherwise leave its default in place without a word.
         unknown = sorted(set(self.scheduler_options) - set(SCHEDULER_OPTIONS[self.scheduler]))
         if unknown:
-            raise ValueError(f"scheduler_options {unknown} are not options of the {self.scheduler!r} schedule; "
-                             f"it reads {', '.join(SCHEDULER_OPTIONS[self.scheduler]) or 'none'}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be between 0 and 1 (exclusive), got {self.ema_decay!r}")
-        if self.distill_temperature <= 0 or not 0 <= self.distill_weight <= 1:
-            raise ValueError(f"distill_temperature must be positive and distill_weight in [0, 1], got "
-                             f"{self.distill_temperature!r} and {self.distill_weight!r}")
-        if self.mixing not in MIXING:
-            raise ValueError(f"mixing must be one of {', '.join(MIXING)}, got {self.mixing!r}")
-        if self.mixing_alpha <= 0 or not 0 <= self.mixing_probability <= 1:
-            raise ValueError(f"mixing_alpha must be positive and mixing_probability in [0, 1], got "
-                             f"{self.mixing_alpha!r} and {self.mixing_probability!r}")
+            raise InvalidSetting("scheduler_options",
+                                 f"scheduler_options {unknown} are not options of the {self.scheduler!r} schedule; "
+                                 f"it reads {', '.join(SCHEDULER_OPTIONS[self.scheduler]) or 'none'}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)  # parsed only: the machine that trains the run may not be this one
+            except RuntimeError as error:
+                raise InvalidSetting("device", f"device must be auto or a torch device name, got "
+                                               f"{self.device!r} ({error})") from error
+        for setting, valid, expected in (
+                ("epochs", self.epochs >= 0, "a number of epochs, 0 or more"),
+                ("batch_size", self.batch_size >= 1, "a positive number of images"),
+                ("lr", self.lr > 0, "a positive learning rate"),
+                ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+                ("weight_decay", self.weight_decay >= 0, "0 or more"),
+                ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+                ("early_stopping_patience", self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+                 "null or a positive number of epochs"),
+                ("snapshot_epochs", all(1 <= epoch <= self.epochs for epoch in self.snapshot_epochs),
+                 f"epochs among 1..{self.epochs} (the run's epochs)"),
+                ("tta_crop", 0 < self.tta_crop <= IMAGE_SIZE, f"a crop side in 1..{IMAGE_SIZE}"),
+                ("limit_train", self.limit_train is None or self.limit_train >= 1, "null or a positive count"),
+                ("num_threads", self.num_threads is None or self.num_threads >= 1, "null or a positive count"),
+                ("ema_decay", self.ema_decay is None or 0 < self.ema_decay < 1, "between 0 and 1 (exclusive)"),
+                ("ema_every", self.ema_every >= 1, "a positive number of steps"),
+                ("distill_temperature", self.distill_temperature > 0, "positive"),
+                ("distill_weight", 0 <= self.distill_weight <= 1, "in [0, 1]"),
+                ("mixing_alpha", self.mixing_alpha > 0, "positive"),
+                ("mixing_probability", 0 <= self.mixing_probability <= 1, "in [0, 1]"),
+                ("augment", 0 <= self.augment.rotation_degrees <= 180 and 0 <= self.augment.scale < 1
+                 and 0 <= self.augment.translate < 1 and 0 <= self.augment.erase_probability <= 1,
+                 "rotation_degrees in [0, 180], scale and translate in [0, 1), erase_probability in [0, 1]")):
+            if not valid:
+                raise InvalidSetting(setting, f"{setting} must be {expected}, got {getattr(self, setting)!r}")
         if self.mixing != "none" and self.distill_from is not None:
-            raise ValueError("mixing and distill_from cannot be combined: the teachers' targets are of the "
-                             "unmixed images")
-        if self.ema_every < 1:
-            raise ValueError(f"ema_every must be a positive number of steps, got {self.ema_every!r}")
+            raise InvalidSetting("mixing", "mixing and distill_from cannot be combined: the teachers' targets are "
+                                           "of the unmixed images")
 
     def to_dict(self) -> dict:
         """Plain YAML-safe values (tuples become lists)."""
@@ -108,11 +157,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
+        unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown training settings {sorted(unknown)}; known: {sorted(known)}")
+            raise InvalidSetting(unknown[0], f"unknown training settings {unknown}; known: {sorted(known)}")
         values = dict(values)
         if isinstance(values.get("augment"), dict):
+            options = {f.name for f in fields(AugmentConfig)}
+            unknown = sorted(set(values["augment"]) - options)
+            if unknown:
+                raise InvalidSetting("augment", f"augment options {unknown} are unknown; known: {sorted(options)}")
             values["augment"] = AugmentConfig(**values["augment"])
         for key in ("train_splits", "snapshot_epochs", "extra_test_datasets"):
             if key in values:
@@ -123,13 +176,56 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: Path, **overrides) -> "TrainConfig":
+        """The recipe in ``path`` over its bases (``read_recipe``), then ``overrides`` (the command line's)."""
+        path = Path(path)
+        settings, origins = read_recipe(path)
         try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ValueError(f"{path}: cannot read training config ({error})") from error
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of training settings")
-        try:
-            return cls.from_dict({**values, **overrides})
+            return cls.from_dict({**settings, **overrides})
+        except InvalidSetting as error:
+            origin = origins.get(error.setting, path) if error.setting not in overrides else path
+            inherited = "" if origin == path else f" (set in its base {origin})"
+            raise ValueError(f"{path}: {error}{inherited}") from error
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from error
+
+
+def read_recipe(path: Path) -> tuple[dict, dict[str, Path]]:
+    """The settings of a recipe file over those of its base, and the file each setting comes from.
+
+    ``base: <name>`` builds on ``<name>.yaml`` in the same folder, which may name a base of its own, so an
+    experiment arm states only its factor. A setting given replaces the base's whole value (an ``augment:``
+    mapping included), so a file reads as what it sets."""
+    chain = [Path(path)]
+    layers = []  # (file, its own settings), from ``path`` down to the last base
+    while True:
+        current = chain[-1]
+        values = _read_settings(current)
+        base = values.pop(BASE_KEY, None)
+        layers.append((current, values))
+        if base is None:
+            break
+        if not isinstance(base, str) or not base or Path(base).name != base:
+            raise ValueError(f"{current}: {BASE_KEY} must name a recipe in the same folder (its file name "
+                             f"without .yaml), got {base!r}")
+        base_path = current.parent / f"{base}.yaml"
+        if base_path in chain:
+            cycle = " -> ".join(file.stem for file in [*chain, base_path])
+            raise ValueError(f"{current}: {BASE_KEY} {base!r} makes a cycle of bases: {cycle}")
+        if not base_path.is_file():
+            raise ValueError(f"{current}: {BASE_KEY} {base!r} names no recipe: there is no {base_path}")
+        chain.append(base_path)
+    settings, origins = {}, {}
+    for file, values in reversed(layers):
+        settings |= values
+        origins |= dict.fromkeys(values, file)
+    return settings, origins
+
+
+def _read_settings(path: Path) -> dict:
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read training config ({error})") from error
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of training settings")
+    return values

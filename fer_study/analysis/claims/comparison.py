@@ -14,11 +14,21 @@ import pandas as pd
 
 from fer_study.analysis import ensemble
 from fer_study.analysis.claims.schema import MULTI_VIEW_TTA, ClaimSet, load_claims, reference_level
+from fer_study.analysis.verdicts import (
+    HELD,
+    MEASURED,
+    NO_CLAIM,
+    NO_MODEL_HERE,
+    NO_RUN,
+    NOT_COMPARABLE,
+    NOT_COMPARABLE_BUDGET,
+    NOT_REPRODUCED,
+    REFERENCE,
+    VERDICTS,
+)
 from fer_study.core.metrics import accuracy_half_width
 from fer_study.runs import RESULT_TIERS, Run, accuracy, best_on_validation, has_tta, load_runs
 
-VERDICTS = ("held", "not reproduced", "not comparable", "not comparable (budget)", "no run", "no model here",
-            "reference", "no claim")
 # Tiers whose runs of a paper's model train on a fraction of its recipe's budget (params/cpu/runs: at most
 # two hours on two CPU cores): shown beside the claim, never judged against it.
 BUDGET_TIERS = ("cpu", "smoke")
@@ -27,7 +37,7 @@ RUN_TEST_SPLIT = "PrivateTest"
 
 COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", "split", "metric", "claimed",
                       "reproduced", "spread", "n_runs", "difference", "tier", "device", "claim_tta",
-                      "run_tta", "pretraining", "extra_data", "verdict", "note"]
+                      "run_tta", "pretraining", "extra_data", "verdict", "note", "runs"]
 
 
 def _claim_fields(claim: dict) -> dict:
@@ -64,10 +74,10 @@ def _protocol_notes(claim: dict, run_tta: set[str] | None, claims: ClaimSet) -> 
 
 def _verdict(claimed: float, reproduced: float, margin: float, comparable: bool, budget: bool = False) -> str:
     if not comparable:
-        return "not comparable"
+        return NOT_COMPARABLE
     if budget:
-        return "not comparable (budget)"
-    return "held" if claimed <= reproduced + margin else "not reproduced"
+        return NOT_COMPARABLE_BUDGET
+    return HELD if claimed <= reproduced + margin else NOT_REPRODUCED
 
 
 def _joined(values) -> str:
@@ -120,7 +130,7 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
             "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
             "n_runs": len(members), "difference": reproduced - claim["value"] if comparable else np.nan,
             "tier": tier, "device": _joined(run.metrics.get("device") for run in members),
-            "run_tta": _joined(run_tta), "note": "; ".join(notes),
+            "run_tta": _joined(run_tta), "note": "; ".join(notes), "runs": tuple(run.name for run in members),
             "verdict": _verdict(claim["value"], reproduced, margin, comparable, budget)})
     return rows
 
@@ -160,7 +170,7 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
                 "difference": reproduced - claim["value"] if comparable else np.nan,
                 "tier": _joined(run.metrics.get("tier") for run in members),
                 "device": _joined(run.metrics.get("device") for run in members),
-                "run_tta": _joined(run_tta), "note": "; ".join(notes),
+                "run_tta": _joined(run_tta), "note": "; ".join(notes), "runs": tuple(candidate.member_names),
                 "verdict": _verdict(claim["value"], reproduced, margin, comparable)})
     return rows
 
@@ -193,8 +203,7 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
                      "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
                      "n_runs": len(members), "tier": tier,
                      "device": _joined(run.metrics.get("device") for run in members), "run_tta": "none",
-                     "verdict": "no claim",
-                     "note": "; ".join(notes)})
+                     "verdict": NO_CLAIM, "note": "; ".join(notes), "runs": tuple(run.name for run in members)})
     return rows
 
 
@@ -208,7 +217,8 @@ def comparison_table(runs_dir: str | Path | None = None, claims: ClaimSet | None
     it (the margin is the normal-approximation half-width of an accuracy on the test images, or the paired
     bootstrap interval of a gain); *not reproduced* otherwise; *not comparable* for a scaled variant;
     *no run* when the study has the model but no committed run; *no model here* when it does not build
-    the model; *reference* for reference levels.
+    the model; *reference* for reference levels. ``runs``: the names of the runs (an ensemble's members) a
+    row was computed from, as a tuple, so a reader never parses them back out of ``note``.
     """
     claims = claims or load_claims()
     runs = load_runs(runs_dir, tiers)
@@ -225,10 +235,11 @@ def comparison_table(runs_dir: str | Path | None = None, claims: ClaimSet | None
         else:
             claim_rows = []
         if not claim_rows:
-            verdict = ("reference" if claim.get("reference")
-                       else "no run" if claim["model"] or claim.get("ensemble") else "no model here")
+            verdict = (REFERENCE if claim.get("reference")
+                       else NO_RUN if claim["model"] or claim.get("ensemble") else NO_MODEL_HERE)
             notes = _protocol_notes(claim, None, claims)
-            claim_rows = [_claim_fields(claim) | {"n_runs": 0, "verdict": verdict, "note": "; ".join(notes)}]
+            claim_rows = [_claim_fields(claim) | {"n_runs": 0, "verdict": verdict, "note": "; ".join(notes),
+                                                  "runs": ()}]
         rows += claim_rows
     rows += _unclaimed_rows([run for run in final_runs if run.name not in used])
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
@@ -250,7 +261,6 @@ def _verdict_counts(table: pd.DataFrame) -> str:
     return ", ".join(f"{counts[verdict]} {verdict}" for verdict in VERDICTS if verdict in counts)
 
 
-CHECKED_VERDICTS = ("held", "not reproduced", "not comparable", "not comparable (budget)")
 VERDICT_TABLE_COLUMNS = ["claim", "paper", "claimed", "measured", "verdicts", "known_problems"]
 
 
@@ -258,7 +268,7 @@ def verdict_text(table: pd.DataFrame, claims: ClaimSet | None = None) -> str:
     """Markdown: how many comparison rows have each verdict (``verdict_table`` gives them claim by claim)."""
     claims = claims or load_claims()
     summary = _verdict_counts(table)
-    if not table["verdict"].isin(CHECKED_VERDICTS).any():
+    if not table["verdict"].isin(MEASURED).any():
         return (f"**{ensemble.NO_RUNS}** None of the {table['claim'].nunique()} claims has been checked by "
                 f"this study yet (rows by verdict: {summary}).")
     return f"Rows by verdict: {summary}. Claim by claim, with the claim's known problems:"
@@ -268,7 +278,7 @@ def verdict_table(table: pd.DataFrame, claims: ClaimSet | None = None) -> pd.Dat
     """One row per claim checked by a committed run: the claim, what was measured (each recipe's result,
     ``_format_reproduced``), the verdicts, and the claim's known problems, stated once."""
     claims = claims or load_claims()
-    checked = table[table["verdict"].isin(CHECKED_VERDICTS)]
+    checked = table[table["verdict"].isin(MEASURED)]
     rows = []
     for claim_id, group in checked.groupby("claim", sort=False):
         claim = claims.by_id(claim_id)
@@ -293,7 +303,7 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
     # The standard protocol only: claims on other splits are not the same benchmark.
     standard = table[table["claim"].notna() & (table["metric"] == "accuracy")
                      & (table["dataset"] == "fer2013") & (table["split"] == RUN_TEST_SPLIT)
-                     & (table["verdict"] != "reference")]
+                     & (table["verdict"] != REFERENCE)]
     best_claim = standard.loc[standard["claimed"].idxmax()]
     single_claims = standard[standard["ensemble"].isna()]
     best_single_claim = single_claims.loc[single_claims["claimed"].idxmax()]
