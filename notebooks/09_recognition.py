@@ -36,7 +36,7 @@
 # %% tags=["parameters"]
 images = []  # paths of your own photos to run the pipeline on
 classifier = None  # None: the default above; or a registered model with pretrained weights
-failure_faces = None  # PrivateTest faces for the failure modes; None: all of them
+failure_faces = None  # PrivateTest faces for failure modes measured live (no committed measurement); None: all
 
 # %% tags=["hide-input"]
 import cv2
@@ -158,8 +158,10 @@ Image(filename=paths.REPO_ROOT / "book" / "images" / "serve_live.png", width=420
 # %% [markdown]
 # ## Model card
 #
-# Generated from the default run's committed files (`metrics.json`, `config.yaml`, the committed bench
-# outputs) and measured failure modes; `python -m fer_study predict --about` prints the same card.
+# Generated from the default run's committed files (`metrics.json`, `config.yaml`) and the committed bench
+# outputs, its failure modes included (`python -m fer_study.bench failures`, measured on every PrivateTest
+# face, used while the default run and its weights are those measured); `python -m fer_study predict --about`
+# prints the same card.
 
 # %% tags=["hide-input"]
 model_card = card.model_card(failure_faces=failure_faces)

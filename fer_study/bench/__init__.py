@@ -1,4 +1,4 @@
-"""Benchmarks: scripts that print figures (``python -m fer_study.bench {train,predict,detect,generate}``)."""
+"""Benchmarks: scripts that print figures (``python -m fer_study.bench {train,predict,detect,generate,failures}``)."""
 
 import platform
 from datetime import UTC, datetime

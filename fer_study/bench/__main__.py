@@ -7,7 +7,8 @@ import sys
 from fer_study.bench import provenance
 
 KINDS = {"train": "fer_study.bench.train", "predict": "fer_study.bench.predict",
-         "detect": "fer_study.bench.detect", "generate": "fer_study.bench.generate"}
+         "detect": "fer_study.bench.detect", "generate": "fer_study.bench.generate",
+         "failures": "fer_study.bench.failures"}
 
 
 def main(argv: list[str] | None = None) -> int:

