@@ -105,7 +105,7 @@ def test_a_bad_setting_inherited_from_a_base_names_the_base_that_sets_it(tmp_pat
     ("augment", {"scale": 1.5}, "augment must be rotation_degrees in"),
     ("epochs", -1, "epochs must be a number of epochs, 0 or more, got -1"),
     ("batch_size", 0, "batch_size must be a positive number of images, got 0"),
-    ("lr", 0, "lr must be a positive learning rate, got 0"),
+    ("lr", -0.1, r"lr must be a learning rate, 0 or more \(0: the weights stay as they are\), got -0.1"),
     ("momentum", 1.0, r"momentum must be in \[0, 1\), got 1.0"),
     ("weight_decay", -1e-4, "weight_decay must be 0 or more"),
     ("label_smoothing", 1.0, r"label_smoothing must be in \[0, 1\), got 1.0"),

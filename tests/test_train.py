@@ -312,14 +312,17 @@ def test_teachers_targets_come_from_the_runs_weights(tiny_dataset, workspace):
 
 def test_a_run_is_also_scored_on_the_test_splits_of_other_datasets(tiny_dataset, workspace, monkeypatch):
     """A FER+ run scored on FER2013's PrivateTest too: the extra predictions and accuracies are saved."""
-    other = FERDataset("other", tiny_dataset.images, (tiny_dataset.labels + 1) % 7, tiny_dataset.splits,
+    # The tiny run stands for FER+, a tiny dataset with other labels for FER2013 (a config names registered
+    # datasets only).
+    other = FERDataset("fer2013", tiny_dataset.images, (tiny_dataset.labels + 1) % 7, tiny_dataset.splits,
                        tiny_dataset.ids)
-    monkeypatch.setattr("fer_study.train.loop.load_dataset", {"other": other}.__getitem__)
-    run = load_run(fit(tiny_config("crossed", extra_test_datasets=("other",)), tiny_dataset, runs_dir=workspace))
-    correct = run.logits("other_test").argmax(1) == run.labels("other_test")
-    assert run.metrics["other_test_accuracy"] == pytest.approx(correct.mean())
-    assert np.array_equal(run.labels("other_test"), (run.labels("test") + 1) % 7)
-    assert "other_test_accuracy_tta" in run.metrics
+    monkeypatch.setattr("fer_study.train.loop.load_dataset", {"fer2013": other}.__getitem__)
+    config = tiny_config("crossed", dataset="ferplus", extra_test_datasets=("fer2013",))
+    run = load_run(fit(config, tiny_dataset, runs_dir=workspace))
+    correct = run.logits("fer2013_test").argmax(1) == run.labels("fer2013_test")
+    assert run.metrics["fer2013_test_accuracy"] == pytest.approx(correct.mean())
+    assert np.array_equal(run.labels("fer2013_test"), (run.labels("test") + 1) % 7)
+    assert "fer2013_test_accuracy_tta" in run.metrics
 
 
 @pytest.mark.parametrize("hardware", [False, True], ids=["emulated", "hardware"])

@@ -129,9 +129,10 @@ def test_reliability_balancing_gets_training_progress_and_class_weights(small_da
         return ReliabilityBalancing(create_model("vgg_cpu"))
 
     calls = _count_model_loss_calls(monkeypatch, ReliabilityBalancing)
-    config = TrainConfig(run_name="arbex_smoke", model="arbex_vgg_cpu", tier="smoke", epochs=2, batch_size=8,
-                         limit_train=16, scheduler="none", class_weights=True, tta="none")
     with registered_for_now(arbex_vgg_cpu, paper=None, url=None, input_size=48, paper_model=False):
+        # Inside the block: a config names a registered model.
+        config = TrainConfig(run_name="arbex_smoke", model="arbex_vgg_cpu", tier="smoke", epochs=2, batch_size=8,
+                             limit_train=16, scheduler="none", class_weights=True, tta="none")
         fit(config, small_dataset, runs_dir=isolated_runs)
     progress = [call["progress"] for call in calls]
     assert progress == [0.0, 0.25, 0.5, 0.75]  # the trust ramp: fraction of training done per batch

@@ -90,6 +90,7 @@ class TrainConfig:
     mixing_probability: float = 0.5
 
     def __post_init__(self) -> None:
+        self._normalise()
         # Every setting is checked when the recipe is read, before any data is loaded or a run folder written.
         for setting, value, known in (("model", self.model, list_models()),
                                       ("dataset", self.dataset, list_datasets()),
@@ -124,7 +125,7 @@ class TrainConfig:
         for setting, valid, expected in (
                 ("epochs", self.epochs >= 0, "a number of epochs, 0 or more"),
                 ("batch_size", self.batch_size >= 1, "a positive number of images"),
-                ("lr", self.lr > 0, "a positive learning rate"),
+                ("lr", self.lr >= 0, "a learning rate, 0 or more (0: the weights stay as they are)"),
                 ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
                 ("weight_decay", self.weight_decay >= 0, "0 or more"),
                 ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
@@ -154,24 +155,25 @@ class TrainConfig:
         """Plain YAML-safe values (tuples become lists)."""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
+    def _normalise(self) -> None:
+        """YAML's and ``to_dict``'s plain values as the fields' types, so a saved config builds the same one."""
+        if isinstance(self.augment, dict):
+            options = {f.name for f in fields(AugmentConfig)}
+            unknown = sorted(set(self.augment) - options)
+            if unknown:
+                raise InvalidSetting("augment", f"augment options {unknown} are unknown; known: {sorted(options)}")
+            object.__setattr__(self, "augment", AugmentConfig(**self.augment))
+        for setting in ("train_splits", "snapshot_epochs", "extra_test_datasets"):
+            object.__setattr__(self, setting, tuple(getattr(self, setting)))
+        if self.parent is not None and "{seed}" in self.parent:
+            object.__setattr__(self, "parent", self.parent.replace("{seed}", str(self.seed)))
+
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise InvalidSetting(unknown[0], f"unknown training settings {unknown}; known: {sorted(known)}")
-        values = dict(values)
-        if isinstance(values.get("augment"), dict):
-            options = {f.name for f in fields(AugmentConfig)}
-            unknown = sorted(set(values["augment"]) - options)
-            if unknown:
-                raise InvalidSetting("augment", f"augment options {unknown} are unknown; known: {sorted(options)}")
-            values["augment"] = AugmentConfig(**values["augment"])
-        for key in ("train_splits", "snapshot_epochs", "extra_test_datasets"):
-            if key in values:
-                values[key] = tuple(values[key])
-        if isinstance(values.get("parent"), str) and "{seed}" in values["parent"]:
-            values["parent"] = values["parent"].replace("{seed}", str(values.get("seed", cls.seed)))
         return cls(**values)
 
     @classmethod
