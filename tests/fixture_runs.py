@@ -52,8 +52,8 @@ def write_run(runs_dir: Path, name: str, val_predicted: np.ndarray, test_predict
     }
     for split, predicted in (tta or {}).items():
         predictions[f"{split}_logits_tta"] = one_hot_logits(predicted)
-    values = {"model": "vgg_cpu", "dataset": "fer2013", "tier": "cpu", "device": "cpu (2 threads)",
-              "epochs": 3, "seed": 0, "params": 1000, "parent": None, "snapshot_of": None,
+    values = {"model": "vgg_cpu", "dataset": "fer2013", "train_splits": ["train"], "tier": "cpu",
+              "device": "cpu (2 threads)", "epochs": 3, "seed": 0, "params": 1000, "parent": None, "snapshot_of": None,
               "paper_model": True, "tta": "flip_rotate" if tta else "none"} | metrics
     history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.5, 1.2, 1.0], "val_loss": [1.6, 1.4, 1.3],
                             "train_accuracy": [0.4, 0.5, 0.6], "val_accuracy": [0.38, 0.45, 0.5],

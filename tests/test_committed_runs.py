@@ -1,6 +1,7 @@
-"""The committed runs in ``results/runs`` say what their files hold: every accuracy in ``metrics.json``
-is recomputed from ``predictions.npz``, every run's config is the one its params file gives, and the
-committed weights, run again on the real test split, give the committed logits."""
+"""The committed runs in ``results/runs`` say what their files hold: every metric the library reads is
+recorded, every accuracy in ``metrics.json`` is recomputed from ``predictions.npz``, every run's config is
+the one its params file gives, and the committed weights, run again on the real test split, give the
+committed logits."""
 
 from functools import cache
 
@@ -8,13 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from fer_study.book.report import config_path
 from fer_study.core import paths
 from fer_study.data import load_dataset
 from fer_study.data.tensors import split_tensors
 from fer_study.data.variants import VARIANTS
-from fer_study.models import create_model
-from fer_study.runs import list_runs, load_run, load_weights, recipe_and_seed, weights_path
+from fer_study.runs import RunMetrics, list_runs, load_model, load_run, params_file, recipe_and_seed, weights_path
 from fer_study.train import TrainConfig, predict_logits
 
 COMMITTED = list_runs(paths.RUNS_DIR)
@@ -35,6 +34,17 @@ def test_there_are_committed_runs():
     assert COMMITTED, f"no run folders in {paths.RUNS_DIR}"
 
 
+# Every typed metric, required or optional: reading each must not raise on a committed run.
+TYPED_METRICS = [name for name, value in vars(RunMetrics).items() if isinstance(value, property)]
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_every_typed_metric_reads(name):
+    metrics = load_run(name).metrics
+    assert {metric: getattr(metrics, metric) for metric in TYPED_METRICS}
+    assert metrics.run == name
+
+
 @pytest.mark.parametrize("name", COMMITTED)
 def test_reported_accuracies_are_those_of_the_saved_predictions(name):
     run = load_run(name)
@@ -49,11 +59,11 @@ def test_reported_accuracies_are_those_of_the_saved_predictions(name):
 @pytest.mark.parametrize("name", COMMITTED)
 def test_run_config_is_the_one_its_params_file_gives(name):
     run = load_run(name)
-    params_name = run.metrics.get("snapshot_of") or name
+    params_name = run.metrics.snapshot_of or name
     recorded = TrainConfig.from_dict(run.config).to_dict()
     seed = recipe_and_seed(params_name)[1]
     overrides = {"run_name": recorded["run_name"]} | ({} if seed is None else {"seed": seed})
-    params = TrainConfig.from_yaml(config_path(params_name, run.metrics["tier"]), **overrides)
+    params = TrainConfig.from_yaml(params_file(params_name, run.metrics.tier), **overrides)
     # Threads and device say where it ran, not what it computed.
     ignored = {"num_threads", "device"}
     assert {k: v for k, v in recorded.items() if k not in ignored} == {
@@ -66,8 +76,7 @@ def test_run_config_is_the_one_its_params_file_gives(name):
 def test_committed_weights_give_the_committed_test_logits(name, real_data_dir):
     run = load_run(name)
     config = TrainConfig.from_dict(run.config)
-    model = create_model(config.model, **config.model_kwargs)
-    model.load_state_dict(load_weights(weights_path(run.path))[0])
+    model = load_model(run)
     test = real_test_split(config.dataset)
     assert np.array_equal(test.ids.astype(str), run.ids("test"))
     # A sample of the test images, in the precision the run recorded: a CPU without bfloat16 arithmetic

@@ -28,6 +28,7 @@ from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import load_dataset
 from fer_study.models import create_model
+from fer_study.runs import WEIGHTS_NAME, load_model, save_weights
 
 # Hand-annotated on grace_hopper.jpg (512x600): the centres of her eyes behind the glasses.
 EYES = ((222, 196), (308, 191))
@@ -271,21 +272,21 @@ def test_video_frame_step_and_an_unopenable_camera(capsys, video):
     assert lines[-1] == {"path": "webcam:99", "faces": None, "error": "cannot open video"}
 
 
-def make_run(folder: Path, seed: int, with_checkpoint: bool = True) -> Path:
+def make_run(folder: Path, seed: int, with_weights: bool = True) -> Path:
     torch.manual_seed(seed)
     model = create_model("vgg_cpu", dropout=0.1)
     folder.mkdir(parents=True)
     config = {"model": "vgg_cpu", "model_kwargs": {"dropout": 0.1}}
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    if with_checkpoint:
-        torch.save(model.state_dict(), folder / recognize.CHECKPOINT_NAME)
+    if with_weights:  # a bare state dict, as weights were written before they described their model
+        torch.save(model.state_dict(), folder / WEIGHTS_NAME)
     return folder
 
 
-def test_runs_load_their_checkpoint_and_several_runs_average_softmax(tmp_path, capsys):
+def test_runs_load_their_weights_and_several_runs_average_softmax(tmp_path, capsys):
     first, second = make_run(tmp_path / "a", seed=1), make_run(tmp_path / "b", seed=2)
-    restored = recognize.model_from_run(first)
-    for key, value in torch.load(first / recognize.CHECKPOINT_NAME, weights_only=True).items():
+    restored = load_model(first)
+    for key, value in torch.load(first / WEIGHTS_NAME, weights_only=True).items():
         assert torch.equal(restored.state_dict()[key], value)
     patches = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     singles = [recognize.load_classifier(runs=[run]).probabilities(patches) for run in (first, second)]
@@ -295,28 +296,28 @@ def test_runs_load_their_checkpoint_and_several_runs_average_softmax(tmp_path, c
 
     code, lines = cli_lines(capsys, "--run", str(first), "--run", str(second), str(sample_photo_path()))
     assert code == 0 and len(lines[0]["faces"]) == 1
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        recognize.model_from_run(make_run(tmp_path / "c", seed=3, with_checkpoint=False))
+    with pytest.raises(FileNotFoundError, match="has no weights"):
+        load_model(make_run(tmp_path / "c", seed=3, with_weights=False))
     with pytest.raises(ValueError, match="no pretrained weights"):
         recognize.load_classifier("vgg_cpu")
 
 
-def test_best_run_and_ensemble_are_chosen_on_validation_among_checkpointed_runs(tmp_path, monkeypatch):
+def test_best_run_and_ensemble_are_chosen_on_validation_among_runs_with_weights(tmp_path, monkeypatch):
     labels = labels_for(20)
     # On validation C alone is best (18/20) and the mean of A, B and C is perfect (each image has at most
-    # one wrong member, outvoted by the other two); D is perfect too but has no checkpoint.
+    # one wrong member, outvoted by the other two); D is perfect too but has no weights.
     for name, wrong, confidence in (("A", [0, 1, 2], 3.0), ("B", [3, 4, 5], 4.0), ("C", [10, 11], 5.0)):
         write_run(tmp_path, name, wrong_on(labels, wrong), labels, val_confidence=confidence)
-        torch.save(create_model("vgg_cpu").state_dict(), tmp_path / name / recognize.CHECKPOINT_NAME)
+        save_weights(tmp_path / name / WEIGHTS_NAME, "vgg_cpu", {}, create_model("vgg_cpu").state_dict())
     write_run(tmp_path, "D", labels, labels)
     monkeypatch.setattr(paths, "RUNS_DIR", tmp_path)
 
-    assert recognize.best_checkpointed_runs() == {recognize.BEST_RUN_ROW: ["C"],
+    assert recognize.best_runs_with_weights() == {recognize.BEST_RUN_ROW: ["C"],
                                                   recognize.BEST_ENSEMBLE_ROW: ["A", "B", "C"]}
     assert recognize.ensemble_members("best") == ["A", "B", "C"]
     assert recognize.ensemble_members("all runs (fer2013)") == ["A", "B", "C"]
     assert len(recognize.load_classifier(ensemble_name="best").models) == 3
-    with pytest.raises(ValueError, match="not among the ensembles with checkpoints"):
+    with pytest.raises(ValueError, match="not among the ensembles with weights"):
         recognize.ensemble_members("RMN-style")
 
 

@@ -6,7 +6,19 @@ import pytest
 import torch
 
 from fer_study.models import create_model
-from fer_study.runs import load_run, load_weights, save_run, save_weights
+from fer_study.runs import (
+    RUN_FILES,
+    EpochCheckpoint,
+    MissingMetric,
+    is_complete,
+    load_checkpoint,
+    load_model,
+    load_run,
+    load_weights,
+    save_checkpoint,
+    save_run,
+    save_weights,
+)
 
 
 def _save(run_dir, metrics):
@@ -16,9 +28,21 @@ def _save(run_dir, metrics):
 
 def test_run_round_trip(tmp_path):
     run = load_run(_save(tmp_path / "run", {"test_accuracy": 0.5}))
-    assert run.metrics["test_accuracy"] == 0.5 and run.logits("val").shape == (1, 7)
-    assert sorted(p.name for p in run.path.iterdir()) == ["config.yaml", "history.csv", "metrics.json",
-                                                          "predictions.npz"]
+    assert run.metrics.test_accuracy == 0.5 and run.logits("val").shape == (1, 7)
+    assert sorted(p.name for p in run.path.iterdir()) == sorted(RUN_FILES) and is_complete(run.path)
+    (run.path / "history.csv").unlink()
+    assert not is_complete(run.path)
+
+
+def test_a_missing_metric_names_the_run_and_the_key_and_optional_ones_are_none(tmp_path):
+    run = load_run(_save(tmp_path / "old_run", {"model": "vgg_cpu"}))
+    with pytest.raises(MissingMetric, match="run 'old_run': metrics.json has no 'paper_model'"):
+        _ = run.metrics.paper_model
+    with pytest.raises(KeyError, match="old_run"):  # string-keyed reads raise the same error
+        run.metrics["paper_model"]
+    assert run.metrics.get("paper_model") is None and "paper_model" not in run.metrics
+    assert run.metrics.precision is None and run.metrics.teachers is None  # recorded only by some runs
+    assert run.metrics.model == "vgg_cpu" and dict(run.metrics) == {"model": "vgg_cpu"}
 
 
 def test_failed_write_keeps_the_previous_run_files_and_leaves_no_partial(tmp_path):
@@ -32,14 +56,32 @@ def test_failed_write_keeps_the_previous_run_files_and_leaves_no_partial(tmp_pat
 def test_weights_files_describe_their_model_and_bare_state_dicts_still_load(tmp_path):
     model = create_model("vgg_cpu", widths=[8, 16])
     path = save_weights(tmp_path / "model.pt", "vgg_cpu", {"widths": [8, 16]}, model.state_dict())
-    state, name, kwargs = load_weights(path)
-    rebuilt = create_model(name, **kwargs)
-    rebuilt.load_state_dict(state)
+    rebuilt = load_model(path)  # the file alone names the model and its kwargs
+    assert not rebuilt.training
     assert all(torch.equal(a, b) for a, b in zip(rebuilt.state_dict().values(), model.state_dict().values(),
                                                  strict=True))
     torch.save(model.state_dict(), tmp_path / "old.pt")  # written before weights described themselves
     state, name, kwargs = load_weights(tmp_path / "old.pt")
     assert name is None and kwargs == {} and state.keys() == model.state_dict().keys()
+    with pytest.raises(ValueError, match="bare state dict"):
+        load_model(tmp_path / "old.pt")
+    # In a run folder, a bare state dict is rebuilt from the run's config.
+    run_dir = save_run(tmp_path / "run", {"model": "vgg_cpu", "model_kwargs": {"widths": [8, 16]}}, {"tier": "cpu"},
+                       pd.DataFrame(), {})
+    torch.save(model.state_dict(), run_dir / "model.pt")
+    assert load_model(run_dir).state_dict().keys() == model.state_dict().keys()
+
+
+def test_an_epoch_checkpoint_saves_and_loads_every_field(tmp_path):
+    state = {"weight": torch.ones(2)}
+    checkpoint = EpochCheckpoint(config={"run_name": "r"}, model=state, optimizer={"lr": 0.1}, scheduler={},
+                                 average=None, history=[{"epoch": 1}], best={"val_accuracy": 0.5, "epoch": 1,
+                                                                              "state": state},
+                                 epoch=1, train_seconds=2.5)
+    save_checkpoint(tmp_path / "last.pt", checkpoint)
+    loaded = load_checkpoint(tmp_path / "last.pt")
+    assert loaded.config == checkpoint.config and loaded.epoch == 1 and loaded.train_seconds == 2.5
+    assert torch.equal(loaded.best["state"]["weight"], state["weight"]) and loaded.average is None
 
 
 def test_the_same_weights_written_twice_have_the_same_bytes(tmp_path):
@@ -75,7 +117,7 @@ def test_underfit_runs_are_left_out_of_the_evidence_and_listed_with_their_reason
 def test_the_committed_underfit_runs_are_the_width_eighth_resemotenet_only():
     from fer_study.runs import underfit_runs
 
-    assert {run.metrics["model"] for run in underfit_runs()} == {"resemotenet_s"}
+    assert {run.metrics.model for run in underfit_runs()} == {"resemotenet_s"}
 
 
 def test_publish_weights_copies_only_the_weights_whose_sha256_the_run_recorded(tmp_path, monkeypatch):

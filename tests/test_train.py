@@ -12,7 +12,7 @@ from fer_study.core.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
-from fer_study.runs import load_run, load_weights, weights_file
+from fer_study.runs import load_model, load_run, weights_file
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
 from fer_study.train.loop import train_step, warn_if_bfloat16_is_emulated
@@ -225,8 +225,7 @@ def test_a_compiled_run_learns_and_saves_weights_a_plain_model_loads(tiny_datase
     config = tiny_config("compiled", epochs=2, compile_model=True)
     run = load_run(fit(config, tiny_dataset, runs_dir=workspace))
     assert run.history["train_loss"].iloc[-1] < run.history["train_loss"].iloc[0]
-    model = create_model(config.model, **config.model_kwargs)
-    model.load_state_dict(load_weights(weights_file("smoke", "compiled"))[0])  # strict: no "_orig_mod." keys
+    load_model(weights_file("smoke", "compiled"))  # loads strictly: no "_orig_mod." keys
 
 
 def test_each_seed_of_a_stage_starts_from_the_same_seed_of_its_parent(tmp_path):

@@ -149,7 +149,7 @@ def latency_table(frames: int = 100, classifier: str | None = None) -> pd.DataFr
     onnx = recognize.Recognizer(recognize.OnnxClassifier.from_classifier(default.classifier))
     rows.append({"pipeline": "default, onnxruntime", "classifier": onnx.classifier.name,
                  **time_pipeline(onnx, frame, frames)})
-    for pipeline, runs in recognize.best_checkpointed_runs().items():
+    for pipeline, runs in recognize.best_runs_with_weights().items():
         if runs:
             recognizer = recognize.Recognizer(recognize.load_classifier(runs=runs))
             rows.append({"pipeline": pipeline, "classifier": recognizer.classifier.name,

@@ -28,21 +28,22 @@ from tqdm import tqdm
 from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.core.devices import resolve_device
-from fer_study.core.files import atomic_write, file_sha256
+from fer_study.core.files import file_sha256
 from fer_study.core.metrics import classification_metrics
 from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
 from fer_study.models import create_model
 from fer_study.runs import (
+    EpochCheckpoint,
     checkpoint_file,
     command_line,
     git_commit,
-    load_run,
-    load_weights,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
     save_run,
     save_weights,
     weights_file,
-    weights_path,
 )
 from fer_study.train.config import TrainConfig
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, teacher_provenance
@@ -204,12 +205,8 @@ def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.devic
 
 
 def _initial_weights(model: nn.Module, parent: str, runs_dir: Path) -> None:
-    parent_run = load_run(parent, runs_dir)
-    checkpoint = weights_path(parent_run.path)
-    if checkpoint is None:
-        raise FileNotFoundError(f"parent run {parent!r} has no weights at {parent_run.path / 'model.pt'} "
-                                f"or {weights_file(parent_run.metrics.get('tier', 'cpu'), parent)}")
-    model.load_state_dict(load_weights(checkpoint)[0])
+    """A fine-tuning stage starts from its parent run's weights (``fer_study.runs.load_model``)."""
+    model.load_state_dict(load_model(parent, runs_dir).state_dict())
 
 
 def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = False,
@@ -266,17 +263,17 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     start_epoch, train_seconds = 0, 0.0
     checkpoint_path = checkpoint_file(config.tier, config.run_name)
     if resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        if state["config"] != config.to_dict():
+        checkpoint = load_checkpoint(checkpoint_path, map_location=device)
+        if checkpoint.config != config.to_dict():
             raise ValueError(f"{checkpoint_path}: saved with a different config; start a new run name or "
                              "delete the checkpoint")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        model.load_state_dict(checkpoint.model)
+        optimizer.load_state_dict(checkpoint.optimizer)
+        scheduler.load_state_dict(checkpoint.scheduler)
         if average is not None:
-            average.load_state_dict(state["average"])
-        history, best, start_epoch = state["history"], state["best"], state["epoch"]
-        train_seconds = state["train_seconds"]
+            average.load_state_dict(checkpoint.average)
+        history, best, start_epoch = checkpoint.history, checkpoint.best, checkpoint.epoch
+        train_seconds = checkpoint.train_seconds
 
     stale_epochs = 0 if not history else history[-1]["epoch"] - best["epoch"]
     # A run that had already stopped early when it was interrupted trains no further epoch on resume.
@@ -311,11 +308,10 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
         if epoch + 1 in config.snapshot_epochs:
             _write_snapshot_run(config, evaluated, evaluated_splits, history, train_seconds, epoch + 1, runs_dir,
                                 provenance)
-        with atomic_write(checkpoint_path) as tmp:
-            torch.save({"config": config.to_dict(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "history": history, "best": best,
-                        "epoch": epoch + 1, "train_seconds": train_seconds,
-                        "average": average.state_dict() if average is not None else None}, tmp)
+        save_checkpoint(checkpoint_path, EpochCheckpoint(
+            config=config.to_dict(), model=model.state_dict(), optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(), average=average.state_dict() if average is not None else None,
+            history=history, best=best, epoch=epoch + 1, train_seconds=train_seconds))
         if config.early_stopping_patience is not None and stale_epochs >= config.early_stopping_patience:
             break
 
@@ -355,10 +351,7 @@ def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTen
             results[f"{split}_tta"] = classification_metrics(labels, predictions[f"{split}_logits_tta"])
     # Weights live beside the training checkpoints, never in the run folder: a run folder is what git
     # tracks, and only the recognizer's weights are published into it (``fer_study.runs.publish_weights``).
-    weights_path = weights_file(config.tier, name)
-    save_weights(weights_path, config.model, config.model_kwargs, model.state_dict())
-    weights_bytes = weights_path.stat().st_size
-    weights_sha256 = file_sha256(weights_path)
+    weights = save_weights(weights_file(config.tier, name), config.model, config.model_kwargs, model.state_dict())
     metrics = {
         "run": name, "model": config.model, "dataset": config.dataset, "label_mode": config.label_mode,
         "train_splits": list(config.train_splits), "tier": config.tier, "device": _device_name(device),
@@ -377,7 +370,7 @@ def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTen
            for split in splits if split not in ("val", "test") for suffix in ("", "_tta")
            if f"{split}{suffix}" in results},
         "parent": snapshot_of or config.parent, "snapshot_of": snapshot_of,
-        "weights_bytes": weights_bytes, "weights_sha256": weights_sha256,
+        "weights_bytes": weights.stat().st_size, "weights_sha256": file_sha256(weights),
         **provenance,
     }
     return save_run(Path(runs_dir) / name, config.to_dict(), metrics, history, predictions)

@@ -14,8 +14,7 @@ import torch
 
 from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import split_tensors
-from fer_study.models import create_model
-from fer_study.runs import load_run, load_weights, weights_path
+from fer_study.runs import load_model, load_run
 from fer_study.train.distill import save_teacher_targets
 from fer_study.train.loop import predict_logits
 
@@ -34,13 +33,7 @@ def teacher_log_probabilities(run_names: list[str], runs_dir: Path | None = None
                          torch.device("cpu"))
     probabilities = []
     for run in runs:
-        weights = weights_path(run.path)
-        if weights is None:
-            raise FileNotFoundError(f"run {run.name!r} has no weights (neither {run.path / 'model.pt'} nor a "
-                                    "local checkpoint): it cannot teach")
-        model = create_model(run.config["model"], **(run.config.get("model_kwargs") or {}))
-        model.load_state_dict(load_weights(weights)[0])
-        logits = predict_logits(model, data.images, precision=run.config.get("precision", "auto"))
+        logits = predict_logits(load_model(run), data.images, precision=run.config.get("precision", "auto"))
         probabilities.append(torch.from_numpy(logits).softmax(1))
     return data.ids.astype(str), torch.stack(probabilities).mean(0).clamp_min(1e-8).log().numpy()
 

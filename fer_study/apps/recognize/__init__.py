@@ -15,16 +15,14 @@ the public interface.
 from fer_study.apps.recognize.classifier import (
     BEST_ENSEMBLE_ROW,
     BEST_RUN_ROW,
-    CHECKPOINT_NAME,
     DEFAULT_MODEL,
     EmotionClassifier,
     OnnxClassifier,
-    best_checkpointed_runs,
+    best_runs_with_weights,
     default_run,
     ensemble_members,
     export_onnx,
     load_classifier,
-    model_from_run,
 )
 from fer_study.apps.recognize.detectors import (
     DEFAULT_DETECTOR,
@@ -42,10 +40,10 @@ from fer_study.apps.recognize.pipeline import Face, Recognizer, annotate, face_p
 from fer_study.apps.recognize.tracking import FaceTracker
 
 __all__ = [
-    "BEST_ENSEMBLE_ROW", "BEST_RUN_ROW", "BlazeFaceDetector", "CHECKPOINT_NAME", "CenterFaceDetector",
+    "BEST_ENSEMBLE_ROW", "BEST_RUN_ROW", "BlazeFaceDetector", "CenterFaceDetector",
     "DEFAULT_DETECTOR", "DEFAULT_MODEL", "Detection", "EmotionClassifier", "Face", "FaceTracker", "HaarDetector",
     "InputError", "MtcnnDetector", "OnnxClassifier", "Recognizer",
-    "WholeImageDetector", "annotate", "as_bgr", "best_checkpointed_runs", "default_run", "ensemble_members",
+    "WholeImageDetector", "annotate", "as_bgr", "best_runs_with_weights", "default_run", "ensemble_members",
     "export_onnx", "face_patch", "faces_table", "load_cascade", "load_classifier", "make_detector",
-    "model_from_run", "read_image",
+    "read_image",
 ]

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from fer_study.analysis import ensemble
 from fer_study.apps.recognize.detectors import torch_threads
-from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.core.devices import resolve_device
 from fer_study.models import create_model
@@ -24,14 +22,13 @@ from fer_study.runs import (
     WEIGHTS_NAME,
     Run,
     best_on_validation,
+    has_weights,
     held_out_validation,
+    load_model,
     load_runs,
-    load_weights,
-    weights_path,
 )
 
 DEFAULT_MODEL = "mini_xception"
-CHECKPOINT_NAME = WEIGHTS_NAME
 BEST_ENSEMBLE = "best"
 BEST_RUN_ROW, BEST_ENSEMBLE_ROW = "best single run", "best ensemble"
 # "Best" compares validation accuracies, which only means something on one label set: the study's.
@@ -130,40 +127,18 @@ def pretrained_model(name: str) -> nn.Module:
         return create_model(name, pretrained=True)
     except TypeError as error:
         raise ValueError(f"model {name!r} has no pretrained weights ({error}); "
-                         f"use --run with a run that has a {CHECKPOINT_NAME}") from error
+                         f"use --run with a run that has a {WEIGHTS_NAME}") from error
 
 
-def run_dir(run: str | Path) -> Path:
-    """A run given as a folder or as a name under ``results/runs``."""
-    path = Path(run)
-    return path if path.is_dir() else paths.RUNS_DIR / str(run)
-
-
-def checkpoint_path(run: str | Path) -> Path | None:
-    """The run's weights (``fer_study.runs.weights_path``): published in the run folder, else local."""
-    return weights_path(run_dir(run))
-
-
-def model_from_run(run: str | Path) -> nn.Module:
-    """Rebuild a run's model from its ``config.yaml`` and load its checkpoint (float32 weights)."""
-    checkpoint = checkpoint_path(run)
-    if checkpoint is None:
-        raise FileNotFoundError(f"run {str(run)!r} has no checkpoint {run_dir(run) / CHECKPOINT_NAME}")
-    config = yaml.safe_load((run_dir(run) / "config.yaml").read_text())
-    model = create_model(config["model"], **config.get("model_kwargs", {}))
-    model.load_state_dict(load_weights(checkpoint)[0])
-    return model
-
-
-def checkpointed_runs(dataset: str | None = BEST_OF_DATASET) -> list[Run]:
-    """The committed result runs (``fer_study.runs.load_runs``) that have a checkpoint and a held-out
+def runs_with_weights(dataset: str | None = BEST_OF_DATASET) -> list[Run]:
+    """The committed result runs (``fer_study.runs.load_runs``) that have weights and a held-out
     validation split, of one dataset unless ``None``: validation accuracies are only comparable on the
     same labels, and only where validation was not trained on."""
-    return [run for run in load_runs() if checkpoint_path(run.path) is not None
-            and held_out_validation(run) and (dataset is None or run.metrics.get("dataset") == dataset)]
+    return [run for run in load_runs() if has_weights(run)
+            and held_out_validation(run) and (dataset is None or run.metrics.dataset == dataset)]
 
 
-def checkpointed_ensembles(runs: Sequence[Run]) -> list[ensemble.EnsembleResult]:
+def ensembles_with_weights(runs: Sequence[Run]) -> list[ensemble.EnsembleResult]:
     """The study's candidate ensembles of ``runs``, scored on validation as the recognizer combines
     them: the mean of softmax probabilities, without TTA."""
     candidates, _ = ensemble.candidate_ensembles(runs, tta_options=(False,))
@@ -172,28 +147,28 @@ def checkpointed_ensembles(runs: Sequence[Run]) -> list[ensemble.EnsembleResult]
 
 def ensemble_members(name: str) -> list[str]:
     """The runs of a named ensemble (as ``fer_study.analysis.ensemble`` names them, optionally followed by its
-    dataset group in parentheses), or of ``best``: the best on validation (``best_checkpointed_runs``)."""
+    dataset group in parentheses), or of ``best``: the best on validation (``best_runs_with_weights``)."""
     if name == BEST_ENSEMBLE:
-        members = best_checkpointed_runs()[BEST_ENSEMBLE_ROW]
+        members = best_runs_with_weights()[BEST_ENSEMBLE_ROW]
         if not members:
-            raise ValueError(f"no ensemble of {BEST_OF_DATASET} runs with checkpoints is committed")
+            raise ValueError(f"no ensemble of {BEST_OF_DATASET} runs with weights is committed")
         return members
-    results = checkpointed_ensembles(checkpointed_runs(dataset=None))
+    results = ensembles_with_weights(runs_with_weights(dataset=None))
     matches = [result for result in results
                if name in (result.ensemble.name, f"{result.ensemble.name} ({result.ensemble.group})")]
     if len(matches) != 1:
         available = sorted({f"{result.ensemble.name} ({result.ensemble.group})" for result in results})
-        problem = "is ambiguous; add the group" if matches else "is not among the ensembles with checkpoints"
+        problem = "is ambiguous; add the group" if matches else "is not among the ensembles with weights"
         raise ValueError(f"ensemble {name!r} {problem}; available: {', '.join(available) or 'none'}")
     return matches[0].ensemble.member_names
 
 
-def best_checkpointed_runs() -> dict[str, list[str]]:
+def best_runs_with_weights() -> dict[str, list[str]]:
     """The best single run and the best ensemble by validation accuracy among the ``BEST_OF_DATASET``
-    runs with checkpoints; an empty list where there is none."""
-    runs = checkpointed_runs()
+    runs with weights; an empty list where there is none."""
+    runs = runs_with_weights()
     best_run = _best_run(runs)
-    best_ensemble = ensemble.best_result(checkpointed_ensembles(runs))
+    best_ensemble = ensemble.best_result(ensembles_with_weights(runs))
     return {BEST_RUN_ROW: [best_run] if best_run else [],
             BEST_ENSEMBLE_ROW: best_ensemble.ensemble.member_names if best_ensemble else []}
 
@@ -204,15 +179,15 @@ def _best_run(runs: Sequence[Run]) -> str | None:
 
 
 def default_run() -> str | None:
-    """The recognizer's default run: the committed ``BEST_OF_DATASET`` run with a checkpoint that is best
-    on validation; ``None`` when there is none (the recognizer then uses ``DEFAULT_MODEL``'s weights)."""
-    return _best_run(checkpointed_runs())
+    """The recognizer's default run: the committed ``BEST_OF_DATASET`` run with weights that is best on
+    validation; ``None`` when there is none (the recognizer then uses ``DEFAULT_MODEL``'s weights)."""
+    return _best_run(runs_with_weights())
 
 
 def load_classifier(model: str | None = None, runs: Sequence[str | Path] = (), ensemble_name: str | None = None,
                     device: str | torch.device = "cpu", backend: str = "pytorch",
                     ) -> EmotionClassifier | OnnxClassifier:
-    """A registered model's pretrained weights, the checkpoints of runs, or a named ensemble's runs;
+    """A registered model's pretrained weights, the weights of runs, or a named ensemble's runs;
     several runs' softmax probabilities are averaged. Nothing given: ``default_run()``, else
     ``DEFAULT_MODEL``'s shipped weights. ``backend="onnxruntime"`` exports the chosen models to ONNX in
     memory and runs them with onnxruntime (CPU only)."""
@@ -231,7 +206,7 @@ def load_classifier(model: str | None = None, runs: Sequence[str | Path] = (), e
         runs = [name for name in (default_run(),) if name is not None]
     if runs:
         members = "+".join(map(str, runs))
-        return EmotionClassifier([model_from_run(run) for run in runs], device=device,
+        return EmotionClassifier([load_model(run) for run in runs], device=device,
                                  name=f"{ensemble_name}: {members}" if ensemble_name else members)
     name = model or DEFAULT_MODEL
     return EmotionClassifier([pretrained_model(name)], name=name, device=device)

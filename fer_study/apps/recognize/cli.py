@@ -10,8 +10,8 @@ A ``Recognizer`` is a face detector, the training preprocessing and a classifier
   suppression). With ``--align`` each face is rotated so that its eyes lie on a horizontal line before cropping.
 - preprocessing: the face box is cut from the gray image and resized to 48x48 uint8 with area
   interpolation, then scaled to float [0, 1], which is exactly the form of the FER2013 training images.
-- classifier: the committed run with a checkpoint that is best on validation (``--about`` describes
-  it), a registered model with pretrained weights, the checkpoint of any run, or several runs whose
+- classifier: the committed run with weights that is best on validation (``--about`` describes it), a
+  registered model with pretrained weights, the weights of any run, or several runs whose
   softmax probabilities are averaged; run by PyTorch (``--device cpu`` or ``cuda``) or by onnxruntime
   (``--backend onnxruntime``, or ``--onnx`` on a file written by ``python -m fer_study export``).
 
@@ -49,7 +49,6 @@ from fer_study.apps.recognize import card
 from fer_study.apps.recognize.classifier import (
     BACKENDS,
     BEST_ENSEMBLE,
-    CHECKPOINT_NAME,
     DEFAULT_MODEL,
     OnnxClassifier,
     load_classifier,
@@ -67,6 +66,7 @@ from fer_study.apps.recognize.io import (
 )
 from fer_study.apps.recognize.pipeline import Face, Recognizer, annotate
 from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY, FaceTracker
+from fer_study.runs import WEIGHTS_NAME
 
 # Cameras and some containers report no frame rate; annotated videos then play at this one.
 DEFAULT_VIDEO_FPS = 25.0
@@ -117,11 +117,11 @@ def add_recognizer_arguments(parser: argparse.ArgumentParser) -> argparse._Mutua
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--model",
                         help="a registered model with pretrained weights (default: the committed run with a "
-                        f"checkpoint that is best on validation, else {DEFAULT_MODEL})")
+                        f"weights that is best on validation, else {DEFAULT_MODEL})")
     choice.add_argument("--run", action="append", default=[], metavar="RUN",
-                        help=f"a run name or folder with a {CHECKPOINT_NAME}; repeat to average several")
+                        help=f"a run name or folder with weights ({WEIGHTS_NAME}); repeat to average several")
     choice.add_argument("--ensemble", metavar="NAME",
-                        help=f"a named ensemble of runs with checkpoints (fer_study.analysis.ensemble's names, e.g. "
+                        help=f"a named ensemble of runs with weights (fer_study.analysis.ensemble's names, e.g. "
                         f"'RMN-style'), or '{BEST_ENSEMBLE}': the best on validation")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where PyTorch runs the classifier and MTCNN (cuda: needs a GPU)")

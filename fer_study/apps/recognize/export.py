@@ -16,23 +16,23 @@ from fer_study.apps.recognize.classifier import (
     DEFAULT_MODEL,
     default_run,
     export_onnx,
-    model_from_run,
     pretrained_model,
 )
 from fer_study.core.constants import CLASS_NAMES
+from fer_study.runs import load_model
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--onnx", type=Path, required=True, metavar="PATH", help="the ONNX file to write")
     parser.add_argument("--run", metavar="NAME",
-                        help="a run name or folder with a checkpoint (default: the recognizer's default run, "
+                        help="a run name or folder with weights (default: the recognizer's default run, "
                         f"else {DEFAULT_MODEL}'s shipped weights)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     run = args.run or default_run()
     try:
-        model = model_from_run(run) if run else pretrained_model(DEFAULT_MODEL)
+        model = load_model(run) if run else pretrained_model(DEFAULT_MODEL)
     except (ValueError, KeyError, FileNotFoundError) as error:
         print(f"cannot load the classifier: {error}", file=sys.stderr)
         return 2

@@ -1,13 +1,12 @@
 """The sweep's driver: which runs to train (``plan_runs``), training them on an executor and writing what
 comes back (``run_sweep``), and the summary table.
 
-Idempotent: a run folder that is complete (``config.yaml``, ``history.csv``, ``metrics.json``,
-``predictions.npz``) and holds the identical config is skipped; one holding a different config is
+Idempotent: a run folder that is complete (``fer_study.runs.is_complete``) and holds the identical config
+is skipped; one holding a different config is
 refused unless ``force``; a missing or incomplete one is trained, resuming from the run's epoch
 checkpoint when one is there.
 """
 
-import json
 import time
 from dataclasses import dataclass, field
 from glob import glob, has_magic
@@ -22,10 +21,9 @@ from fer_study.apps.sweep.transfer import folder_files, write_file, write_folder
 from fer_study.apps.sweep.worker import DEFERRED, DONE, FAILED, RunRequest, RunResult
 from fer_study.core import paths
 from fer_study.data import FERDataset, load_dataset
-from fer_study.runs import WEIGHTS_NAME, seed_run_name, weights_file, weights_path
+from fer_study.runs import WEIGHTS_NAME, is_complete, read_metrics, seed_run_name, weights_file, weights_path
 from fer_study.train import TrainConfig
 
-RUN_FILES = ("config.yaml", "history.csv", "metrics.json", "predictions.npz")
 RUN, REPLACE, SKIP, REFUSE = "run", "replace", "skip", "refuse"
 SKIPPED, REFUSED = "skipped", "refused"
 # How often the driver looks at the time budget while it waits for runs.
@@ -64,7 +62,7 @@ def expand_config_paths(patterns: list[str]) -> list[Path]:
 
 def run_action(config: TrainConfig, folder: Path, force: bool) -> tuple[str, str]:
     """What to do with a run given what its folder holds: (RUN | REPLACE | SKIP | REFUSE, why)."""
-    if not all((folder / name).is_file() for name in RUN_FILES):
+    if not is_complete(folder):
         return RUN, "incomplete folder: resumes from its checkpoint" if folder.exists() else "new"
     saved = yaml.safe_load((folder / "config.yaml").read_text()) or {}
     try:
@@ -228,7 +226,7 @@ def _parent_from_disk(plan: PlannedRun) -> RunResult | None:
     if not plan.config.parent:
         return None
     folder = plan.out_dir / plan.config.parent
-    if not all((folder / name).is_file() for name in RUN_FILES):
+    if not is_complete(folder):
         raise _ParentUnavailable(f"its parent run {plan.config.parent!r} is neither in this sweep nor complete "
                                  f"in {plan.out_dir}", FAILED)
     files = {name: data for name, data in folder_files(folder).items() if name != WEIGHTS_NAME}
@@ -246,9 +244,9 @@ def _record(result: RunResult, plan: PlannedRun) -> Outcome:
     written = [write_folder(plan.out_dir / name, files) for name, files in result.folders.items()]
     for name, data in result.weights.items():  # where training on this machine would have written them
         write_file(weights_file(plan.config.tier, name), data)
-    metrics = json.loads((plan.folder / "metrics.json").read_text())
-    print(f"{result.name}: done in {result.minutes:.1f} min on {result.host}: val {metrics['val_accuracy']:.4f}, "
-          f"test {metrics['test_accuracy']:.4f} -> {plan.folder}", flush=True)
+    metrics = read_metrics(plan.folder)
+    print(f"{result.name}: done in {result.minutes:.1f} min on {result.host}: val {metrics.val_accuracy:.4f}, "
+          f"test {metrics.test_accuracy:.4f} -> {plan.folder}", flush=True)
     return Outcome(result.name, DONE, plan.folder, result.minutes, result.host, written=written)
 
 
@@ -256,12 +254,11 @@ def summary_table(outcomes: list[Outcome]) -> pd.DataFrame:
     """Run, status, epochs, validation and test accuracy, minutes (this sweep's, for runs it trained)."""
     rows = []
     for outcome in outcomes:
-        metrics = {}
-        if outcome.folder is not None and (outcome.folder / "metrics.json").is_file():
-            metrics = json.loads((outcome.folder / "metrics.json").read_text())
-        rows.append({"run": outcome.name, "status": outcome.status, "epochs": metrics.get("epochs"),
-                     "val": metrics.get("val_accuracy"), "test": metrics.get("test_accuracy"),
-                     "minutes": outcome.minutes})
+        row = {"run": outcome.name, "status": outcome.status, "minutes": outcome.minutes}
+        if outcome.folder is not None and is_complete(outcome.folder):  # a run that did not finish has no metrics
+            metrics = read_metrics(outcome.folder)
+            row |= {"epochs": metrics.epochs, "val": metrics.val_accuracy, "test": metrics.test_accuracy}
+        rows.append(row)
     table = pd.DataFrame(rows, columns=["run", "status", "epochs", "val", "test", "minutes"])
     return table.astype({"epochs": float, "val": float, "test": float, "minutes": float})
 

@@ -17,12 +17,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from fer_study.apps.sweep.transfer import folder_files, write_folder
 from fer_study.core.files import atomic_write
 from fer_study.data import FERDataset
-from fer_study.runs import WEIGHTS_NAME, checkpoint_file, weights_file
+from fer_study.runs import WEIGHTS_NAME, checkpoint_file, load_checkpoint, weights_file
 from fer_study.train import TrainConfig, fit
 
 DONE, FAILED, DEFERRED = "done", "failed", "deferred"
@@ -57,8 +55,8 @@ def checkpoint_state(config: TrainConfig) -> tuple[int, dict | None]:
     path = checkpoint_file(config.tier, config.run_name)
     if not path.is_file():
         return 0, None
-    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    return state["epoch"], state["config"]
+    checkpoint = load_checkpoint(path, mmap=True)
+    return checkpoint.epoch, checkpoint.config
 
 
 def train_run(request: RunRequest, dataset: FERDataset, parent: RunResult | None = None) -> RunResult:
