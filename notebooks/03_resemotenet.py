@@ -43,6 +43,7 @@ from IPython.display import Markdown, display
 
 from fer_study.analysis import claims, experiments
 from fer_study.book import plots, presentation, report
+from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -134,7 +135,7 @@ presentation.show(report.recipe_table(runs), precision=2)
 # from each run's saved predictions, in percent (validation = PublicTest, test = PrivateTest).
 
 # %% tags=["hide-input"]
-loaded = report.load_or_train(runs, tier, runs_dir, train)
+loaded = load_or_train(runs, tier, runs_dir, train)
 presentation.show(report.runs_table(runs, runs_dir), precision=2)
 
 # %% [markdown]

@@ -37,6 +37,7 @@ from myst_nb import glue
 from fer_study.analysis import claims
 from fer_study.book import plots, presentation, report
 from fer_study.runs import load_runs
+from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -70,7 +71,7 @@ presentation.show(report.recipe_table(runs))
 # PublicTest, test = PrivateTest; TTA = the run's `tta` views).
 
 # %% tags=["hide-input"]
-loaded = report.load_or_train(runs, tier, runs_dir, train)
+loaded = load_or_train(runs, tier, runs_dir, train)
 presentation.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]

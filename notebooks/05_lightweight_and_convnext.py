@@ -42,7 +42,9 @@ from myst_nb import glue
 from fer_study.analysis import claims
 from fer_study.book import plots, presentation, report
 from fer_study.data import samples
-from fer_study.runs import best_on_validation, load_runs
+from fer_study.models.pattlite import batch_attention_demo, pattlite_pair
+from fer_study.runs import best_on_validation, committed_runs, has_weights, load_model, load_runs
+from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -83,14 +85,14 @@ presentation.show(report.recipe_table(runs))
 # %% tags=["hide-input"]
 faces = samples.sample_faces(demo_faces, seed=seed)
 face_batch = torch.from_numpy(faces.images).float().div(255).unsqueeze(1)
-pattlite_run = best_on_validation(report.committed_runs(["pattlite"], runs_dir))
-per_sample, published, weights = report.pattlite_pair(face_batch, pattlite_run)
-print(f"Faces: {faces.source}. Weights: {weights}.")
+pattlite_run = best_on_validation([run for run in committed_runs(["pattlite"], runs_dir) if has_weights(run)])
+per_sample, published, weights = pattlite_pair(face_batch, load_model(pattlite_run) if pattlite_run else None)
+print(f"Faces: {faces.source}. Weights: {weights}{f' of run {pattlite_run.name}' if pattlite_run else ''}.")
 plots.plot_face_grid(faces.images, faces.labels, per_row=demo_faces,
                      title="Faces 0, 1, ... from left to right (dataset labels); face 0 is classified")
 
 # %% tags=["hide-input"]
-demo = report.batch_attention_demo(face_batch, per_sample, published, demo_companions, demo_copies)
+demo = batch_attention_demo(face_batch, per_sample, published, demo_companions, demo_copies)
 presentation.show(demo, precision=4)
 
 # %% [markdown]
@@ -105,7 +107,7 @@ presentation.show(demo, precision=4)
 # PublicTest, test = PrivateTest).
 
 # %% tags=["hide-input"]
-loaded = report.load_or_train(runs, tier, runs_dir, train)
+loaded = load_or_train(runs, tier, runs_dir, train)
 presentation.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]

@@ -38,7 +38,16 @@ LAYERS: list[tuple[str, set[str]]] = [
 LAYER_OF = {unit: index for index, (_, units) in enumerate(LAYERS) for unit in units}
 # Below its layer but still not to be imported: analysis works from run folders (predictions.npz,
 # metrics.json) alone; it builds no model and trains nothing (timing a model is measurement's job).
-NOT_IMPORTED: dict[str, set[str]] = {"analysis": {"models", "train"}}
+# Presentation shows what the layers below computed and trains nothing (a chapter that retrains its runs
+# calls ``fer_study.train.named_runs`` itself).
+NOT_IMPORTED: dict[str, set[str]] = {"analysis": {"models", "train"}, "presentation": {"train"}}
+# Modules of a NOT_IMPORTED unit that a layer may import all the same: (layer, module) -> why.
+NOT_IMPORTED_EXCEPT: dict[tuple[str, str], str] = {
+    ("presentation", "fer_study.train.config"): "a recipe's settings, read to show them (report.recipe_table)",
+}
+# Presentation builds no model: of the model registry it reads only metadata (list_models, model_info,
+# parameter_count on the meta device). The one model it times goes through fer_study.bench.cost.
+MODEL_BUILDERS = {"create_model", "load_model"}
 
 # Known exceptions, each with why it stays: (importer, imported) -> reason. Empty means none.
 ALLOWED: dict[tuple[str, str], str] = {}
@@ -181,7 +190,7 @@ def upward_imports(imports: list[Import]) -> list[str]:
         layer = LAYERS[LAYER_OF[source]][0]
         if LAYER_OF[target] > LAYER_OF[source]:
             problems.append(f"{item}: {layer} imports {LAYERS[LAYER_OF[target]][0]}")
-        elif target in NOT_IMPORTED.get(layer, ()):
+        elif target in NOT_IMPORTED.get(layer, ()) and (layer, item.target) not in NOT_IMPORTED_EXCEPT:
             problems.append(f"{item}: {layer} imports {target}, which it must not")
     return problems
 
@@ -231,6 +240,25 @@ def test_no_import_cycle_between_units():
     assert not cycles, "cycles between units:\n" + "\n".join(" <-> ".join(cycle) for cycle in cycles)
 
 
+def model_builders_named(path: Path) -> list[str]:
+    """Where ``path`` names a function that builds a model (``MODEL_BUILDERS``): imported, called or passed."""
+    found = []
+    where = path.relative_to(paths.REPO_ROOT) if path.is_relative_to(paths.REPO_ROOT) else path
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.ImportFrom)
+                 else [node.id] if isinstance(node, ast.Name) else [node.attr] if isinstance(node, ast.Attribute)
+                 else [])
+        found += [f"{where}:{node.lineno}: {name}" for name in names
+                  if name in MODEL_BUILDERS]
+    return found
+
+
+def test_presentation_builds_no_model():
+    problems = [problem for name, path in MODULES.items() if unit_of(name) == "book"
+                for problem in model_builders_named(path)]
+    assert not problems, "presentation builds a model:\n" + "\n".join(problems)
+
+
 def test_no_private_name_is_imported_across_packages():
     test_imports = [item for path in sorted(TESTS.glob("*.py"))
                     for item in imports_of(path, f"tests.{path.stem}")]
@@ -268,6 +296,19 @@ def test_the_checks_catch_a_private_name_from_another_package(tmp_path):
         "book/report.py": "from fer_study.models._registry import _MODELS\n"})
     problems = private_imports(imports, packages)
     assert len(problems) == 1 and "fer_study.book.report imports fer_study.models._registry (_MODELS)" in problems[0]
+
+
+def test_the_checks_catch_presentation_training_or_building_a_model(tmp_path):
+    report = ("from fer_study.train.config import TrainConfig\n"
+              "def retrain():\n    from fer_study.train import fit\n"
+              "def demo():\n    from fer_study import runs\n    return runs.load_model('pattlite')\n")
+    imports, _, _ = fake_library(tmp_path, {"train/__init__.py": "", "train/config.py": "", "runs/__init__.py": "",
+                                            "book/__init__.py": "", "book/report.py": report})
+    problems = upward_imports(imports)
+    assert len(problems) == 1 and "presentation imports train, which it must not" in problems[0]
+    assert "(fit)" in problems[0]  # reading a recipe (train.config) is allowed
+    assert [problem.rsplit(": ", 1)[1] for problem in model_builders_named(tmp_path / PACKAGE / "book" / "report.py")
+            ] == ["load_model"]
 
 
 def test_the_checks_catch_analysis_building_a_model_to_time_it(tmp_path):

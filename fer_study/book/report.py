@@ -1,6 +1,7 @@
 """What the per-paper chapters (notebooks 03-05) show, computed: model summaries, run configs and run
-metrics, the claim rows of one paper, deviation notes taken from the model docstrings, the snapshot
-ensemble of a run, and the PAtt-Lite batch-attention demonstration.
+metrics, the claim rows of one paper, deviation notes taken from the model docstrings, and the snapshot
+ensemble of a run. Nothing here trains or builds a model: the chapters train through
+``fer_study.train.named_runs`` and run the PAtt-Lite demonstration from ``fer_study.models.pattlite``.
 
 Every function returns plain data (a DataFrame, a list of runs, markdown text) and says plainly when there
 is no committed run yet, so the notebooks stay a few lines per cell and need no branches.
@@ -11,34 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from fer_study.analysis import ensemble
 from fer_study.analysis.claims import ClaimSet, claims_frame, comparison_table, load_claims
 from fer_study.analysis.verdicts import NO_COMMITTED_RUN as NO_RUN  # report.NO_RUN in the chapters
 from fer_study.analysis.verdicts import UNDERFIT
 from fer_study.book.ensemble_tables import results_table
-from fer_study.core import paths
-from fer_study.core.constants import CLASS_NAMES
-from fer_study.data import FERDataset
-from fer_study.models import create_model, model_info, parameter_count
+from fer_study.models import model_info, parameter_count
 from fer_study.runs import (
     Run,
     accuracy,
     best_on_validation,
+    committed_runs,
     has_tta,
-    is_underfit,
-    list_runs,
-    load_run,
     load_runs,
-    load_weights,
-    recipe_and_seed,
+    params_file,
     underfit_reasons,
     underfit_runs,
-    weights_path,
 )
-from fer_study.train import TrainConfig, fit
+from fer_study.train.config import TrainConfig
 
 DEVIATION_HEADINGS = ("Deliberate deviations", "Deviation")
 # The settings that tell the study's runs apart; momentum, augmentation and the rest are in the configs.
@@ -98,20 +90,15 @@ def deviation_notes(model_name: str) -> str:
     return f"**`{model_name}`** (from the docstring of `{module.__name__}`):\n\n{notes}"
 
 
-def config_path(run_name: str, tier: str) -> Path:
-    """The params file of a run: ``<run_name>.yaml``, or ``<recipe>.yaml`` for a seed run ``<recipe>_seed<N>``."""
-    return paths.PARAMS_DIR / tier / "runs" / f"{recipe_and_seed(run_name)[0]}.yaml"
-
-
 def recipe_table(run_names: list[str], tiers: tuple[str, ...] = ("full", "cpu", "smoke")) -> pd.DataFrame:
     """The resolved training settings of each run, from the first tier in ``tiers`` that has its config."""
     rows = []
     for name in run_names:
-        tier = next((tier for tier in tiers if config_path(name, tier).is_file()), None)
+        tier = next((tier for tier in tiers if params_file(name, tier).is_file()), None)
         if tier is None:
             rows.append({"run": name, "tier": "no config"})
             continue
-        values = TrainConfig.from_yaml(config_path(name, tier), run_name=name).to_dict()  # defaults filled in
+        values = TrainConfig.from_yaml(params_file(name, tier), run_name=name).to_dict()  # defaults filled in
         rows.append({"run": name, "tier": tier, **{column: values[column] for column in RECIPE_COLUMNS}})
     frame = pd.DataFrame(rows, columns=["run", "tier", *RECIPE_COLUMNS])
     # As written in the configs: rates in their own notation, lists on one line, counts as integers.
@@ -119,39 +106,6 @@ def recipe_table(run_names: list[str], tiers: tuple[str, ...] = ("full", "cpu", 
         frame[column] = frame[column].map(lambda value: f"{value:g}" if pd.notna(value) else "")
     frame = frame.map(lambda value: ", ".join(map(str, value)) if isinstance(value, list) else value)
     return frame.astype({"batch_size": "Int64", "epochs": "Int64", "early_stopping_patience": "Int64"})
-
-
-def train_runs(run_names: list[str], tier: str, runs_dir: str | Path | None = None,
-               dataset: FERDataset | None = None) -> list[Path]:
-    """Train the runs that have a config in ``params/<tier>/runs/``, in the given order (a fine-tuning stage
-    after its parent, which the loop looks up in ``results/runs``); return their run folders. Names without
-    a config in that tier are skipped, with a line saying so."""
-    written = []
-    for name in run_names:
-        path = config_path(name, tier)
-        if not path.is_file():
-            print(f"{name}: no {tier}-tier config ({path.relative_to(paths.REPO_ROOT)}); not trained")
-            continue
-        config = TrainConfig.from_yaml(path, run_name=name)
-        written.append(fit(config, dataset, runs_dir=Path(runs_dir) if runs_dir else None))
-    return written
-
-
-def load_or_train(run_names: list[str], tier: str, runs_dir: str | Path | None = None,
-                  train: bool = False) -> list[Run]:
-    """The committed runs among ``run_names``, after training those with a ``tier`` config when ``train``."""
-    if train:
-        train_runs(run_names, tier, runs_dir)
-    return committed_runs(run_names, runs_dir)
-
-
-def committed_runs(run_names: list[str], runs_dir: str | Path | None = None) -> list[Run]:
-    """The runs among ``run_names`` committed in ``runs_dir`` (default ``results/runs``) that are evidence, in
-    that order: underfit runs (``runs.underfit_reasons``) are left out, as ``runs.load_runs`` leaves them."""
-    runs_dir = Path(runs_dir) if runs_dir else None
-    available = set(list_runs(runs_dir))
-    loaded = (load_run(name, runs_dir) for name in run_names if name in available)
-    return [run for run in loaded if not is_underfit(run)]
 
 
 def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
@@ -241,70 +195,3 @@ def snapshot_table(run_names: list[str], runs_dir: str | Path | None = None, boo
             results += [ensemble.evaluate(candidate, "mean", bootstrap_samples, seed) for candidate in named
                         if candidate.name.startswith(ensemble.SNAPSHOT)]
     return results_table(results)
-
-
-def _calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:
-    """Set every BN's statistics to those of ``images`` (one cumulative pass), then switch to eval mode:
-    an untrained network then maps varied faces to varied features instead of squashing them."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(images)
-    model.eval()
-
-
-def pattlite_pair(faces: torch.Tensor, run: Run | None = None) -> tuple[nn.Module, nn.Module, str]:
-    """PAtt-Lite per-sample (our repair) and as published (batch attention), with the same weights.
-
-    Weights: the run's weights (``fer_study.runs.weights_path``) when it has them; else random weights, with each
-    variant's BN statistics set from ``faces``. Returns (per-sample, published, a sentence saying which).
-    """
-    torch.manual_seed(0)
-    per_sample = create_model("pattlite")
-    published = create_model("pattlite", batch_attention=True)
-    weights_file = weights_path(run.path) if run is not None else None
-    if weights_file is not None:
-        per_sample.load_state_dict(load_weights(weights_file)[0])
-        published.load_state_dict(per_sample.state_dict())
-        return per_sample.eval(), published.eval(), f"the trained weights of run {run.name}"
-    published.load_state_dict(per_sample.state_dict())
-    for model in (per_sample, published):
-        _calibrate_batch_norm(model, faces)
-    return per_sample, published, ("random weights (no committed PAtt-Lite checkpoint), each variant's BN "
-                                   "statistics set from these faces")
-
-
-def batch_attention_demo(faces: torch.Tensor, per_sample: nn.Module, published: nn.Module,
-                         companion_faces: int = 4, copies: int = 7) -> pd.DataFrame:
-    """The first face classified in batches with different companions, by both PAtt-Lite variants.
-
-    ``faces``: a float batch (N, 1, 48, 48) in [0, 1]. Rows: the first face alone, then in a batch with
-    ``copies`` copies of another face, for ``companion_faces`` other faces (those the published model,
-    shown each face alone, assigns another class than the first come first). Columns: each variant's
-    predicted class and probability for the first face, and the largest change of its logits from
-    the face alone.
-    """
-    variants = {"per_sample": per_sample, "published": published}
-    with torch.no_grad():
-        alone = [published(face[None]).argmax(1).item() for face in faces]
-        reference = {name: model(faces[:1])[0] for name, model in variants.items()}
-    # Companions of another class first: they pull the published prediction hardest.
-    companions = sorted(range(1, len(faces)), key=lambda index: (alone[index] == alone[0], index))
-    batches = [("the face alone", faces[:1])] + [
-        (f"with {copies} copies of face {index} (a {CLASS_NAMES[alone[index]]} face to the published model)",
-         torch.cat([faces[:1], faces[index:index + 1].expand(copies, -1, -1, -1)]))
-        for index in companions[:companion_faces]]
-    rows = []
-    with torch.no_grad():
-        for description, batch in batches:
-            row = {"batch": description, "batch_size": len(batch)}
-            for name, model in variants.items():
-                logits = model(batch)[0]
-                probabilities = logits.softmax(0)
-                row |= {f"{name}_prediction": CLASS_NAMES[probabilities.argmax().item()],
-                        f"{name}_probability": probabilities.max().item(),
-                        f"{name}_max_logit_change": (logits - reference[name]).abs().max().item()}
-            rows.append(row)
-    return pd.DataFrame(rows)

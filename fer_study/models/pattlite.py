@@ -14,7 +14,8 @@ JLREx/PAtt-Lite ``patt-lite-notebook.ipynb``, Keras).
 The published attention is applied to the 2-D (batch, 32) tensor after global pooling, so each sample
 attends over the *other samples of its batch* and a prediction depends on what it is batched with
 (JLREx/PAtt-Lite issue #6, acknowledged by the authors; every published number is contaminated).
-``batch_attention=True`` reproduces exactly that, so the study can demonstrate the leak. The default is
+``batch_attention=True`` reproduces exactly that, so the study can demonstrate the leak
+(``pattlite_pair`` and ``batch_attention_demo``, which chapter 5 runs). The default is
 a per-sample repair (our design, suggested in the study's paper notes, not the authors'): the 2x2
 patch map is kept as 4 tokens, Dense/BN act on each token, the attention runs over the 4 tokens of one
 image, and the tokens are averaged afterwards. Both variants have the same parameters.
@@ -27,12 +28,13 @@ Deliberate deviations:
   are not modelled (``dropout`` sets the one dropout rate).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import pandas as pd
 import torch
 from torch import nn
 
-from fer_study.core.constants import NUM_CLASSES
+from fer_study.core.constants import CLASS_NAMES, NUM_CLASSES
 from fer_study.models._registry import register_model
 from fer_study.models.layers import (
     KERAS_BN_EPS,
@@ -141,3 +143,70 @@ class PAttLite(nn.Module):
 def pattlite(**overrides) -> PAttLite:
     """PAtt-Lite, per-sample attention over patch tokens; ``batch_attention=True``: the published bug."""
     return PAttLite(PAttLiteConfig(**overrides))
+
+
+def calibrate_batch_norm(model: nn.Module, images: torch.Tensor) -> None:
+    """Set every BN's statistics to those of ``images`` (one cumulative pass), then switch to eval mode:
+    an untrained network then maps varied faces to varied features instead of squashing them."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = None  # cumulative average: one pass sets the statistics exactly
+    model.train()
+    with torch.no_grad():
+        model(images)
+    model.eval()
+
+
+def pattlite_pair(faces: torch.Tensor, trained: PAttLite | None = None) -> tuple[PAttLite, PAttLite, str]:
+    """PAtt-Lite per-sample (our repair) and as published (batch attention), with the same weights, in eval
+    mode: those of ``trained`` (a run's model, ``fer_study.runs.load_model``) when given; else random
+    weights, with each variant's BN statistics set from ``faces``. Returns (per-sample, published, a
+    sentence saying which weights)."""
+    if trained is not None:
+        per_sample = PAttLite(replace(trained.config, batch_attention=False))
+        published = PAttLite(replace(trained.config, batch_attention=True))
+        for model in (per_sample, published):
+            model.load_state_dict(trained.state_dict())
+        return per_sample.eval(), published.eval(), "trained weights"
+    torch.manual_seed(0)
+    per_sample = pattlite()
+    published = pattlite(batch_attention=True)
+    published.load_state_dict(per_sample.state_dict())
+    for model in (per_sample, published):
+        calibrate_batch_norm(model, faces)
+    return per_sample, published, ("random weights (no trained PAtt-Lite given), each variant's BN statistics "
+                                   "set from these faces")
+
+
+def batch_attention_demo(faces: torch.Tensor, per_sample: nn.Module, published: nn.Module,
+                         companion_faces: int = 4, copies: int = 7) -> pd.DataFrame:
+    """The first face classified in batches with different companions, by both PAtt-Lite variants.
+
+    ``faces``: a float batch (N, 1, 48, 48) in [0, 1]. Rows: the first face alone, then in a batch with
+    ``copies`` copies of another face, for ``companion_faces`` other faces (those the published model,
+    shown each face alone, assigns another class than the first come first). Columns: each variant's
+    predicted class and probability for the first face, and the largest change of its logits from
+    the face alone.
+    """
+    variants = {"per_sample": per_sample, "published": published}
+    with torch.no_grad():
+        alone = [published(face[None]).argmax(1).item() for face in faces]
+        reference = {name: model(faces[:1])[0] for name, model in variants.items()}
+    # Companions of another class first: they pull the published prediction hardest.
+    companions = sorted(range(1, len(faces)), key=lambda index: (alone[index] == alone[0], index))
+    batches = [("the face alone", faces[:1])] + [
+        (f"with {copies} copies of face {index} (a {CLASS_NAMES[alone[index]]} face to the published model)",
+         torch.cat([faces[:1], faces[index:index + 1].expand(copies, -1, -1, -1)]))
+        for index in companions[:companion_faces]]
+    rows = []
+    with torch.no_grad():
+        for description, batch in batches:
+            row = {"batch": description, "batch_size": len(batch)}
+            for name, model in variants.items():
+                logits = model(batch)[0]
+                probabilities = logits.softmax(0)
+                row |= {f"{name}_prediction": CLASS_NAMES[probabilities.argmax().item()],
+                        f"{name}_probability": probabilities.max().item(),
+                        f"{name}_max_logit_change": (logits - reference[name]).abs().max().item()}
+            rows.append(row)
+    return pd.DataFrame(rows)
