@@ -146,7 +146,7 @@ def ferplus_labels(pairs: pd.DataFrame) -> dict[str, int]:
 def seed_recipes(runs: Sequence[Run], epochs: int) -> list[str]:
     """The recipes (``<recipe>_seed<N>`` runs) trained for ``epochs`` epochs, in name order."""
     return sorted({recipe_and_seed(run.name)[0] for run in runs
-                   if run.metrics.get("epochs") == epochs and recipe_and_seed(run.name)[1] is not None})
+                   if run.metrics.epochs == epochs and recipe_and_seed(run.name)[1] is not None})
 
 
 def images_by_id(images: np.ndarray, ids: np.ndarray, wanted: Sequence[str]) -> np.ndarray:

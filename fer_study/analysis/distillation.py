@@ -50,8 +50,8 @@ def distillation_results(runs: Sequence[Run], bootstrap_samples: int = 1000, see
     """One result per distilled student among ``runs``, in name order."""
     by_name = {run.name: run for run in runs}
     results = []
-    for student in [run for run in runs if run.metrics.get("teachers")]:
-        names = [str(name) for name in student.metrics["teachers"]]
+    for student in [run for run in runs if run.metrics.teachers]:
+        names = list(student.metrics.teachers)
         twin = undistilled_twin(student, runs)
         gain, interval = float("nan"), (float("nan"), float("nan"))
         if twin is not None:

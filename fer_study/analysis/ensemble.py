@@ -142,7 +142,7 @@ def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
         groups.setdefault(digest.hexdigest(), []).append(run)
     named: dict[str, list[Run]] = {}
     for members in groups.values():
-        name = ", ".join(sorted({str(run.metrics.get("dataset")) for run in members}))
+        name = ", ".join(sorted({run.metrics.dataset for run in members}))
         # Two groups from one dataset (e.g. FER+ majority and soft labels) get distinct names.
         named[name if name not in named else f"{name} ({len(named) + 1})"] = members
     return named
@@ -197,7 +197,7 @@ def select_from(runs: Sequence[Run], dataset: str, method: str = "greedy", with_
     """``select_members`` among the runs trained on ``dataset`` whose validation is held out (each set of
     weights once); with ``with_weights``, among those whose weights are here (published or local) only: the
     runs that can teach a student (``fer_study.train.teachers``) or run in the recognizer."""
-    candidates = [run for run in runs if run.metrics.get("dataset") == dataset and held_out_validation(run)
+    candidates = [run for run in runs if run.metrics.dataset == dataset and held_out_validation(run)
                   and not repeats_its_source(run, runs) and (not tta or has_tta(run))
                   and (not with_weights or weights_path(run.path) is not None)]
     if not candidates:
@@ -228,7 +228,7 @@ def named_ensembles(group: str, runs: Sequence[Run], tta: bool = False) -> tuple
         members += [run for run in usable if run.name == source]
         if len(members) > 1:
             ensembles.append(Ensemble(f"{SNAPSHOT} of {source}", group, tuple(members), tta))
-    family_runs = {family: [run for run in usable if any(fnmatch(str(run.metrics.get("model")), pattern)
+    family_runs = {family: [run for run in usable if any(fnmatch(run.metrics.model, pattern)
                                                          for pattern in patterns)]
                    for family, patterns in RMN_STYLE_FAMILIES.items()}
     missing = [family for family, members in family_runs.items() if not members]
@@ -247,7 +247,7 @@ def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
     """Every ensemble to evaluate: all runs of a group, the validation-selected members, the named ones."""
     ensembles: list[Ensemble] = []
     notes = [] if runs else [NO_RUNS]
-    trained_on_val = [run.name for run in runs if "val" in (run.metrics.get("train_splits") or ())]
+    trained_on_val = [run.name for run in runs if "val" in run.metrics.train_splits]
     if trained_on_val:
         notes.append(f"left out of every ensemble, having trained on the validation split: "
                      f"{', '.join(trained_on_val)}")

@@ -115,7 +115,7 @@ class Arm:
 
     @property
     def seeds(self) -> list[int]:
-        return [int(run.metrics["seed"]) for run in self.runs]
+        return [run.metrics.seed for run in self.runs]
 
     def predicted(self, split: str | None = None) -> np.ndarray:
         """(seeds, images) predicted classes of each seed's run (on ``split``, default the arm's)."""
@@ -145,7 +145,7 @@ def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> li
     for label, recipe in arms.items():
         trained = recipe.removesuffix(SNAPSHOTS)
         runs = sorted((load_run(name, runs_dir) for name in by_recipe.get(trained, [])),
-                      key=lambda run: int(run.metrics["seed"]))
+                      key=lambda run: run.metrics.seed)
         if recipe.endswith(SNAPSHOTS):
             runs = [ensemble for run in runs if (ensemble := snapshot_ensemble(run, runs_dir)) is not None]
         loaded.append(Arm(label, recipe, runs))

@@ -23,7 +23,7 @@ def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFram
     timings: dict[str, float] = {}
     rows = []
     for run in runs:
-        model = str(run.metrics.get("model"))
+        model = run.metrics.model
         note = ""
         if measure_cost and model not in timings:
             if model in registered:
@@ -31,10 +31,10 @@ def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFram
             else:
                 note = f"model {model!r} is not registered: CPU time not measured"
         rows.append({
-            "run": run.name, "model": model, "dataset": run.metrics.get("dataset"),
-            "tier": run.metrics.get("tier"), "device": run.metrics.get("device"),
-            "seed": run.metrics.get("seed"), "parent": run.metrics.get("parent"),
-            "params": run.metrics.get("params"), "tta": run.metrics.get("tta"),
+            "run": run.name, "model": model, "dataset": run.metrics.dataset,
+            "tier": run.metrics.tier, "device": run.metrics.device,
+            "seed": run.metrics.seed, "parent": run.metrics.parent,
+            "params": run.metrics.params, "tta": run.metrics.tta,
             "val_acc_pct": 100 * accuracy(run, "val"),
             "test_acc_pct": 100 * accuracy(run, "test"),
             "test_acc_tta_pct": 100 * accuracy(run, "test", tta=True) if has_tta(run) else np.nan,
@@ -111,7 +111,7 @@ def distillation_table(results: Sequence[DistillationResult]) -> pd.DataFrame:
     """One row per distilled student: its teachers and their ensemble's accuracy, the student's, and its gain
     over its undistilled twin (same recipe and seed) with the paired 95 % interval; percent and points."""
     rows = [{
-        "student": result.student.name, "params": result.student.metrics.get("params"),
+        "student": result.student.name, "params": result.student.metrics.params,
         "temperature": result.student.config.get("distill_temperature"),
         "distill_weight": result.student.config.get("distill_weight"),
         "teachers": ", ".join(run.name for run in result.teachers),

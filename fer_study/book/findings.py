@@ -28,7 +28,7 @@ BEST_MODEL_COLUMNS = ["kind", "what", "test_acc_pct", "test_acc_low", "test_acc_
 
 def fer2013_runs(runs: Sequence[Run]) -> list[Run]:
     """The runs scored on FER2013's labels (``ensemble.label_set``): FER+ runs answer on their own labels."""
-    return [run for run in runs if ensemble.label_set(str(run.metrics.get("dataset"))) == ensemble.FER2013_LABELS]
+    return [run for run in runs if ensemble.label_set(run.metrics.dataset) == ensemble.FER2013_LABELS]
 
 
 def _seed_count(run: Run, runs: Sequence[Run]) -> int:
@@ -39,9 +39,9 @@ def _seed_count(run: Run, runs: Sequence[Run]) -> int:
 def _cost(members: Sequence[Run]) -> tuple[int, float]:
     """Summed parameters and CPU milliseconds per face (one 48x48 face, batch of one) of ``members``."""
     registered = set(list_models())
-    names = [str(run.metrics.get("model")) for run in members]
+    names = [run.metrics.model for run in members]
     times = [cpu_ms_per_image(name) if name in registered else np.nan for name in names]
-    return int(sum(run.metrics.get("params") or 0 for run in members)), float(sum(times))
+    return sum(run.metrics.params for run in members), float(sum(times))
 
 
 def best_models(runs: Sequence[Run], results: Sequence[ensemble.EnsembleResult], bootstrap_samples: int = 1000,
@@ -54,7 +54,7 @@ def best_models(runs: Sequence[Run], results: Sequence[ensemble.EnsembleResult],
     if single is not None:
         low, high = bootstrap_accuracy(single.labels("test"), single.logits("test"), bootstrap_samples, seed=seed)
         params, cost = _cost([single])
-        rows.append({"kind": "best single model", "what": f"{single.name} ({single.metrics.get('model')})",
+        rows.append({"kind": "best single model", "what": f"{single.name} ({single.metrics.model})",
                      "test_acc_pct": 100 * accuracy(single, "test"), "test_acc_low": 100 * low,
                      "test_acc_high": 100 * high, "val_acc_pct": 100 * accuracy(single, "val"),
                      "seeds": _seed_count(single, runs), "params": params, "cpu_ms_per_face": cost})
@@ -101,7 +101,7 @@ def research_answers(runs_dir: str | Path | None = None, samples: int = 1000, se
 def untrained_paper_models(runs: Sequence[Run]) -> list[str]:
     """The registered paper models (``model_info(...).paper_model``) with no committed full-tier run: their
     papers' recipes need a GPU this study has not been lent yet."""
-    trained = {str(run.metrics.get("model")) for run in runs if run.metrics.get("tier") == "full"}
+    trained = {run.metrics.model for run in runs if run.metrics.tier == "full"}
     return [name for name in list_models() if model_info(name).paper_model and name not in trained]
 
 
