@@ -30,11 +30,11 @@ from fer_study.runs import (
     Run,
     accuracy,
     has_tta,
+    has_weights,
     held_out_validation,
     load_runs,
     snapshots_by_source,
     starts_from_test_selected_weights,
-    weights_path,
 )
 
 COMBINERS = ("mean", "weighted", "vote")
@@ -199,7 +199,7 @@ def select_from(runs: Sequence[Run], dataset: str, method: str = "greedy", with_
     runs that can teach a student (``fer_study.train.teachers``) or run in the recognizer."""
     candidates = [run for run in runs if run.metrics.dataset == dataset and held_out_validation(run)
                   and not repeats_its_source(run, runs) and (not tta or has_tta(run))
-                  and (not with_weights or weights_path(run.path) is not None)]
+                  and (not with_weights or has_weights(run))]
     if not candidates:
         weights = " with weights here" if with_weights else ""
         raise ValueError(f"no run of dataset {dataset!r}{weights} has a held-out validation split to choose on")
