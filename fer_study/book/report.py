@@ -146,7 +146,7 @@ def underfit_table(run_names: list[str], runs_dir: str | Path | None = None) -> 
     """Why runs are not evidence: per committed run among ``run_names`` that ``runs.underfit_reasons`` calls
     underfit, its final training accuracy, its test accuracy (%) and the reasons."""
     wanted = set(run_names)
-    rows = [{"run": run.name, "model": run.metrics.get("model"), "epochs": run.metrics.get("epochs"),
+    rows = [{"run": run.name, "model": run.metrics.model, "epochs": run.metrics.epochs,
              "final_train_acc_pct": 100 * run.history["train_accuracy"].iloc[-1] if len(run.history) else np.nan,
              "test_acc_pct": 100 * accuracy(run, "test"), "why_not_evidence": "; ".join(underfit_reasons(run))}
             for run in underfit_runs(runs_dir, tiers=None) if run.name in wanted]
@@ -160,8 +160,8 @@ def best_confusion(runs: list[Run], dataset: str) -> tuple[list | None, str]:
     run = best_on_validation(runs, dataset)
     if run is None:
         return None, f"{dataset}: {NO_RUN}"
-    return run.metrics["test_confusion"], (f"{dataset}, {run.name} (best on validation): test accuracy "
-                                           f"{100 * accuracy(run, 'test'):.2f} % without TTA")
+    return run.metrics.test_confusion, (f"{dataset}, {run.name} (best on validation): test accuracy "
+                                        f"{100 * accuracy(run, 'test'):.2f} % without TTA")
 
 
 def comparison_rows(table: pd.DataFrame, claim_prefixes: tuple[str, ...],
