@@ -37,6 +37,19 @@ def test_every_detector_finds_the_one_face_and_its_eyes(name, photo):
     assert detectors.make_detector(name).detect(np.full_like(photo, 127), np.full_like(gray, 127)) == []
 
 
+def test_the_fast_mtcnn_finds_what_facenet_pytorchs_finds_with_its_settings(photo):
+    gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+    (reference,) = detectors.MtcnnDetector().detect(photo, gray)
+    (fast,) = detectors.FastMtcnnDetector().detect(photo, gray)  # facenet-pytorch's settings, its own stages
+    assert iou(fast.box, reference.box) > 0.8
+    for eye, reference_eye in zip(fast.eyes, reference.eyes, strict=True):
+        assert math.dist(eye, reference_eye) < 0.05 * EYE_DISTANCE
+    tuned = detectors.make_detector("mtcnn-fast")
+    assert (tuned.factor, tuned.thresholds) == (detectors.MTCNN_FAST_SETTINGS["factor"],
+                                                 detectors.MTCNN_FAST_SETTINGS["thresholds"])
+    assert tuned.pyramid_start * tuned.min_face_size < detectors.DEFAULT_MIN_FACE_SIZE
+
+
 def test_an_unknown_detector_is_named_with_the_choices():
     with pytest.raises(ValueError, match="unknown detector 'yolo'; choose one of haar, mtcnn, blazeface"):
         detectors.make_detector("yolo")
