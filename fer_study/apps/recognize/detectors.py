@@ -44,7 +44,7 @@ DETECTOR_TITLES = {"haar": "Haar cascade (OpenCV)", "mtcnn": "MTCNN (facenet-pyt
                    "mtcnn-fast": "MTCNN, tuned for speed", "none": "none (whole image)"}
 # The rule's choice on results/bench/detectors_cpu.csv (a test checks it); Haar, which needs nothing beyond
 # OpenCV, stands in where the default's wheel is not installed.
-DEFAULT_DETECTOR = "centerface"
+DEFAULT_DETECTOR = "mtcnn-fast"
 FALLBACK_DETECTOR = "haar"
 REAL_TIME_FPS = 30
 # CenterFace's input width: at a 640x480 frame's full width it takes ~4x the CPU time of 320 pixels.
@@ -60,10 +60,11 @@ DEFAULT_MIN_FACE_SIZE = 64
 MIN_BOX_SHARE = 0.7
 # ``--detector mtcnn-fast``: FastMtcnnDetector's pyramid step, per-stage thresholds and the share of
 # ``min_face_size`` its pyramid starts at. Chosen by the benchmark's rule (highest group-scene recall with
-# the video pipeline at >= 30 frames/s) on its PublicTest scenes among: pyramid step 0.709 (facenet-pytorch's)
-# or 0.75-0.8; thresholds from facenet-pytorch's (0.6, 0.7, 0.7) down to 0.5 per stage; the pyramid starting
-# at 1, 0.75 or 0.7 of ``min_face_size``. Lower thresholds and an earlier start find more faces for more CPU
-# time; a finer step cost more time than it found.
+# the video pipeline at >= 30 frames/s) on its PublicTest scenes among 19 combinations, tried by a one-off
+# script, of: pyramid step 0.709 (facenet-pytorch's), 0.75 or 0.8; thresholds from facenet-pytorch's
+# (0.6, 0.7, 0.7) down to 0.5 per stage; the pyramid starting at 1 down to 0.625 of ``min_face_size``.
+# Lower thresholds and an earlier start find more faces for more CPU time; a finer step cost more time than
+# it found.
 MTCNN_FAST_SETTINGS = {"factor": 0.709, "thresholds": (0.5, 0.5, 0.5), "pyramid_start": MIN_BOX_SHARE}
 # Two boxes overlapping by more than this intersection over union are taken for one face. Distinct faces
 # in group photos barely overlap; the same face found at two scales overlaps by 0.3 to 0.6 (a box
