@@ -11,8 +11,8 @@ import pytest
 from test_recognize import EYE_DISTANCE, EYES, iou
 
 from fer_study.apps import recognize
-from fer_study.apps.recognize import detectors, quality
-from fer_study.apps.recognize.detectors import Detection
+from fer_study.apps.recognize import detectors, mtcnn, quality
+from fer_study.apps.recognize.boxes import DEFAULT_MIN_FACE_SIZE, Detection
 from fer_study.apps.recognize.io import read_image
 from fer_study.apps.recognize.tracking import FaceTracker
 from fer_study.bench import detect
@@ -39,15 +39,15 @@ def test_every_detector_finds_the_one_face_and_its_eyes(name, photo):
 
 def test_the_fast_mtcnn_finds_what_facenet_pytorchs_finds_with_its_settings(photo):
     gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
-    (reference,) = detectors.MtcnnDetector().detect(photo, gray)
-    (fast,) = detectors.FastMtcnnDetector().detect(photo, gray)  # facenet-pytorch's settings, its own stages
+    (reference,) = mtcnn.MtcnnDetector().detect(photo, gray)
+    (fast,) = mtcnn.FastMtcnnDetector().detect(photo, gray)  # facenet-pytorch's settings, its own stages
     assert iou(fast.box, reference.box) > 0.8
     for eye, reference_eye in zip(fast.eyes, reference.eyes, strict=True):
         assert math.dist(eye, reference_eye) < 0.05 * EYE_DISTANCE
     tuned = detectors.make_detector("mtcnn-fast")
-    assert (tuned.factor, tuned.thresholds) == (detectors.MTCNN_FAST_SETTINGS["factor"],
-                                                 detectors.MTCNN_FAST_SETTINGS["thresholds"])
-    assert tuned.pyramid_start * tuned.min_face_size < detectors.DEFAULT_MIN_FACE_SIZE
+    assert (tuned.factor, tuned.thresholds) == (mtcnn.MTCNN_FAST_SETTINGS["factor"],
+                                                 mtcnn.MTCNN_FAST_SETTINGS["thresholds"])
+    assert tuned.pyramid_start * tuned.min_face_size < DEFAULT_MIN_FACE_SIZE
 
 
 @pytest.mark.parametrize("name", ["blazeface", "centerface"])

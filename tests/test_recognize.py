@@ -21,7 +21,7 @@ from PIL import Image
 import fer_study
 from fer_study.__main__ import main
 from fer_study.apps import recognize
-from fer_study.apps.recognize import card, detectors, quality
+from fer_study.apps.recognize import boxes, card, quality
 from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY
 from fer_study.bench.predict import backend_table, benchmark_frame, latency_table, sample_photo_path
 from fer_study.core import paths
@@ -353,11 +353,11 @@ def test_one_box_per_face_where_the_detector_reports_the_face_twice(real_data_di
 
 
 def test_overlapping_boxes_keep_the_best_scored_and_distinct_faces_stay():
-    boxes = [(100, 100, 80, 80), (110, 105, 70, 70), (300, 100, 80, 80), (0, 0, 10, 10)]
-    found = [recognize.Detection(box) for box in boxes]
-    kept = detectors.suppress_overlaps(found, [1.0, 2.0, 0.5, 0.1])
-    assert [detection.box for detection in kept] == boxes[1:]
-    assert detectors.suppress_overlaps(found[:1], [0.3]) == found[:1]
+    faces = [(100, 100, 80, 80), (110, 105, 70, 70), (300, 100, 80, 80), (0, 0, 10, 10)]
+    found = [recognize.Detection(box) for box in faces]
+    kept = boxes.suppress_overlaps(found, [1.0, 2.0, 0.5, 0.1])
+    assert [detection.box for detection in kept] == faces[1:]
+    assert boxes.suppress_overlaps(found[:1], [0.3]) == found[:1]
 
 
 # The user's boxes on grace_hopper.jpg (512x600): her face, and boxes that cannot be faces of this image.

@@ -12,6 +12,7 @@ faces), ``card`` (the model card), ``cli``,
 the public interface.
 """
 
+from fer_study.apps.recognize.boxes import Detection
 from fer_study.apps.recognize.classifier import (
     BEST_ENSEMBLE_ROW,
     BEST_RUN_ROW,
@@ -28,21 +29,20 @@ from fer_study.apps.recognize.detectors import (
     DEFAULT_DETECTOR,
     BlazeFaceDetector,
     CenterFaceDetector,
-    Detection,
     HaarDetector,
-    MtcnnDetector,
     WholeImageDetector,
     load_cascade,
     make_detector,
 )
 from fer_study.apps.recognize.io import InputError, as_bgr, read_image
+from fer_study.apps.recognize.mtcnn import FastMtcnnDetector, MtcnnDetector
 from fer_study.apps.recognize.pipeline import Face, Recognizer, annotate, face_patch, faces_table
 from fer_study.apps.recognize.tracking import FaceTracker
 
 __all__ = [
     "BEST_ENSEMBLE_ROW", "BEST_RUN_ROW", "BlazeFaceDetector", "CenterFaceDetector",
     "DEFAULT_DETECTOR", "DEFAULT_MODEL", "Detection", "EmotionClassifier", "Face", "FaceTracker", "HaarDetector",
-    "InputError", "MtcnnDetector", "OnnxClassifier", "Recognizer",
+    "FastMtcnnDetector", "InputError", "MtcnnDetector", "OnnxClassifier", "Recognizer",
     "WholeImageDetector", "annotate", "as_bgr", "best_runs_with_weights", "default_run", "ensemble_members",
     "export_onnx", "face_patch", "faces_table", "load_cascade", "load_classifier", "make_detector",
     "read_image",

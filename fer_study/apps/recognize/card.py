@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fer_study.apps.recognize.boxes import DEFAULT_MIN_FACE_SIZE
 from fer_study.apps.recognize.classifier import BEST_OF_DATASET, DEFAULT_MODEL, default_run, load_classifier
-from fer_study.apps.recognize.detectors import DEFAULT_MIN_FACE_SIZE
 from fer_study.apps.recognize.quality import failure_modes
 from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES

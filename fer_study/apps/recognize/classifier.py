@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from fer_study.analysis import ensemble
-from fer_study.apps.recognize.detectors import torch_threads
+from fer_study.apps.recognize.boxes import torch_threads
 from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE
 from fer_study.core.devices import resolve_device
 from fer_study.models import create_model

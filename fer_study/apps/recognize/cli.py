@@ -46,6 +46,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fer_study.apps.recognize import card
+from fer_study.apps.recognize.boxes import DEFAULT_MIN_FACE_SIZE
 from fer_study.apps.recognize.classifier import (
     BACKENDS,
     BEST_ENSEMBLE,
@@ -53,7 +54,7 @@ from fer_study.apps.recognize.classifier import (
     OnnxClassifier,
     load_classifier,
 )
-from fer_study.apps.recognize.detectors import DEFAULT_DETECTOR, DEFAULT_MIN_FACE_SIZE, DETECTORS, FALLBACK_DETECTOR
+from fer_study.apps.recognize.detectors import DEFAULT_DETECTOR, DETECTORS, FALLBACK_DETECTOR
 from fer_study.apps.recognize.io import (
     VIDEO_SUFFIXES,
     InputError,

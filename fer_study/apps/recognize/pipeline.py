@@ -14,15 +14,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from fer_study.apps.recognize.boxes import DEFAULT_MIN_FACE_SIZE, Box, Detection
 from fer_study.apps.recognize.classifier import EmotionClassifier, OnnxClassifier, load_classifier
-from fer_study.apps.recognize.detectors import (
-    DEFAULT_MIN_FACE_SIZE,
-    Box,
-    Detection,
-    RejectedBox,
-    given_detections,
-    make_detector,
-)
+from fer_study.apps.recognize.detectors import RejectedBox, given_detections, make_detector
 from fer_study.apps.recognize.io import as_bgr, read_image
 from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE
 

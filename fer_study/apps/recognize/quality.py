@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.colors import LightSource
 from torchvision.ops import box_iou
 
-from fer_study.apps.recognize.detectors import Box, Detection, corners
+from fer_study.apps.recognize.boxes import Box, Detection, corners
 from fer_study.apps.recognize.pipeline import face_patch
 
 # A detection is the placed face when it overlaps it by this IoU (the PASCAL VOC criterion).

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import box_iou
 
-from fer_study.apps.recognize.detectors import Detection, corners
+from fer_study.apps.recognize.boxes import Detection, corners
 from fer_study.apps.recognize.pipeline import SCORE_DECIMALS, Face, Recognizer, gray_image
 from fer_study.core.constants import CLASS_NAMES
 
