@@ -24,7 +24,7 @@ seed = 0
 from IPython.display import Markdown
 
 from fer_study.analysis import claims, ensemble, leaderboard
-from fer_study.book import findings, plots, presentation
+from fer_study.book import findings, plots, presentation, tables
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -89,7 +89,7 @@ headline = presentation.headline(table, runs)
 presentation.front_page_answer(headline)
 
 # %% tags=["hide-input"]
-presentation.show(presentation.headline_table(headline), page_length=40)
+tables.show(presentation.headline_table(headline), page_length=40)
 
 # %% tags=["hide-input"]
 presentation.plot_headline(headline)

@@ -32,7 +32,7 @@ match_threshold = 8.0  # mean absolute gray difference under which a FER+ and a 
 # %% tags=["hide-input"]
 from myst_nb import glue
 
-from fer_study.book import plots, presentation
+from fer_study.book import plots, presentation, tables
 from fer_study.core import paths
 from fer_study.data import cache_path, load_dataset
 from fer_study.data.agreement import agreement_table, label_confusion, label_pairs
@@ -47,7 +47,7 @@ print(f"FER2013: {len(fer2013)} images from {paths.shown(fer2013.attrs['source']
 # ## Images per split and class (the report's Figure 1)
 
 # %% tags=["hide-input"]
-presentation.show(fer2013.counts().assign(total=lambda t: t.sum(axis=1)), precision=0)
+tables.show(fer2013.counts().assign(total=lambda t: t.sum(axis=1)), precision=0)
 
 # %% tags=["hide-input"]
 plots.plot_class_counts(fer2013.counts_long(), title="FER2013: images per class and split")
@@ -71,7 +71,7 @@ plots.plot_face_grid(samples.images, samples.labels, per_row=samples_per_class)
 
 # %% tags=["hide-input"]
 kaggle_balance = balance_table(fer2013, KAGGLE_FOLDER_GROUPS)
-presentation.show(kaggle_balance, precision=3)
+tables.show(kaggle_balance, precision=3)
 glue("train_to_add", int(kaggle_balance.loc["train", ("total", "to_add")]), display=False)
 glue("test_to_add", int(kaggle_balance.loc["test", ("total", "to_add")]), display=False)
 glue("growth_pct", f"{100 * kaggle_balance[('total', 'to_add')].sum() / len(fer2013):.1f}", display=False)
@@ -83,7 +83,7 @@ glue("growth_pct", f"{100 * kaggle_balance[('total', 'to_add')].sum() / len(fer2
 # evaluated), the same definition gives:
 
 # %% tags=["hide-input"]
-presentation.show(balance_table(fer2013), precision=3)
+tables.show(balance_table(fer2013), precision=3)
 
 # %% [markdown]
 # ## FER+: the same faces, relabelled by ten taggers
@@ -92,7 +92,7 @@ presentation.show(balance_table(fer2013), precision=3)
 # or is one of the dropped classes, is excluded. Images per split and class, and how many were excluded:
 
 # %% tags=["hide-input"]
-presentation.show(ferplus.counts().assign(excluded=[int(((ferplus.splits == s) & (ferplus.labels < 0)).sum())
+tables.show(ferplus.counts().assign(excluded=[int(((ferplus.splits == s) & (ferplus.labels < 0)).sum())
                                                    for s in ferplus.counts().index]), precision=0)
 
 # %% tags=["hide-input"]
@@ -110,7 +110,7 @@ plots.plot_class_counts(ferplus.counts_long(), title="FER+ (majority): images pe
 # %% tags=["hide-input"]
 pairs = label_pairs(fer2013, ferplus, max_mean_abs_diff=match_threshold)
 agreement = agreement_table(pairs)
-presentation.show(agreement, precision=3)
+tables.show(agreement, precision=3)
 glue("agreement_test_pct", f"{100 * agreement.loc['test', 'agreement']:.1f}", display=False)
 glue("chapter_answer", presentation.dataset_answer(fer2013, kaggle_balance, agreement), display=False)
 

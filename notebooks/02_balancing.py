@@ -66,7 +66,7 @@ from IPython.display import Markdown, display
 
 from fer_study.analysis import experiments
 from fer_study.apps import generate
-from fer_study.book import plots, presentation, report, variant_tables
+from fer_study.book import plots, report, tables, variant_tables
 from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import faces, generated, variants
@@ -108,14 +108,14 @@ Markdown(data.text)
 plots.plot_forest(data.comparison, "Training-data arms against the base (95 % intervals)")
 
 # %% tags=["hide-input"]
-presentation.show(data.differences(), precision=2)
+tables.show(data.differences(), precision=2)
 
 # %% [markdown]
 # Beside the verdicts, the recall (%) of the two smallest classes, mean over seeds: a remedy for imbalance
 # should raise them, whatever it does to accuracy.
 
 # %% tags=["hide-input"]
-presentation.show(data.summary(["arm", "seeds", "acc_mean", "macro_f1_mean", "recall_disgust", "recall_fear"]),
+tables.show(data.summary(["arm", "seeds", "acc_mean", "macro_f1_mean", "recall_disgust", "recall_fear"]),
                   precision=1)
 
 # %% [markdown]
@@ -124,10 +124,10 @@ presentation.show(data.summary(["arm", "seeds", "acc_mean", "macro_f1_mean", "re
 # hold for a 1.2 M-parameter CNN at a 12-epoch budget; a paper-scale model may respond differently.
 
 # %% tags=["hide-input"]
-presentation.show(data.summary([*experiments.SUMMARY_COLUMNS, "dataset", "own_test_acc"]), precision=2)
+tables.show(data.summary([*experiments.SUMMARY_COLUMNS, "dataset", "own_test_acc"]), precision=2)
 
 # %% tags=["hide-input"]
-presentation.show(data.summary(["arm", *[f"recall_{name}" for name in CLASS_NAMES]]), precision=2)
+tables.show(data.summary(["arm", *[f"recall_{name}" for name in CLASS_NAMES]]), precision=2)
 
 # %% [markdown]
 # ## Can seeds trained in float32 stand beside the base's?
@@ -143,10 +143,10 @@ precision = experiments.answer("Does the base learn the same in float32?", runs_
 Markdown(precision.text)
 
 # %% tags=["hide-input"]
-presentation.show(precision.summary(), precision=2)
+tables.show(precision.summary(), precision=2)
 
 # %% tags=["hide-input"]
-presentation.show(precision.differences(), precision=2)
+tables.show(precision.differences(), precision=2)
 
 # %% [markdown]
 # ## What balancing FER2013 would take (report 3.3)
@@ -158,10 +158,10 @@ presentation.show(precision.differences(), precision=2)
 
 # %% tags=["hide-input"]
 bases = {name: variants.base_dataset(name, limit) for name in ("fer2013", "ferplus")}
-presentation.show(balance_table(bases["fer2013"], KAGGLE_FOLDER_GROUPS), precision=3)
+tables.show(balance_table(bases["fer2013"], KAGGLE_FOLDER_GROUPS), precision=3)
 
 # %% tags=["hide-input"]
-presentation.show(balance_table(bases["fer2013"], OFFICIAL_GROUPS), precision=3)
+tables.show(balance_table(bases["fer2013"], OFFICIAL_GROUPS), precision=3)
 
 # %% [markdown]
 # ## The variants
@@ -175,19 +175,19 @@ presentation.show(balance_table(bases["fer2013"], OFFICIAL_GROUPS), precision=3)
 overrides = variant_overrides | {"ferplus_s": variant_overrides["ferplus_s"] | {"generated_dir": generated_faces_dir}}
 datasets = {name: variants.get_variant(name, bases[variants.VARIANTS[name].base], overrides[name])
             for name in variant_names}
-presentation.show(variant_tables.settings_table(datasets), precision=2)
+tables.show(variant_tables.settings_table(datasets), precision=2)
 
 # %% [markdown]
 # Images per split and class, and the change in total from the variant's source:
 
 # %% tags=["hide-input"]
-presentation.show(variant_tables.counts_table({**bases, **datasets}), precision=0)
+tables.show(variant_tables.counts_table({**bases, **datasets}), precision=0)
 
 # %% [markdown]
 # Images added (positive) or dropped (negative) per class:
 
 # %% tags=["hide-input"]
-presentation.show(variant_tables.change_table(datasets), precision=2)
+tables.show(variant_tables.change_table(datasets), precision=2)
 
 # %% [markdown]
 # ## Augmented images (`fer2013_a`)
@@ -209,14 +209,14 @@ faces.face_grid(*variant_tables.augmented_examples(datasets["fer2013_a"], grid_i
 # training, counted but kept in validation and test.
 
 # %% tags=["hide-input"]
-presentation.show(variant_tables.drop_table(datasets["fer2013_f"]), precision=2)
+tables.show(variant_tables.drop_table(datasets["fer2013_f"]), precision=2)
 
 # %% tags=["hide-input"]
 face_table = variants.get_face_table(bases["fer2013"], overrides["fer2013_f"])
-presentation.show(face_table.summary().to_frame(), precision=3)
+tables.show(face_table.summary().to_frame(), precision=3)
 
 # %% tags=["hide-input"]
-presentation.show(variant_tables.outcome_table(face_table), precision=0)
+tables.show(variant_tables.outcome_table(face_table), precision=0)
 
 # %% [markdown]
 # A random sample of the training images the filter drops (class and reason under each). Look at what
@@ -250,7 +250,7 @@ faces.face_grid(*variant_tables.aligned_examples(face_table, bases["fer2013"], g
 # class: the source count, the target, and how many generated faces and augmented copies were added.
 
 # %% tags=["hide-input"]
-presentation.show(variant_tables.train_sources(datasets["ferplus_s"]), precision=0)
+tables.show(variant_tables.train_sources(datasets["ferplus_s"]), precision=0)
 
 # %% [markdown]
 # ## Dynamic prompts (report 6.2)
@@ -280,7 +280,7 @@ pd.concat([prompts.jobs(emotion, prompt_examples, prompt_seed) for emotion in ge
 generation = generate.generate_examples(generator_model, generation_emotions, generation_count, prompt_seed,
                                         paths.cache_dir() / "generated")
 display(Markdown(generation.message))
-presentation.show(generation.crops, precision=2, empty_message="No faces were generated.")
+tables.show(generation.crops, precision=2, empty_message="No faces were generated.")
 
 # %% [markdown]
 # ## Balancing a split from a folder of generated faces
@@ -291,7 +291,7 @@ presentation.show(generation.crops, precision=2, empty_message="No faces were ge
 # how many the folder holds.
 
 # %% tags=["hide-input"]
-presentation.show(generated.balance_plan(bases["fer2013"], "train", generated_faces_dir), precision=0)
+tables.show(generated.balance_plan(bases["fer2013"], "train", generated_faces_dir), precision=0)
 
 # %% [markdown]
 # ## Appendix: the first experiment, underfit (not evidence)
@@ -301,4 +301,4 @@ presentation.show(generated.balance_plan(bases["fer2013"], "train", generated_fa
 # it never predicts are below. Its runs are kept for the record; the answer above replaces them.
 
 # %% tags=["hide-input"]
-presentation.show(report.underfit_table(underfit_runs, runs_dir), precision=2)
+tables.show(report.underfit_table(underfit_runs, runs_dir), precision=2)

@@ -42,7 +42,7 @@ seed = 0
 from IPython.display import Markdown, display
 
 from fer_study.analysis import claims, experiments
-from fer_study.book import plots, presentation, report
+from fer_study.book import plots, report, tables
 from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
@@ -67,10 +67,10 @@ Markdown(optimizers.text)
 plots.plot_forest(optimizers.comparison, "Optimizer arms against the SGD base (95 % intervals)")
 
 # %% tags=["hide-input"]
-presentation.show(optimizers.differences(), precision=2)
+tables.show(optimizers.differences(), precision=2)
 
 # %% tags=["hide-input"]
-presentation.show(optimizers.summary(), precision=2)
+tables.show(optimizers.summary(), precision=2)
 
 # %% [markdown]
 # ## Do the report's fine-tuning stages help?
@@ -86,7 +86,7 @@ fine_tuning = experiments.answer(fine_tuning_question, runs_dir, bootstrap_sampl
 Markdown(fine_tuning.text)
 
 # %% tags=["hide-input"]
-presentation.show(fine_tuning.differences(), precision=2)
+tables.show(fine_tuning.differences(), precision=2)
 
 # %% [markdown]
 # ## Does a snapshot ensemble beat its single run?
@@ -101,7 +101,7 @@ snapshots = experiments.answer(snapshot_question, runs_dir, bootstrap_samples, s
 Markdown(snapshots.text)
 
 # %% tags=["hide-input"]
-presentation.show(snapshots.differences(), precision=2)
+tables.show(snapshots.differences(), precision=2)
 
 # %% [markdown]
 # ## The claims
@@ -109,7 +109,7 @@ presentation.show(snapshots.differences(), precision=2)
 # Every claim about ResEmoteNet, as data:
 
 # %% tags=["hide-input"]
-presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
+tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -118,14 +118,14 @@ presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 # have not run yet). Parameters and input size are computed from the registered model.
 
 # %% tags=["hide-input"]
-presentation.show(report.model_summary(list(models)), precision=2)
+tables.show(report.model_summary(list(models)), precision=2)
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from the paper or the report):
 
 # %% tags=["hide-input"]
-presentation.show(report.recipe_table(runs), precision=2)
+tables.show(report.recipe_table(runs), precision=2)
 
 # %% [markdown]
 # ## Train or load the runs
@@ -136,7 +136,7 @@ presentation.show(report.recipe_table(runs), precision=2)
 
 # %% tags=["hide-input"]
 loaded = load_or_train(runs, tier, runs_dir, train)
-presentation.show(report.runs_table(runs, runs_dir), precision=2)
+tables.show(report.runs_table(runs, runs_dir), precision=2)
 
 # %% [markdown]
 # ## Learning curves
@@ -169,7 +169,7 @@ for dataset in ("fer2013", "ferplus"):
 
 # %% tags=["hide-input"]
 snapshots = report.snapshot_table(runs, runs_dir, bootstrap_samples, seed)
-presentation.show(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
+tables.show(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_pct", "test_acc_pct",
                             "test_acc_low", "test_acc_high", "best_member", "gain_pp", "gain_low",
                             "gain_high"]],
                  f"Snapshot ensemble: {report.NO_RUN} with snapshots (the cyclic runs write them).", precision=2)
@@ -183,7 +183,7 @@ presentation.show(snapshots[["ensemble", "tta", "n_members", "members", "val_acc
 
 # %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-presentation.show(rows[report.SECTION_COMPARISON_COLUMNS], precision=2)
+tables.show(rows[report.SECTION_COMPARISON_COLUMNS], precision=2)
 
 # %% tags=["hide-input"]
 plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
@@ -207,4 +207,4 @@ Markdown(report.deviation_notes("resemotenet"))
 # of the chapter replaces them.
 
 # %% tags=["hide-input"]
-presentation.show(report.underfit_table(underfit_runs, runs_dir), precision=2)
+tables.show(report.underfit_table(underfit_runs, runs_dir), precision=2)

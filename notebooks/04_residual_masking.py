@@ -35,7 +35,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from fer_study.analysis import claims
-from fer_study.book import plots, presentation, report
+from fer_study.book import plots, presentation, report, tables
 from fer_study.runs import load_runs
 from fer_study.train.named_runs import load_or_train
 
@@ -45,7 +45,7 @@ claim_prefixes = ("rmn", "report-rmn", "report-cbam", "report-resnet")
 models = ("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34")
 
 # %% tags=["hide-input"]
-presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
+tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -54,14 +54,14 @@ presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 # Parameters and input size are computed from the registered models.
 
 # %% tags=["hide-input"]
-presentation.show(report.model_summary(list(models)))
+tables.show(report.model_summary(list(models)))
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from RMN's recipe; `resnet18_native` keeps the 48x48 input and the CPU recipe):
 
 # %% tags=["hide-input"]
-presentation.show(report.recipe_table(runs))
+tables.show(report.recipe_table(runs))
 
 # %% [markdown]
 # ## Train or load the runs
@@ -72,7 +72,7 @@ presentation.show(report.recipe_table(runs))
 
 # %% tags=["hide-input"]
 loaded = load_or_train(runs, tier, runs_dir, train)
-presentation.show(report.runs_table(runs, runs_dir))
+tables.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
@@ -103,7 +103,7 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 
 # %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-presentation.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
+tables.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
 glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, load_runs(runs_dir)),
                                                    "the Residual Masking Network family"), display=False)
 

@@ -40,7 +40,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from fer_study.analysis import claims
-from fer_study.book import plots, presentation, report
+from fer_study.book import plots, presentation, report, tables
 from fer_study.data import samples
 from fer_study.models.pattlite import batch_attention_demo, pattlite_pair
 from fer_study.runs import best_on_validation, committed_runs, has_weights, load_model, load_runs
@@ -52,7 +52,7 @@ claim_prefixes = ("pattlite", "report-pattlite", "emonext", "report-emonext")
 models = ("pattlite", "emonext_tiny")
 
 # %% tags=["hide-input"]
-presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
+tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -63,7 +63,7 @@ presentation.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 # input size are computed from the registered models.
 
 # %% tags=["hide-input"]
-presentation.show(report.model_summary(list(models)))
+tables.show(report.model_summary(list(models)))
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
@@ -71,7 +71,7 @@ presentation.show(report.model_summary(list(models)))
 # attention regulariser), which the training loop uses for models that define one.
 
 # %% tags=["hide-input"]
-presentation.show(report.recipe_table(runs))
+tables.show(report.recipe_table(runs))
 
 # %% [markdown]
 # ## The batch-attention bug, run live
@@ -93,7 +93,7 @@ plots.plot_face_grid(faces.images, faces.labels, per_row=demo_faces,
 
 # %% tags=["hide-input"]
 demo = batch_attention_demo(face_batch, per_sample, published, demo_companions, demo_copies)
-presentation.show(demo, precision=4)
+tables.show(demo, precision=4)
 
 # %% [markdown]
 # `max_logit_change` is the largest change of face 0's seven logits from its logits alone. Every
@@ -108,7 +108,7 @@ presentation.show(demo, precision=4)
 
 # %% tags=["hide-input"]
 loaded = load_or_train(runs, tier, runs_dir, train)
-presentation.show(report.runs_table(runs, runs_dir))
+tables.show(report.runs_table(runs, runs_dir))
 
 # %% [markdown]
 # ## Learning curves
@@ -138,7 +138,7 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 
 # %% tags=["hide-input"]
 rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-presentation.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
+tables.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
 glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, load_runs(runs_dir)),
                                                    "PAtt-Lite and EmoNeXt"), display=False)
 

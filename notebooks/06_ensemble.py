@@ -34,7 +34,7 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from fer_study.analysis import claims, distillation, ensemble, experiments
-from fer_study.book import ensemble_tables, plots, presentation
+from fer_study.book import ensemble_tables, plots, presentation, tables
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -43,7 +43,7 @@ claim_set = claims.load_claims()
 # %% tags=["hide-input"]
 claim_table = claims.claims_frame(claim_set)
 ensemble_claims = claim_table[claim_table["ensemble"].notna()]
-presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "split", "tta", "notes"]], precision=2)
+tables.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "split", "tta", "notes"]], precision=2)
 
 # %% [markdown]
 # ## Setup: how the ensembles are built
@@ -70,7 +70,7 @@ presentation.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value",
 # %% tags=["hide-input"]
 runs = load_runs(runs_dir, tiers)
 members = ensemble_tables.member_table(runs, measure_cost=measure_cost)
-presentation.show(members, empty_message=ensemble.NO_RUNS)
+tables.show(members, empty_message=ensemble.NO_RUNS)
 
 # %% [markdown]
 # ## The ensemble table
@@ -82,7 +82,7 @@ presentation.show(members, empty_message=ensemble.NO_RUNS)
 # %% tags=["hide-input"]
 results, notes = ensemble.evaluate_all(runs, selection, combiners, bootstrap_samples, seed)
 table = ensemble_tables.results_table(results, members)
-presentation.show(table, empty_message=ensemble.NO_RUNS)
+tables.show(table, empty_message=ensemble.NO_RUNS)
 glue("chapter_answer", presentation.ensemble_answer(results), display=False)
 
 # %% [markdown]
@@ -123,10 +123,10 @@ mixing = experiments.answer("Does batch mixing help a converged run?", runs_dir,
 Markdown(mixing.text)
 
 # %% tags=["hide-input"]
-presentation.show(mixing.summary(), precision=2)
+tables.show(mixing.summary(), precision=2)
 
 # %% tags=["hide-input"]
-presentation.show(mixing.differences(), precision=2)
+tables.show(mixing.differences(), precision=2)
 
 # %% [markdown]
 # ## A distilled student
@@ -141,7 +141,7 @@ presentation.show(mixing.differences(), precision=2)
 
 # %% tags=["hide-input"]
 students = ensemble_tables.distillation_table(distillation.distillation_results(runs, bootstrap_samples, seed))
-presentation.show(students, empty_message="No distilled student is committed yet.")
+tables.show(students, empty_message="No distilled student is committed yet.")
 
 # %% [markdown]
 # ## Accuracy against cost

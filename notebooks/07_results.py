@@ -26,7 +26,7 @@ gallery_faces = 16  # the confidently wrong faces shown
 from IPython.display import Markdown, display
 
 from fer_study.analysis import claims, diagnostics, ensemble, experiments, verdicts
-from fer_study.book import ensemble_tables, findings, plots, presentation, report
+from fer_study.book import ensemble_tables, findings, plots, presentation, report, tables
 from fer_study.data import load_dataset
 from fer_study.data.agreement import label_pairs
 from fer_study.runs import best_on_validation, load_runs, recipe_and_seed
@@ -59,7 +59,7 @@ presentation.chapter_answer(headline, "FER2013 and FER+ models")
 # ## The comparison table
 
 # %% tags=["hide-input"]
-presentation.show(presentation.comparison_view(table), precision=2,
+tables.show(presentation.comparison_view(table), precision=2,
                   caption="Every claim and every recipe of the committed runs (sort by a column, or search).")
 
 # %% [markdown]
@@ -67,7 +67,7 @@ presentation.show(presentation.comparison_view(table), precision=2,
 
 # %% tags=["hide-input"]
 display(Markdown(claims.verdict_text(table, claim_set)))
-presentation.show(claims.verdict_table(table, claim_set), precision=2)
+tables.show(claims.verdict_table(table, claim_set), precision=2)
 
 # %% tags=["hide-input"]
 plots.plot_claims(table, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
@@ -91,7 +91,7 @@ plots.plot_claims(table, claims.reference_level("human", claim_set), reference_l
 
 # %% tags=["hide-input"]
 baselines = table[table["verdict"].eq(verdicts.REFERENCE) | table["model"].eq("mini_xception")]
-presentation.show(baselines, ["claim", "paper", "model", "claimed", "reproduced", "n_runs", "tier", "verdict",
+tables.show(baselines, ["claim", "paper", "model", "claimed", "reproduced", "n_runs", "tier", "verdict",
                               "note"], precision=2)
 
 # %% [markdown]
@@ -103,7 +103,7 @@ presentation.show(baselines, ["claim", "paper", "model", "claimed", "reproduced"
 # %% tags=["hide-input"]
 results, _ = ensemble.evaluate_all(runs, combiners=["mean"], bootstrap_samples=bootstrap_samples, seed=seed)
 ensembles = ensemble_tables.results_table(results)
-presentation.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
+tables.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
                               "test_acc_high", "best_member", "gain_pp", "gain_low", "gain_high"],
                   empty_message=ensemble.NO_RUNS)
 
@@ -119,7 +119,7 @@ presentation.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_p
 best_single = best_on_validation(findings.fer2013_runs(runs))
 best_ensemble = ensemble.best_result(results)
 examined = [diagnostics.of_run(best_single), diagnostics.of_ensemble(best_ensemble)]
-presentation.show(diagnostics.per_class_recall(examined), caption="PrivateTest recall per class (%)")
+tables.show(diagnostics.per_class_recall(examined), caption="PrivateTest recall per class (%)")
 
 # %% tags=["hide-input"]
 display(plots.plot_confusion(*report.best_confusion([best_single], str(best_single.metrics["dataset"]))))
@@ -131,7 +131,7 @@ plots.plot_confusion(*ensemble.best_confusion(results))
 # one number fitted on PublicTest (Guo et al. 2017), which changes no prediction.
 
 # %% tags=["hide-input"]
-presentation.show(diagnostics.calibration_table(examined), precision=3)
+tables.show(diagnostics.calibration_table(examined), precision=3)
 plots.plot_reliability(diagnostics.reliability_curves(examined), title="Reliability on PrivateTest")
 
 # %% [markdown]
@@ -141,7 +141,7 @@ plots.plot_reliability(diagnostics.reliability_curves(examined), title="Reliabil
 
 # %% tags=["hide-input"]
 pairs = label_pairs(load_dataset("fer2013"), load_dataset("ferplus"))
-presentation.show(diagnostics.label_noise_table(examined, diagnostics.ferplus_labels(pairs)))
+tables.show(diagnostics.label_noise_table(examined, diagnostics.ferplus_labels(pairs)))
 
 # %% [markdown]
 # **Confidently wrong.** The PrivateTest faces the best single model gets wrong with the highest
@@ -163,7 +163,7 @@ for run in [run for run in runs if recipe_and_seed(run.name)[0] in long_recipes]
     display(plots.plot_history(run.history, title=f"{run.name} ({run.metrics['epochs']} epochs)"))
 
 # %% tags=["hide-input"]
-presentation.show(experiments.summary_table(experiments.load_arms({name: name for name in long_recipes},
+tables.show(experiments.summary_table(experiments.load_arms({name: name for name in long_recipes},
                                                                    runs_dir)), experiments.SUMMARY_COLUMNS)
 
 # %% [markdown]

@@ -26,7 +26,7 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from fer_study.analysis import claims, ensemble, experiments
-from fer_study.book import presentation
+from fer_study.book import tables
 from fer_study.runs import load_runs
 
 claim_set = claims.load_claims()
@@ -39,7 +39,7 @@ runs = load_runs(runs_dir, tiers)
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)
 numbers = claims.discussion_numbers(runs, table, results, claim_set)
-presentation.show(pd.DataFrame(numbers.items(), columns=["quantity", "value"]), precision=2)
+tables.show(pd.DataFrame(numbers.items(), columns=["quantity", "value"]), precision=2)
 
 # %% tags=["hide-input"]
 for name, value in numbers.items():

@@ -47,7 +47,7 @@ from fer_study.apps import recognize
 from fer_study.apps.recognize import card, detectors, quality
 from fer_study.bench import detect
 from fer_study.bench import predict as bench
-from fer_study.book import detector_tables, plots, presentation
+from fer_study.book import detector_tables, plots, tables
 from fer_study.core import paths
 from fer_study.data import load_dataset
 
@@ -62,7 +62,7 @@ plots.use_house_style()
 recognizer = recognize.Recognizer(recognize.load_classifier(classifier))
 photo = recognize.read_image(bench.sample_photo_path())
 faces = recognizer.predict(photo)
-presentation.show(recognize.faces_table(faces), precision=4, empty_message="No face found.")
+tables.show(recognize.faces_table(faces), precision=4, empty_message="No face found.")
 
 # %% tags=["hide-input"]
 plt.imshow(cv2.cvtColor(recognize.annotate(photo, faces), cv2.COLOR_BGR2RGB))
@@ -118,7 +118,7 @@ for path in images:
 
 # %% tags=["hide-input"]
 measured_by, detector_table = detect.read_table()
-presentation.show(detector_tables.detector_table(detector_table), precision=1)
+tables.show(detector_tables.detector_table(detector_table), precision=1)
 
 # %% tags=["hide-input"]
 Markdown(detector_tables.detector_decision(measured_by, detector_table))
@@ -175,4 +175,4 @@ display(Markdown(f"### {model_card.title}"))
 for heading, text, table in model_card.sections:
     display(Markdown(f"#### {heading}\n\n{text}"))
     if table is not None:
-        presentation.show(table, precision=3)
+        tables.show(table, precision=3)

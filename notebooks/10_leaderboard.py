@@ -26,7 +26,7 @@ selection = "greedy"  # ensemble member selection on validation: "greedy" or "ex
 from IPython.display import Markdown
 
 from fer_study.analysis import claims, ensemble, leaderboard
-from fer_study.book import plots, presentation
+from fer_study.book import plots, tables
 from fer_study.runs import load_runs
 
 plots.use_house_style()
@@ -52,7 +52,7 @@ Markdown(leaderboard.class_legend(board))
 
 # %% tags=["hide-input"]
 entries = leaderboard.entries_frame(board, runs)
-presentation.show(leaderboard.leaderboard_table(entries), precision=2)
+tables.show(leaderboard.leaderboard_table(entries), precision=2)
 
 # %% [markdown]
 # ## Claimed accuracy against the study's own results
@@ -64,7 +64,7 @@ presentation.show(leaderboard.leaderboard_table(entries), precision=2)
 
 # %% tags=["hide-input"]
 references = leaderboard.study_references(runs, selection)
-presentation.show(references, precision=2, empty_message=ensemble.NO_RUNS)
+tables.show(references, precision=2, empty_message=ensemble.NO_RUNS)
 
 # %% tags=["hide-input"]
 plots.plot_leaderboard(entries, references, claims.reference_level("human"),
@@ -83,4 +83,4 @@ Markdown(leaderboard.summary_text(entries, references))
 # verified`, `not re-verified`), what was read, the known problems and the sources.
 
 # %% tags=["hide-input"]
-presentation.show(leaderboard.verification_table(entries), precision=2)
+tables.show(leaderboard.verification_table(entries), precision=2)

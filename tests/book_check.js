@@ -1,7 +1,8 @@
 // Run in a built book page once it has loaded (and its scripts, itables included, have run): the elements
 // that reach past the article's content column and are not inside a block that scrolls sideways within it
 // (those are cut off), the error outputs, interactive tables that never loaded, machine paths and tool
-// chatter in what a reader sees, raw identifiers as column headers, and whether the page has its article.
+// chatter in what a reader sees, raw identifiers as column headers, run folder names (a seed or snapshot run's
+// ``<recipe>_seed<N>``) outside code, and whether the page has its article.
 // tests/test_notebooks_browser.py reads the result from the body's data-book-check attribute.
 // The study's dataset variants (fer2013_a, ferplus_s, ...) are names the book defines, not raw identifiers.
 const DATASET_NAME = /^(fer2013|ferplus)(_[a-z]+)?$/;
@@ -38,6 +39,15 @@ window.addEventListener('load', () => setTimeout(() => {
   const chatter = found(/[^\n]{0,60}has been created/g);
   const identifiers = article ? [...new Set([...article.querySelectorAll('th')].map(th => th.innerText.trim())
     .filter(name => /^[a-z0-9]+(_[a-z0-9]+)+$/.test(name) && !DATASET_NAME.test(name)))] : [];
+  // Code (inputs, commands in the text) may name a run's folder; prose and tables show its title.
+  const prose = article ? article.cloneNode(true) : null;
+  if (prose) prose.querySelectorAll('pre, code, .cell_input, script, style').forEach(el => el.remove());
+  const words = [];  // each text node on its own, so adjacent table cells do not run together
+  if (prose) {
+    const walker = document.createTreeWalker(prose, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) words.push(walker.currentNode.nodeValue);
+  }
+  const runNames = [...new Set(words.join(' ').match(/\b[a-z][a-z0-9]*(?:_[a-z0-9]+)*_(?:seed\d+|snap\d{3})\b/g) || [])];
   document.body.setAttribute('data-book-check', JSON.stringify(
-    {article: !!article, wide, errors, unloaded, machinePaths, chatter, identifiers}));
+    {article: !!article, wide, errors, unloaded, machinePaths, chatter, identifiers, runNames}));
 }, 1000));

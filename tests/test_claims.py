@@ -20,7 +20,7 @@ import yaml
 from fixture_runs import labels_for, write_run, wrong_on
 
 from fer_study.analysis import claims, verdicts
-from fer_study.runs import load_runs
+from fer_study.runs import load_runs, run_title
 
 N = 200
 LABELS = labels_for(N)
@@ -129,7 +129,7 @@ def test_table_joins_claims_with_runs(tmp_path):
 
     ensemble_row = rows.loc["rmn-ensemble"]
     assert (ensemble_row["ensemble"], ensemble_row["n_runs"]) == ("RMN-style", 3)
-    assert "rmn1, cbam, r18" in ensemble_row["note"] and ensemble_row["runs"] == ("rmn1", "cbam", "r18")
+    assert "rmn1; cbam; r18" in ensemble_row["note"] and ensemble_row["runs"] == ("rmn1", "cbam", "r18")
 
     variant = table[(table["claim"] == "resemotenet-fer2013")].iloc[0]
     assert (variant["model"], variant["verdict"]) == ("resemotenet_s", "not comparable")
@@ -158,7 +158,7 @@ def test_table_joins_claims_with_runs(tmp_path):
     numbers = claims.discussion_numbers(load_runs(tmp_path), table, [])
     # Chosen on validation, not test: several runs are perfect on validation (ties go to the last name),
     # and vgg_cpu's test accuracy is quoted, though vggnet_cpu is better on test.
-    assert numbers["best_single"] == "vgg_cpu (vgg_cpu): 67.00 % on PrivateTest, single view"
+    assert numbers["best_single"] == f"{run_title('vgg_cpu')} (vgg_cpu): 67.00 % on PrivateTest, single view"
     assert numbers["best_single_vs_human"] == "+2.00 points"
     assert numbers["best_single_tta"] == "rmn1 (flip_rotate TTA), 70.00 %"  # best validation among TTA runs
 

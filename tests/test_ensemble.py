@@ -16,7 +16,7 @@ import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
 from fer_study.analysis import distillation, ensemble
-from fer_study.book import ensemble_tables
+from fer_study.book import ensemble_tables, tables
 from fer_study.models import registered_for_now
 from fer_study.runs import WEIGHTS_NAME, best_on_validation, load_run, load_runs
 
@@ -202,7 +202,7 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    from fer_study.book import plots, presentation
+    from fer_study.book import plots
 
     runs = _trio(tmp_path)
     results, _ = ensemble.evaluate_all(runs, bootstrap_samples=20)
@@ -220,9 +220,9 @@ def test_figures_draw_runs_and_say_when_there_are_none(tmp_path):
     empty = [plots.plot_history(pd.DataFrame()), plots.plot_confusion(None, ensemble.NO_RUNS),
              plots.plot_gains(table.iloc[:0]), plots.plot_accuracy_vs_cost(no_points)]
     assert all(not figure.axes[0].axison for figure in empty)
-    assert repr(presentation.table(members)).split()[0] == "Run"  # row numbers hidden
-    assert repr(presentation.table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
-    assert "Split" in repr(presentation.table(counts.set_index("split")))
+    assert repr(tables.table(members)).split()[0] == "Run"  # row numbers hidden
+    assert repr(tables.table(counts.set_index("split"))).split()[0] == "class"  # a named index shown
+    assert "Split" in repr(tables.table(counts.set_index("split")))
 
 
 def test_selection_among_runs_with_weights_prints_names(tmp_path, capsys):

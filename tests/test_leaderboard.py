@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from fer_study.analysis import claims, ensemble, leaderboard, verdicts
 from fer_study.book import plots
-from fer_study.runs import load_run
+from fer_study.runs import load_run, run_title
 
 N = 70
 LABELS = labels_for(N)
@@ -202,7 +202,8 @@ def test_study_references_are_chosen_on_validation_without_test_selected_weights
 def test_entries_show_the_study_runs_of_their_model_beside_the_claim(runs):
     frame = leaderboard.entries_frame(runs=runs).set_index("id")
     vggnet = frame.loc["vggnet-khaireddin", "this_study"]
-    assert f"{100 * 63 / N:.2f} with flip_rotate TTA (vggnet_cpu, cpu tier: {verdicts.NOT_COMPARABLE_BUDGET})" in vggnet
+    assert (f"{100 * 63 / N:.2f} with flip_rotate TTA ({run_title('vggnet_cpu')}, cpu tier: "
+            f"{verdicts.NOT_COMPARABLE_BUDGET})") in vggnet
     assert f"(vggnet_full, full tier: {leaderboard.STANDARD_RUN})" in vggnet
     assert leaderboard.FROM_UPSTREAM in frame.loc["mini-xception", "this_study"]
     assert frame.loc["rmn-single", "this_study"] == ""
@@ -222,7 +223,7 @@ def test_summary_text_counts_the_comparable_entries(runs):
     corrected = leaderboard.entries_frame(board, runs)
     text = leaderboard.summary_text(corrected, leaderboard.study_references(runs))
     assert f"**1 of the {with_number} entries with a FER2013 number**" in text
-    assert "best single, cpu: 71.43 % (val_best)" in text and "vggnet_cpu" in text
+    assert "best single, cpu: 71.43 % (val_best)" in text and run_title("vggnet_cpu") in text
 
 
 def test_the_figure_draws_claims_and_reference_lines(runs):

@@ -74,9 +74,9 @@ LOSSY_CELLS = """# %%
 import pandas as pd
 from myst_nb import glue
 
-from fer_study.book import plots, presentation
+from fer_study.book import plots, tables
 # %%
-presentation.table(pd.DataFrame({"a": [1]}))
+tables.table(pd.DataFrame({"a": [1]}))
 glue("kept", 1, display=False)
 # %%
 for title in ("a", "b"):
@@ -84,7 +84,7 @@ for title in ("a", "b"):
 # %%
 plots.message_figure("silenced");
 # %%
-presentation.show(pd.DataFrame({"a": [1]}))
+tables.show(pd.DataFrame({"a": [1]}))
 glue("shown", 2, display=False)
 # %%
 plots.message_figure("the last expression")
@@ -94,7 +94,7 @@ plots.message_figure("the last expression")
 def test_the_lost_output_check_finds_an_injected_lost_table(tmp_path, monkeypatch):
     lost = book.lost_outputs(jupytext.reads(LOSSY_CELLS, fmt="py:percent"))
     assert [line.split(":")[0] for line in lost] == ["cell 1, line 1", "cell 2, line 2", "cell 3, line 1"]
-    assert "presentation.table" in lost[0] and "plots.message_figure" in lost[1]
+    assert "tables.table" in lost[0] and "plots.message_figure" in lost[1]
     (tmp_path / "99_lossy.py").write_text(LOSSY_CELLS)
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(ValueError, match="99_lossy.py: output that would never reach the page"):

@@ -59,13 +59,18 @@ def test_chapter_loads_fits_the_column_and_shows_no_error(stem, built_book):
     assert check["machinePaths"] == [], f"{stem}: machine paths shown to the reader: {check['machinePaths']}"
     assert check["chatter"] == [], f"{stem}: tool chatter shown to the reader: {check['chatter']}"
     assert check["identifiers"] == [], f"{stem}: raw identifiers as column headers: {check['identifiers']}"
+    assert check["runNames"] == [], f"{stem}: run folder names instead of their titles: {check['runNames']}"
 
 
-def test_the_browser_check_finds_an_unloaded_table_a_machine_path_and_a_raw_header(tmp_path):
+def test_the_browser_check_finds_an_unloaded_table_a_machine_path_a_raw_header_and_a_run_name(tmp_path):
     """The check must be able to fail: a page with each fault it looks for."""
     page = tmp_path / "faults.html"
     page.write_text("<html><body><main><p>Loading ITables v2 from the internet...</p><p>/tmp/secret/x.png</p>"
-                    "<table><tr><th>difference_pp</th><th>Accuracy (%)</th></tr></table></main></body></html>")
+                    "<table><tr><th>difference_pp</th><th>Accuracy (%)</th></tr>"
+                    "<tr><td>exp_base_seed2</td><td>1</td></tr></table>"
+                    "<pre>make train CONFIG=params/cpu/runs/exp_base.yaml  # results/runs/exp_base_seed1/</pre>"
+                    "</main></body></html>")
     check = browser_check(page)
     assert check["unloaded"] and check["machinePaths"] == ["/tmp/secret/x.png"]
     assert check["identifiers"] == ["difference_pp"]
+    assert check["runNames"] == ["exp_base_seed2"]  # the one in code is allowed

@@ -8,7 +8,7 @@ from fixture_runs import labels_for, write_run, wrong_on
 from matplotlib.figure import Figure
 
 from fer_study.analysis import claims
-from fer_study.book import presentation
+from fer_study.book import presentation, tables
 from fer_study.core.metrics import accuracy_half_width
 from fer_study.runs import load_runs
 
@@ -62,27 +62,27 @@ def test_rows_without_a_reproduction_keep_their_verdict(tmp_path):
 
 def test_tables_fit_the_column_and_long_ones_are_interactive():
     frame = pd.DataFrame({"test_acc_pct": np.linspace(50, 70, 20), "model": ["vgg_cpu"] * 20})
-    short = presentation.table(frame.head(3))
+    short = tables.table(frame.head(3))
     assert "<div class='fer-table'>" in short._repr_html_() and "Test (%)" in short._repr_html_()
     assert "itables" not in short._repr_html_().lower()
-    long = presentation.table(frame, caption="twenty rows")._repr_html_()
+    long = tables.table(frame, caption="twenty rows")._repr_html_()
     assert "twenty rows" in long and "itables" in long and "Test (%)" in long
-    assert presentation.settings_text('{"detector": "opencv", "upscale": 4}') == "detector = opencv; upscale = 4"
-    assert "**Nothing" in presentation.table(frame.head(0)).data
+    assert tables.settings_text('{"detector": "opencv", "upscale": 4}') == "detector = opencv; upscale = 4"
+    assert "**Nothing" in tables.table(frame.head(0)).data
 
 
 def test_show_displays_the_table_and_loads_the_interactive_library_once(monkeypatch):
     """``show`` displays wherever it stands in a cell (a returned table after another statement was lost),
     the offline DataTables library before the notebook's first interactive table and never again."""
     shown, loaded = [], []
-    monkeypatch.setattr(presentation, "display", shown.append)
-    monkeypatch.setattr(presentation, "_interactive_tables_loaded", False)
+    monkeypatch.setattr(tables, "display", shown.append)
+    monkeypatch.setattr(tables, "_interactive_tables_loaded", False)
     monkeypatch.setattr("itables.init_notebook_mode", lambda **options: loaded.append(options))
     frame = pd.DataFrame({"test_acc_pct": np.linspace(50, 70, 20)})
-    assert presentation.show(frame.head(3)) is None and loaded == []
-    presentation.show(frame)
-    presentation.show(frame)
-    assert len(shown) == 3 and all(isinstance(table, presentation.FittedTable) for table in shown)
+    assert tables.show(frame.head(3)) is None and loaded == []
+    tables.show(frame)
+    tables.show(frame)
+    assert len(shown) == 3 and all(isinstance(table, tables.FittedTable) for table in shown)
     assert loaded == [{"all_interactive": False, "connected": False}]
 
 
@@ -93,3 +93,12 @@ def test_a_chapter_answer_never_leads_with_a_claim_that_cannot_stand(tmp_path):
     answer = presentation.chapter_answer(rows, "PAtt-Lite").data
     assert "claim up to 77 % for PAtt-Lite on FER2013 (report-pattlite" in answer
     assert "95.55" not in answer and "Not quoted, since the number cannot stand: pattlite-fer2013 (" in answer
+
+
+def test_tables_show_runs_by_their_titles():
+    frame = pd.DataFrame({"run": ["vgg_cpu_long_seed1"], "model": ["vgg_cpu"],
+                          "members": ["exp_base_seed0, resemotenet_s_cyclic_snap004"], "runs": [("vgg_cpu",)]})
+    shown = tables.table(frame).frame
+    assert list(shown.iloc[0]) == ["VGG-CPU, 40 epochs, seed 1", "vgg_cpu",  # a model column keeps the model
+                                   "experiment base (12 epochs), seed 0; ResEmoteNet at 1/8 width, cyclic "
+                                   "learning rate, snapshot of epoch 4", "VGG-CPU, 16 epochs"]

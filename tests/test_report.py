@@ -11,7 +11,7 @@ from fer_study.book import plots, report
 from fer_study.core import paths
 from fer_study.core.constants import NUM_CLASSES
 from fer_study.data import samples
-from fer_study.runs import best_on_validation, committed_runs
+from fer_study.runs import best_on_validation, committed_runs, run_title
 from fer_study.train.named_runs import load_or_train, train_runs
 
 N_IMAGES = 14
@@ -73,7 +73,7 @@ def test_runs_table_best_run_and_its_confusion(tmp_path):
     assert [run.name for run in runs] == ["resemotenet", "resemotenet_s"]
     assert best_on_validation(runs).name == "resemotenet_s"  # chosen on validation, though worse on test
     matrix, title = report.best_confusion(runs, "fer2013")
-    assert matrix == confusion and "resemotenet_s" in title
+    assert matrix == confusion and run_title("resemotenet_s") in title
     assert report.best_confusion(runs, "ferplus") == (None, f"ferplus: {report.NO_RUN}")
     assert best_on_validation(runs, "ferplus") is None
 

@@ -5,20 +5,27 @@ import pandas as pd
 import pytest
 import torch
 
+from fer_study.core import paths
 from fer_study.models import create_model
 from fer_study.runs import (
     RUN_FILES,
     EpochCheckpoint,
     MissingMetric,
     is_complete,
+    list_runs,
     load_checkpoint,
     load_model,
     load_run,
     load_weights,
+    recipe_and_seed,
+    run_title,
+    run_titles,
+    run_titles_text,
     save_checkpoint,
     save_run,
     save_weights,
 )
+from fer_study.runs.titles import TITLES_FILE
 
 
 def _save(run_dir, metrics):
@@ -140,3 +147,23 @@ def test_publish_weights_copies_only_the_weights_whose_sha256_the_run_recorded(t
     local.unlink()
     with pytest.raises(FileNotFoundError, match="run 'run': no local weights at"):
         publish_weights("run", tmp_path / "runs")
+
+
+def test_every_committed_run_and_every_recipe_has_a_plain_title():
+    untitled = [name for name in list_runs() if run_title(name) == name]
+    assert not untitled, f"runs without a title in {TITLES_FILE.name}: {untitled}"
+    recipes = {path.stem for path in paths.PARAMS_DIR.glob("*/runs/*.yaml")} | {
+        recipe_and_seed(name)[0] for name in list_runs() if "_snap" not in name}  # snapshots: their source's
+    smoke = {path.stem for path in (paths.PARAMS_DIR / "smoke" / "runs").glob("*.yaml")}
+    missing = sorted(recipes - smoke - set(run_titles()))
+    assert not missing, f"recipes without a title in {TITLES_FILE.name}: {missing}"
+    assert not set(run_titles()) - recipes, "titles of recipes that do not exist"
+
+
+def test_a_run_title_names_recipe_seed_and_snapshot():
+    assert run_title("vgg_cpu_long_seed1") == "VGG-CPU, 40 epochs, seed 1"
+    assert run_title("exp_cyclic_seed0_snap014") == (
+        "base + 6 epochs of cyclic learning rate, seed 0, snapshot of epoch 14")
+    assert run_title("no_such_recipe_seed3") == "no_such_recipe_seed3"
+    assert run_titles_text("vgg_cpu, vgg_cpu_bf16") == run_titles_text(("vgg_cpu", "vgg_cpu_bf16")) == (
+        "VGG-CPU, 16 epochs; VGG-CPU, 16 epochs, bfloat16")

@@ -33,6 +33,7 @@ from fer_study.runs import (
     has_weights,
     held_out_validation,
     load_runs,
+    run_title,
     snapshots_by_source,
     starts_from_test_selected_weights,
 )
@@ -267,7 +268,7 @@ def candidate_ensembles(runs: Sequence[Run], selection: str = "greedy",
             if len(selected) > 1:
                 ensembles.append(Ensemble(f"{selection} selection (val)", group, tuple(selected), tta))
             else:
-                notes.append(f"{group}: {selection} selection{suffix} kept one run ({selected[0].name}); "
+                notes.append(f"{group}: {selection} selection{suffix} kept one run ({run_title(selected[0].name)}); "
                              "no member improved validation accuracy")
             named, named_notes = named_ensembles(group, usable, tta)
             ensembles += named

@@ -57,6 +57,7 @@ from fer_study.runs import (
     best_on_validation,
     has_tta,
     held_out_validation,
+    run_title,
     starts_from_test_selected_weights,
 )
 
@@ -119,7 +120,7 @@ def study_references(runs: Sequence[Run], selection: str = "greedy") -> pd.DataF
                 best = best_on_validation(candidates, tta=tta)
                 rows.append({"tier": tier, "kind": "single", "tta": tta, "label": f"best single, {tier}{suffix}",
                              "test_acc_pct": 100 * accuracy(best, "test", tta),
-                             "val_acc_pct": 100 * accuracy(best, "val", tta), "what": best.name})
+                             "val_acc_pct": 100 * accuracy(best, "val", tta), "what": run_title(best.name)})
             ensembles, _ = ensemble.candidate_ensembles(candidates, selection, tta_options=(tta,))
             results = [ensemble.evaluate(candidate, combiner, bootstrap_samples=0)
                        for candidate in ensembles for combiner in ensemble.COMBINERS]
@@ -152,7 +153,7 @@ def study_runs(entry: dict, runs: Sequence[Run]) -> str:
     for run in matched:
         tta = entry["tta"] == "used" and has_tta(run)
         views = f" with {run.metrics.get('tta')} TTA" if tta else ""
-        parts.append(f"{100 * accuracy(run, 'test', tta):.2f}{views} ({run.name}, "
+        parts.append(f"{100 * accuracy(run, 'test', tta):.2f}{views} ({run_title(run.name)}, "
                      f"{run.metrics.get('tier')} tier: {_run_status(run)})")
     return "; ".join(parts)
 

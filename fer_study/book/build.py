@@ -49,7 +49,7 @@ def run_notebook(stem: str, tier: str = "cpu", output_dir: Path | None = None, *
         raise FileNotFoundError(f"{source}: no such notebook; available: {', '.join(list_notebooks())}")
     lost = lost_outputs(jupytext.read(source))
     if lost:
-        raise ValueError(f"{source}: output that would never reach the page (show it with presentation.show "
+        raise ValueError(f"{source}: output that would never reach the page (show it with tables.show "
                          f"or display(...), or make it the cell's last expression):\n" + "\n".join(lost))
     output_dir = Path(output_dir or paths.EXECUTED_DIR)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from fer_study.bench.cost import cpu_ms_per_image
 from fer_study.core import paths
 from fer_study.core.metrics import bootstrap_accuracy
 from fer_study.models import list_models, model_info
-from fer_study.runs import RESULT_TIERS, Run, accuracy, best_on_validation, recipe_and_seed
+from fer_study.runs import RESULT_TIERS, Run, accuracy, best_on_validation, recipe_and_seed, run_title
 
 # The command that trains the paper recipes on a lent GPU (the Makefile's full-tier target, README).
 FULL_TIER_COMMAND = "make full-tier BUDGET=450 OUT=out/"
@@ -54,7 +54,7 @@ def best_models(runs: Sequence[Run], results: Sequence[ensemble.EnsembleResult],
     if single is not None:
         low, high = bootstrap_accuracy(single.labels("test"), single.logits("test"), bootstrap_samples, seed=seed)
         params, cost = _cost([single])
-        rows.append({"kind": "best single model", "what": f"{single.name} ({single.metrics.model})",
+        rows.append({"kind": "best single model", "what": f"{run_title(single.name)} ({single.metrics.model})",
                      "test_acc_pct": 100 * accuracy(single, "test"), "test_acc_low": 100 * low,
                      "test_acc_high": 100 * high, "val_acc_pct": 100 * accuracy(single, "val"),
                      "seeds": _seed_count(single, runs), "params": params, "cpu_ms_per_face": cost})

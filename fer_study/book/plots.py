@@ -18,6 +18,7 @@ from fer_study.analysis import leaderboard
 from fer_study.analysis.experiments import HELPS, HURTS, NO_EFFECT
 from fer_study.analysis.verdicts import NOT_COMPARABLE, NOT_COMPARABLE_BUDGET
 from fer_study.core.constants import CLASS_NAMES
+from fer_study.runs import run_title
 
 HOUSE_STYLE = {"context": "notebook", "style": "whitegrid", "palette": "colorblind", "font_scale": 0.9}
 FIGURE_WIDTH = 9.0
@@ -80,7 +81,7 @@ def plot_history(history: pd.DataFrame, metrics: tuple[str, ...] = ("loss", "acc
 def plot_histories(runs: list) -> list[Figure]:
     """The learning curves of each run (``runs.Run``), titled with its name and tier; one message figure
     when there is no run."""
-    return [plot_history(run.history, title=f"{run.name} ({run.metrics['tier']} tier)") for run in runs] or [
+    return [plot_history(run.history, title=f"{run_title(run.name)} ({run.metrics.tier} tier)") for run in runs] or [
         message_figure(NOTHING_TO_DRAW, "Learning curves")]
 
 

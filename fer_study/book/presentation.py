@@ -1,19 +1,16 @@
 """How the book shows its results to a reader: the front page's one row per claim and tier with its figure,
-the two or three sentences each chapter opens with (generated from the data), and tables that fit the
-book's content column (readable column names, settings as ``key = value`` text, long tables sortable and
-searchable through itables, offline).
+and the two or three sentences each chapter opens with (generated from the data). Tables: ``tables``.
 
 Everything here formats numbers that ``fer_study.analysis.claims``, ``fer_study.analysis.ensemble`` and the datasets
 compute; nothing is measured here.
 """
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 from matplotlib.figure import Figure
 
 from fer_study.analysis import ensemble
@@ -31,158 +28,15 @@ from fer_study.analysis.verdicts import (
     REFERENCE,
 )
 from fer_study.book import plots
-from fer_study.core.constants import CLASS_NAMES
+from fer_study.book.tables import is_missing
 from fer_study.core.metrics import accuracy_half_width
-from fer_study.runs import Run, accuracy, best_on_validation, held_out_validation
+from fer_study.runs import Run, accuracy, best_on_validation, held_out_validation, run_title
 
 # Verdict colours (colour-blind palette of the house style), shared by the headline figure and table.
 VERDICT_COLOURS = {HELD: "#029e73", NOT_REPRODUCED: "#d55e00", NOT_COMPARABLE: "#949494",
                    NOT_COMPARABLE_BUDGET: "#0173b2", NO_RUN: "#cccccc", NO_MODEL_HERE: "#cccccc",
                    REFERENCE: "#000000", NO_CLAIM: "#cccccc"}
-# Rows above which a table is shown sortable, searchable and paged (itables) instead of in full.
-INTERACTIVE_MIN_ROWS = 15
 HEADLINE_COLUMNS = ["Paper", "Claim", "Claimed", "Reproduced (95 % interval)", "Tier", "Verdict", "Chosen from"]
-
-# The comparison table's columns as a reader reads them (``claims.COMPARISON_COLUMNS`` and the chapters'
-# run and ensemble tables); columns not named here keep their own name, underscores as spaces.
-READABLE_NAMES = {
-    "claim": "Claim", "paper": "Paper", "model": "Model", "ensemble": "Ensemble", "dataset": "Dataset",
-    "split": "Split", "metric": "Metric", "claimed": "Claimed (%)", "reproduced": "Reproduced (%)",
-    "spread": "Seed s.d. (points)", "n_runs": "Runs", "difference": "Difference (points)", "tier": "Tier",
-    "device": "Device", "claim_tta": "Claim's TTA", "run_tta": "Runs' TTA", "pretraining": "Pretraining",
-    "extra_data": "Extra data", "verdict": "Verdict", "note": "Notes", "group": "Evaluated on",
-    "combiner": "Combiner", "n_members": "Members", "members": "Member runs", "val_acc_pct": "Validation (%)",
-    "test_acc_pct": "Test (%)", "test_acc_low": "Test low (%)", "test_acc_high": "Test high (%)",
-    "test_acc_tta_pct": "Test, TTA (%)", "macro_f1_pct": "Macro-F1 (%)", "best_member": "Best member",
-    "best_member_test_acc_pct": "Best member test (%)", "gain_pp": "Gain (points)",
-    "gain_low": "Gain low (points)", "gain_high": "Gain high (points)", "train_minutes": "Training (min)",
-    "params": "Parameters", "cpu_ms_per_image": "CPU ms / image", "selected_epoch": "Selected epoch",
-    # The seeded experiments' summaries and comparisons (fer_study.analysis.experiments).
-    "arm": "Arm", "base": "Compared with", "seeds": "Seeds", "epochs": "Epochs", "acc_mean": "Accuracy (%)",
-    "acc_sd": "Accuracy s.d. (points)", "macro_f1_mean": "Macro-F1 (%)", "macro_f1_sd": "Macro-F1 s.d. (points)",
-    "train_acc_mean": "Final train accuracy (%)", "own_test_acc": "Own test split (%)",
-    "difference_pp": "Accuracy difference (points)", "low_pp": "Accuracy low", "high_pp": "Accuracy high",
-    "p_value": "p (accuracy)", "p_holm": "Holm p (accuracy)", "detectable_pp": "Detectable, accuracy (points)",
-    "f1_difference_pp": "Macro-F1 difference (points)", "f1_low_pp": "Macro-F1 low", "f1_high_pp": "Macro-F1 high",
-    "f1_p_value": "p (macro-F1)", "f1_p_holm": "Holm p (macro-F1)", "f1_verdict": "Macro-F1 verdict",
-    "f1_detectable_pp": "Detectable, macro-F1 (points)",
-    "final_train_acc_pct": "Final train accuracy (%)", "why_not_evidence": "Why it is not evidence",
-    "quantity": "Quantity", "value": "Value", "measured": "Measured", "verdicts": "Verdicts",
-    "known_problems": "Known problems",
-    # The best models' diagnostics (fer_study.analysis.diagnostics).
-    "temperature": "Temperature (fitted on PublicTest)", "ece_pct": "ECE (%)", "ece_scaled_pct": "ECE, scaled (%)",
-    "nll": "Log loss", "nll_scaled": "Log loss, scaled", "faces": "Faces",
-    "fer2013_acc_pct": "Accuracy on FER2013 labels (%)", "ferplus_acc_pct": "Accuracy on FER+ labels (%)",
-    "errors_ferplus_calls_right_pct": "Errors FER+ calls right (%)",
-    "run": "Run", "status": "Status", "to_add": "to add", "build_seconds": "Build (s)", "no_face": "No face",
-    "several_faces": "Several faces",
-    **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
-}
-
-
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with readable column (and index) names."""
-    def name(column):
-        return READABLE_NAMES.get(column, str(column).replace("_", " ")) if isinstance(column, str) else column
-    renamed = frame.rename(columns=name)
-    renamed.index = renamed.index.set_names([name(level) if level else level for level in renamed.index.names])
-    return renamed
-
-
-def settings_text(settings: Mapping | str) -> str:
-    """Settings as ``key = value`` pairs joined by ``; `` (a JSON object string is read first)."""
-    if isinstance(settings, str):
-        settings = json.loads(settings)
-    return "; ".join(f"{key} = {value}" for key, value in settings.items())
-
-
-class FittedTable:
-    """A table that fits the content column: its HTML wraps inside a horizontally scrolling block (never
-    wider than the column), long tables are sortable, searchable and paged (itables, offline), and plain
-    text is shown wherever only text is read."""
-
-    def __init__(self, frame: pd.DataFrame, precision: int = 1, caption: str | None = None,
-                 interactive: bool | None = None, page_length: int = 10, wide: Sequence[str] = ()) -> None:
-        self.frame, self.precision, self.caption, self.page_length = frame, precision, caption, page_length
-        self.wide = [column for column in wide if column in frame.columns]
-        self.show_index = any(name is not None for name in frame.index.names)
-        self.interactive = len(frame) > INTERACTIVE_MIN_ROWS if interactive is None else interactive
-
-    def _formatted(self) -> pd.DataFrame:
-        frame = self.frame.reset_index() if self.show_index else self.frame
-        return frame.apply(lambda column: column.map(
-            lambda value: "" if _missing(value) else f"{value:,.{self.precision}f}"
-            if isinstance(value, float | np.floating) else str(value)))
-
-    def _repr_html_(self) -> str:
-        caption = f"<p class='fer-table-caption'>{self.caption}</p>" if self.caption else ""
-        if self.interactive:
-            from itables import to_html_datatable
-
-            formatted = self._formatted()
-            wide = [{"targets": [list(formatted.columns).index(column) for column in self.wide],
-                     "className": "fer-wide"}] if self.wide else []
-            body = to_html_datatable(formatted, connected=False, classes="display compact", columnDefs=wide,
-                                     lengthMenu=sorted({10, 25, 100, self.page_length}),
-                                     pageLength=self.page_length, autoWidth=False,
-                                     display_logo_when_loading=False)
-        else:
-            styler = self.frame.style.format(precision=self.precision, na_rep="", thousands=",")
-            styler = styler.set_properties(subset=self.wide, **{"min-width": "22em"}) if self.wide else styler
-            body = (styler if self.show_index else styler.hide(axis="index")).to_html()
-        return f"<div class='fer-table'>{caption}{body}</div>"
-
-    def __repr__(self) -> str:
-        return self.frame.to_string(index=self.show_index, na_rep="",
-                                    float_format=lambda value: f"{value:.{self.precision}f}")
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float | np.floating) and np.isnan(value))
-
-
-# Columns of free text, given a readable measure wherever they are shown.
-WIDE_COLUMNS = ("note", "notes", "members", "pretraining", "extra_data", "settings", "measured", "known_problems")
-
-
-def table(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
-          caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
-          empty_message: str = plots.NOTHING_TO_DRAW) -> "FittedTable | Markdown":
-    """``frame`` (only ``columns``, when given) with readable names, fitted to the content column (free-text
-    ``WIDE_COLUMNS`` at a readable width, the table scrolling sideways when it needs to); the message in
-    bold when there is nothing to show."""
-    if frame is None or frame.empty:
-        return Markdown(f"**{empty_message}**")
-    frame = frame if columns is None else frame[list(columns)]
-    wide = [readable(frame[[column]]).columns[0] for column in WIDE_COLUMNS if column in frame.columns]
-    return FittedTable(readable(frame), precision, caption, interactive, page_length, wide)
-
-
-def show(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
-         caption: str | None = None, interactive: bool | None = None, page_length: int = 10,
-         empty_message: str = plots.NOTHING_TO_DRAW) -> None:
-    """Display ``table(...)`` in the cell's output wherever the call stands in the cell (a value Jupyter
-    shows only as a cell's last expression would be lost after it), loading the offline DataTables library
-    first when the table is the notebook's first interactive one."""
-    shown = table(frame, columns, precision, caption, interactive, page_length, empty_message)
-    if isinstance(shown, FittedTable) and shown.interactive:
-        _load_interactive_tables()
-    display(shown)
-
-
-_interactive_tables_loaded = False
-
-
-def _load_interactive_tables() -> None:
-    """Embed the DataTables library that ``FittedTable`` uses in the page, once per notebook (kernel): no
-    network is needed, and no chapter needs a setup cell of its own."""
-    global _interactive_tables_loaded
-    if not _interactive_tables_loaded:
-        from itables import init_notebook_mode
-
-        init_notebook_mode(all_interactive=False, connected=False)
-        _interactive_tables_loaded = True
-
 
 # --- The front page: one row per claim and tier --------------------------------------------------------
 
@@ -191,7 +45,7 @@ def _validation_accuracy(row: pd.Series, runs_by_name: Mapping[str, Run]) -> flo
     of its run that ``runs.best_on_validation`` picks; NaN when no run of the row has a held-out
     validation split (its validation accuracy would flatter it)."""
     members = [runs_by_name[name] for name in row["runs"] if name in runs_by_name]
-    tta = row["run_tta"] not in ("none", None) and not _missing(row["run_tta"])
+    tta = row["run_tta"] not in ("none", None) and not is_missing(row["run_tta"])
     if pd.notna(row.get("ensemble")):
         if not members or not all(held_out_validation(run) for run in members):
             return np.nan
@@ -205,7 +59,7 @@ def _interval(row: pd.Series, runs_by_name: Mapping[str, Run]) -> tuple[float, f
     """The 95 % sampling interval of an accuracy on the test images (the margin the verdict uses); none for
     a gain, whose paired bootstrap interval is in the ensemble chapter."""
     names = [name for name in row["runs"] if name in runs_by_name]
-    if row["metric"] != "accuracy" or _missing(row["reproduced"]) or not names:
+    if row["metric"] != "accuracy" or is_missing(row["reproduced"]) or not names:
         return np.nan, np.nan
     margin = 100 * accuracy_half_width(row["reproduced"] / 100, len(runs_by_name[names[0]].labels("test")))
     return row["reproduced"] - margin, row["reproduced"] + margin
@@ -234,7 +88,7 @@ def comparison_view(table: pd.DataFrame) -> pd.DataFrame:
     """``claims.comparison_table`` in fewer columns for the results chapter: the model or ensemble in one
     column, the claim's dataset and split in another, the two sides' test-time augmentation in a third."""
     def tta(row):
-        return " / ".join(str(value) for value in (row["claim_tta"], row["run_tta"]) if not _missing(value))
+        return " / ".join(str(value) for value in (row["claim_tta"], row["run_tta"]) if not is_missing(value))
 
     return pd.DataFrame({
         "claim": table["claim"], "model": table["ensemble"].fillna(table["model"]),
@@ -252,9 +106,9 @@ def _unit(metric: str) -> str:
 def headline_table(rows: pd.DataFrame) -> pd.DataFrame:
     """``headline`` as the front page shows it: a few readable columns, numbers with their units."""
     def reproduced(row):
-        if _missing(row["reproduced"]):
+        if is_missing(row["reproduced"]):
             return ""
-        interval = "" if _missing(row["low"]) else f" [{row['low']:.1f}, {row['high']:.1f}]"
+        interval = "" if is_missing(row["low"]) else f" [{row['low']:.1f}, {row['high']:.1f}]"
         return f"{row['reproduced']:.1f}{interval} {_unit(row['metric'])}"
 
     def chosen_from(row):
@@ -391,7 +245,7 @@ def ensemble_answer(results: Sequence[ensemble.EnsembleResult]) -> Markdown:
             f"validation is {ensemble.label(best)}: {100 * best.test['accuracy']:.1f} % on PrivateTest "
             f"[{100 * best.accuracy_interval[0]:.1f}, {100 * best.accuracy_interval[1]:.1f}], "
             f"{100 * best.gain:+.1f} points [{low:+.1f}, {high:+.1f}] over its validation-best member "
-            f"{best.best_member}. The gain's 95 % interval {verdict}.")
+            f"{run_title(best.best_member)}. The gain's 95 % interval {verdict}.")
     if not answers:
         return Markdown(f"**Answer.** {ensemble.NO_RUNS}")
     return Markdown("**Answer.** " + " ".join(answers))

@@ -27,6 +27,7 @@ from fer_study.runs import (
     has_tta,
     load_runs,
     params_file,
+    run_title,
     underfit_reasons,
     underfit_runs,
 )
@@ -160,7 +161,7 @@ def best_confusion(runs: list[Run], dataset: str) -> tuple[list | None, str]:
     run = best_on_validation(runs, dataset)
     if run is None:
         return None, f"{dataset}: {NO_RUN}"
-    return run.metrics.test_confusion, (f"{dataset}, {run.name} (best on validation): test accuracy "
+    return run.metrics.test_confusion, (f"{dataset}, {run_title(run.name)} (best on validation): test accuracy "
                                         f"{100 * accuracy(run, 'test'):.2f} % without TTA")
 
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from fer_study.book.presentation import settings_text
+from fer_study.book.tables import settings_text
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.data.dataset import FERDataset, stack_faces
 from fer_study.data.faces import FaceTable, sample_rows

@@ -13,7 +13,8 @@
 Modules: ``folder`` (the folder's files, completeness, atomic save and load, a run's params file and
 provenance), ``metrics`` (typed ``metrics.json``), ``weights`` (the self-describing weights file and
 ``load_model``), ``checkpoint`` (the epoch state training resumes from), ``evidence`` (which runs are
-evidence and the rule for choosing one). Their public names are importable from ``fer_study.runs``.
+evidence and the rule for choosing one), ``titles`` (what a reader sees instead of a run's folder name).
+Their public names are importable from ``fer_study.runs``.
 
 Seeds: a run named ``<recipe>_seed<N>`` is the params file ``<recipe>.yaml`` trained with ``seed: N``
 (``python -m fer_study.train params/cpu/runs/<recipe>.yaml --seed N``).
@@ -53,6 +54,7 @@ from fer_study.runs.folder import (
     seed_run_name,
 )
 from fer_study.runs.metrics import MissingMetric, RunMetrics
+from fer_study.runs.titles import run_title, run_titles, run_titles_text
 from fer_study.runs.weights import (
     WEIGHTS_NAME,
     has_weights,
@@ -70,7 +72,8 @@ __all__ = [
     "checkpoint_file", "command_line", "committed_runs", "git_commit", "has_tta", "has_weights",
     "held_out_validation", "is_complete", "is_underfit", "list_runs", "load_checkpoint", "load_model",
     "load_run", "load_runs", "load_weights", "params_file", "publish_weights", "read_metrics",
-    "recipe_and_seed", "run_folder", "save_checkpoint", "save_run", "save_weights", "seed_run_name",
+    "recipe_and_seed", "run_folder", "run_title", "run_titles", "run_titles_text", "save_checkpoint", "save_run",
+    "save_weights", "seed_run_name",
     "snapshots_by_source", "starts_from_test_selected_weights", "underfit_reasons", "underfit_runs",
     "weights_file", "weights_path",
 ]

@@ -27,7 +27,16 @@ from fer_study.analysis.verdicts import (
     VERDICTS,
 )
 from fer_study.core.metrics import accuracy_half_width
-from fer_study.runs import RESULT_TIERS, Run, accuracy, best_on_validation, has_tta, load_runs
+from fer_study.runs import (
+    RESULT_TIERS,
+    Run,
+    accuracy,
+    best_on_validation,
+    has_tta,
+    load_runs,
+    run_title,
+    run_titles_text,
+)
 
 # Tiers whose runs of a paper's model train on a fraction of its recipe's budget (params/cpu/runs: at most
 # two hours on two CPU cores): shown beside the claim, never judged against it.
@@ -160,7 +169,7 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
                 reproduced = 100 * result.test["accuracy"]
                 margin = 100 * accuracy_half_width(result.test["accuracy"], len(members[0].labels("test")))
             comparable = all(run.metrics["paper_model"] for run in members)
-            notes = [f"{candidate.name}: {len(members)} members ({', '.join(candidate.member_names)})",
+            notes = [f"{candidate.name}: {len(members)} members ({run_titles_text(candidate.member_names)})",
                      *_protocol_notes(claim, run_tta, claims)]
             if not comparable:
                 notes.insert(0, "members are not the paper's models (scaled variants): shown, not compared")
@@ -336,10 +345,10 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
         margin = 100 * accuracy_half_width(test_accuracy[False] / 100, test_images)
         numbers |= {
             "test_margin": f"±{margin:.2f} points ({test_images} test images)",
-            "best_single": f"{best[False].name} ({best[False].metrics.get('model')}): {test_accuracy[False]:.2f} % "
-                           f"on {RUN_TEST_SPLIT}, single view",
-            "best_single_tta": (f"{best[True].name} ({best[True].metrics.get('tta')} TTA), {test_accuracy[True]:.2f} %"
-                                if best[True] is not None else NOT_AVAILABLE),
+            "best_single": f"{run_title(best[False].name)} ({best[False].metrics.model}): "
+                           f"{test_accuracy[False]:.2f} % on {RUN_TEST_SPLIT}, single view",
+            "best_single_tta": (f"{run_title(best[True].name)} ({best[True].metrics.tta} TTA), "
+                                f"{test_accuracy[True]:.2f} %" if best[True] is not None else NOT_AVAILABLE),
             "best_single_vs_human": f"{test_accuracy[False] - human:+.2f} points",
         }
         # Against the best single-model claim, like with like: our TTA accuracy when the claim used TTA.
@@ -356,7 +365,7 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
             "best_ensemble": f"{ensemble.label(best_ensemble)}: {100 * best_ensemble.test['accuracy']:.2f} % "
                              f"on {RUN_TEST_SPLIT}",
             "best_ensemble_gain": f"{100 * best_ensemble.gain:+.2f} points [{low:+.2f}, {high:+.2f}] over "
-                                  f"{best_ensemble.best_member}",
+                                  f"{run_title(best_ensemble.best_member)}",
             "gain_conclusion": ("the interval excludes zero: a real gain" if low > 0
                                 else "the interval includes zero: no evidence of a gain" if high >= 0
                                 else "the interval lies below zero: the ensemble is worse"),
