@@ -29,7 +29,7 @@ from fer_study.analysis import claims, diagnostics, ensemble, experiments, verdi
 from fer_study.book import ensemble_tables, findings, plots, presentation, report, tables
 from fer_study.data import load_dataset
 from fer_study.data.agreement import label_pairs
-from fer_study.runs import best_on_validation, load_runs, recipe_and_seed
+from fer_study.runs import best_on_validation, load_runs, recipe_and_seed, run_title
 
 plots.use_house_style()
 claim_set = claims.load_claims()
@@ -160,11 +160,11 @@ plots.plot_face_grid(diagnostics.images_by_id(fer2013.images, fer2013.ids, wrong
 # %% tags=["hide-input"]
 long_recipes = diagnostics.seed_recipes(runs, epochs=40)
 for run in [run for run in runs if recipe_and_seed(run.name)[0] in long_recipes]:
-    display(plots.plot_history(run.history, title=f"{run.name} ({run.metrics['epochs']} epochs)"))
+    display(plots.plot_history(run.history, title=run_title(run.name)))
 
 # %% tags=["hide-input"]
-tables.show(experiments.summary_table(experiments.load_arms({name: name for name in long_recipes},
-                                                                   runs_dir)), experiments.SUMMARY_COLUMNS)
+tables.show(experiments.summary_table(experiments.load_arms({run_title(name): name for name in long_recipes},
+                                                            runs_dir)), experiments.SUMMARY_COLUMNS)
 
 # %% [markdown]
 # ## Caveats next to the numbers
