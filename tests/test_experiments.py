@@ -18,7 +18,7 @@ def fake_run(name: str, seed: int, correct: np.ndarray) -> Run:
     logits = np.zeros((len(correct), 7))
     logits[np.arange(len(correct)), np.where(correct == 1, 0, 1)] = 1.0
     history = pd.DataFrame({"train_accuracy": [0.5, 0.7]})
-    return Run(name, None, {}, {"seed": seed}, history,
+    return Run(name, None, {}, {"seed": seed, "epochs": len(history)}, history,
                {"test_labels": labels, "test_logits": logits, "test_ids": np.arange(len(correct)).astype(str)})
 
 
@@ -88,7 +88,8 @@ def test_load_arms_groups_seed_runs_by_recipe(tmp_path):
 def test_an_arm_tested_on_other_images_is_compared_on_the_fer2013_test_it_records(tmp_path):
     """FER+ drops some FER2013 faces: its runs are scored on FER2013 PrivateTest (``fer2013_test``)."""
     def save(name, seed, predictions):
-        save_run(tmp_path / name, {}, {"seed": seed}, pd.DataFrame({"train_accuracy": [0.5]}), predictions)
+        save_run(tmp_path / name, {}, {"seed": seed, "epochs": 1}, pd.DataFrame({"train_accuracy": [0.5]}),
+                 predictions)
 
     base = fake_run("base_seed0", 0, np.array([1, 0, 1, 0]))
     save("base_seed0", 0, base.predictions)

@@ -28,7 +28,7 @@ from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import load_dataset
 from fer_study.models import create_model
-from fer_study.runs import WEIGHTS_NAME, load_model, save_weights
+from fer_study.runs import WEIGHTS_NAME, load_model, load_run, save_weights
 
 # Hand-annotated on grace_hopper.jpg (512x600): the centres of her eyes behind the glasses.
 EYES = ((222, 196), (308, 191))
@@ -448,6 +448,18 @@ def test_model_card_from_the_default_runs_files(capsys, monkeypatch):
     assert "research use" in text and f"{metrics['test_accuracy']:.1%}" in text
     assert all(name in text for name in CLASS_NAMES)
     assert ("Unmeasured: no output" in text) == (not list(card.BENCH_DIR.glob(card.BENCH_PATTERN)))
+
+
+def test_model_card_quotes_the_tta_accuracy_only_of_a_run_that_evaluated_tta(tmp_path):
+    labels = labels_for(10)
+    write_run(tmp_path, "plain", labels, wrong_on(labels, [0]))  # training writes test_accuracy_tta: null
+    write_run(tmp_path, "flipped", labels, wrong_on(labels, [0]), tta={"val": labels, "test": labels})
+    plain, flipped = (load_run(name, tmp_path).metrics for name in ("plain", "flipped"))
+    assert "test_accuracy_tta" in plain and plain.test_accuracy_tta is None
+    assert "Overall accuracy 90.0%" in card.accuracy_text(plain) and "test-time" not in card.accuracy_text(plain)
+    assert "With test-time augmentation (flip_rotate), which the recognizer does not use: 100.0%." in (
+        card.accuracy_text(flipped))
+    assert card.per_class_table(plain)["faces"].sum() == 10
 
 
 @pytest.mark.realdata

@@ -108,8 +108,9 @@ def test_load_or_train_loads_committed_runs_and_plots_their_curves(tmp_path):
 
 def test_snapshot_table_builds_the_snapshot_ensemble_of_a_run(tmp_path):
     _run(tmp_path, "cyclic", val_wrong=[0, 1], test_wrong=[0, 1])
-    _run(tmp_path, "cyclic_snap030", val_wrong=[2], test_wrong=[2], snapshot_of="cyclic")
-    _run(tmp_path, "cyclic_snap040", val_wrong=[3], test_wrong=[3], snapshot_of="cyclic")
+    # Snapshots of other epochs than the one the run selected: three sets of weights.
+    _run(tmp_path, "cyclic_snap030", val_wrong=[2], test_wrong=[2], snapshot_of="cyclic", selected_epoch=30)
+    _run(tmp_path, "cyclic_snap040", val_wrong=[3], test_wrong=[3], snapshot_of="cyclic", selected_epoch=40)
     _run(tmp_path, "other", val_wrong=[4], test_wrong=[4])
     table = report.snapshot_table(["cyclic"], tmp_path, bootstrap_samples=20)
     assert table["ensemble"].tolist() == ["snapshot of cyclic"]  # no TTA logits: the TTA row is absent

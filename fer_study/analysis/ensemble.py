@@ -124,10 +124,8 @@ def check_aligned(runs: Sequence[Run]) -> None:
 
 def repeats_its_source(run: Run, runs: Sequence[Run]) -> bool:
     """Whether ``run`` is a snapshot of the epoch its source run selected: the same weights twice."""
-    selected = run.metrics.get("selected_epoch")
-    return selected is not None and any(
-        source.name == run.snapshot_of and source.metrics.get("selected_epoch") == selected
-        for source in runs)
+    return any(source.name == run.snapshot_of and source.metrics.selected_epoch == run.metrics.selected_epoch
+               for source in runs)
 
 
 def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:

@@ -205,7 +205,7 @@ def summary_table(arms: Sequence[Arm]) -> pd.DataFrame:
         train_accuracy = _mean_sd([100 * run.history["train_accuracy"].iloc[-1] for run in arm.runs])
         rows.append({
             "arm": arm.label, "recipe": arm.recipe, "seeds": len(arm.runs),
-            "dataset": arm.runs[0].config.get("dataset"), "epochs": arm.runs[0].metrics.get("epochs"),
+            "dataset": arm.runs[0].config.get("dataset"), "epochs": arm.runs[0].metrics.epochs,
             "acc_mean": accuracy[0], "acc_sd": accuracy[1], "macro_f1_mean": macro_f1[0],
             "macro_f1_sd": macro_f1[1], "train_acc_mean": train_accuracy[0],
             "own_test_acc": (100 * arm.correct("test").mean(1).mean() if arm.split != "test" else np.nan),
@@ -318,7 +318,9 @@ def answer(question: str, runs_dir: str | Path | None = None, samples: int = 200
 
 
 def _precision(arm: Arm) -> str | None:
-    return str(arm.runs[0].metrics.get("precision")) if arm.runs else None
+    """The precision the arm's runs trained in; ``None`` for an arm without runs, or of runs that did not
+    record it (none of ``PRECISION_BASES``, so compared with the base)."""
+    return arm.runs[0].metrics.precision if arm.runs else None
 
 
 def _listed(rows: pd.DataFrame, prefix: str) -> str:

@@ -99,7 +99,7 @@ def honest_runs(runs: Sequence[Run]) -> list[Run]:
     """The runs the study's reference lines may use: trained on FER2013 Training, validation held out from
     everything that shaped the weights (``runs.held_out_validation``: no PublicTest fine-tuning, no
     start from weights chosen upstream on test data)."""
-    return [run for run in runs if run.metrics.get("dataset") == "fer2013" and held_out_validation(run)]
+    return [run for run in runs if run.metrics.dataset == "fer2013" and held_out_validation(run)]
 
 
 REFERENCE_COLUMNS = ["tier", "kind", "tta", "label", "test_acc_pct", "val_acc_pct", "what"]
@@ -111,8 +111,8 @@ def study_references(runs: Sequence[Run], selection: str = "greedy") -> pd.DataF
     ``runs``: e.g. ``load_runs()``; only ``honest_runs`` are considered."""
     usable = honest_runs(runs)
     rows = []
-    for tier in sorted({str(run.metrics.get("tier")) for run in usable}):
-        tier_runs = [run for run in usable if run.metrics.get("tier") == tier]
+    for tier in sorted({run.metrics.tier for run in usable}):
+        tier_runs = [run for run in usable if run.metrics.tier == tier]
         for tta in (False, True):
             suffix = " + TTA" if tta else ""
             candidates = [run for run in tier_runs if not tta or has_tta(run)]
@@ -139,22 +139,22 @@ def _run_status(run: Run) -> str:
         return FROM_UPSTREAM
     if not held_out_validation(run):
         return TRAINED_ON_VALIDATION
-    return STANDARD_RUN if run.metrics.get("tier") == "full" else NOT_COMPARABLE_BUDGET
+    return STANDARD_RUN if run.metrics.tier == "full" else NOT_COMPARABLE_BUDGET
 
 
 def study_runs(entry: dict, runs: Sequence[Run]) -> str:
     """The study's FER2013 runs of the entry's model (not scaled variants), each with its PrivateTest
     accuracy (with TTA when the claim used TTA and the run has it) and whether it is comparable."""
     model = entry.get("study_model")
-    matched = [run for run in runs if model and run.metrics.get("model") == model
-               and run.metrics["paper_model"] and run.metrics.get("dataset") == "fer2013"
+    matched = [run for run in runs if model and run.metrics.model == model
+               and run.metrics.paper_model and run.metrics.dataset == "fer2013"
                and not run.snapshot_of]
     parts = []
     for run in matched:
         tta = entry["tta"] == "used" and has_tta(run)
-        views = f" with {run.metrics.get('tta')} TTA" if tta else ""
+        views = f" with {run.metrics.tta} TTA" if tta else ""
         parts.append(f"{100 * accuracy(run, 'test', tta):.2f}{views} ({run_title(run.name)}, "
-                     f"{run.metrics.get('tier')} tier: {_run_status(run)})")
+                     f"{run.metrics.tier} tier: {_run_status(run)})")
     return "; ".join(parts)
 
 

@@ -124,21 +124,21 @@ def runs_table(run_names: list[str], runs_dir: str | Path | None = None) -> pd.D
             continue
         metrics = run.metrics
         rows.append({
-            "run": name, "status": "committed", "model": metrics.get("model"),
-            "role": model_role(str(metrics.get("model")), bool(metrics["paper_model"]), claims),
-            "tier": metrics.get("tier"), "device": metrics.get("device"), "precision": metrics.get("precision"),
-            "dataset": metrics.get("dataset"),
-            "label_mode": metrics.get("label_mode"), "class_weights": bool(run.config.get("class_weights")),
-            "train_splits": ", ".join(metrics.get("train_splits") or []),
-            "parent": metrics.get("parent"), "epochs": metrics.get("epochs"),
-            "selected_epoch": metrics.get("selected_epoch"),
+            "run": name, "status": "committed", "model": metrics.model,
+            "role": model_role(metrics.model, metrics.paper_model, claims),
+            "tier": metrics.tier, "device": metrics.device, "precision": metrics.precision,
+            "dataset": metrics.dataset,
+            "label_mode": metrics.label_mode, "class_weights": bool(run.config.get("class_weights")),
+            "train_splits": ", ".join(metrics.train_splits),
+            "parent": metrics.parent, "epochs": metrics.epochs,
+            "selected_epoch": metrics.selected_epoch,
             "val_acc_pct": 100 * accuracy(run, "val"),
             "test_acc_pct": 100 * accuracy(run, "test"),
             "test_acc_tta_pct": (100 * accuracy(run, "test", tta=True) if has_tta(run)
                                  else np.nan),
-            "tta": metrics.get("tta"),
-            "macro_f1_pct": 100 * metrics["macro_f1"] if metrics.get("macro_f1") is not None else np.nan,
-            "train_minutes": metrics.get("train_seconds", np.nan) / 60,
+            "tta": metrics.tta,
+            "macro_f1_pct": 100 * metrics.macro_f1,
+            "train_minutes": metrics.train_seconds / 60,
         })
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 

@@ -5,8 +5,9 @@ as a default that would pass for a value (a run without ``paper_model`` is not t
 paper). The few keys that a run may genuinely lack are optional properties, each documenting when it is
 ``None``. Every committed run in ``results/runs`` holds every required key (``tests/test_committed_runs.py``).
 
-``RunMetrics`` is also a read-only mapping of the file as written, so string-keyed reads still work; they
-raise ``MissingMetric`` (a ``KeyError``) the same way.
+The library reads metrics only through these properties. ``RunMetrics`` is also a read-only mapping of the
+file as written (for copying it whole, and for checks over every key); a string-keyed read raises
+``MissingMetric`` (a ``KeyError``) the same way.
 """
 
 from collections.abc import Iterator, Mapping

