@@ -129,7 +129,7 @@ def test_table_joins_claims_with_runs(tmp_path):
 
     ensemble_row = rows.loc["rmn-ensemble"]
     assert (ensemble_row["ensemble"], ensemble_row["n_runs"]) == ("RMN-style", 3)
-    assert "rmn1; cbam; r18" in ensemble_row["note"] and ensemble_row["runs"] == ("rmn1", "cbam", "r18")
+    assert "rmn1 + cbam + r18" in ensemble_row["note"] and ensemble_row["runs"] == ("rmn1", "cbam", "r18")
 
     variant = table[(table["claim"] == "resemotenet-fer2013")].iloc[0]
     assert (variant["model"], variant["verdict"]) == ("resemotenet_s", "not comparable")

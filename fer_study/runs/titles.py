@@ -32,7 +32,8 @@ def run_title(name: str) -> str:
             + (f", snapshot of epoch {int(snapshot['epoch'])}" if snapshot else ""))
 
 
-def run_titles_text(names: str | Iterable[str]) -> str:
-    """Several runs (an iterable of names, or names joined by ", ") as their titles, joined by "; "."""
+def run_titles_text(names: str | Iterable[str], separator: str = "; ") -> str:
+    """Several runs (an iterable of names, or names joined by ", ") as their titles, joined by ``separator``
+    (titles hold commas; inside text already split by "; ", give another separator)."""
     names = names.split(", ") if isinstance(names, str) else names
-    return "; ".join(run_title(name) for name in names if name)
+    return separator.join(run_title(name) for name in names if name)

@@ -43,6 +43,8 @@ from fer_study.runs import (
 BUDGET_TIERS = ("cpu", "smoke")
 # The split every run is tested on (constants.USAGE_TO_SPLIT: PrivateTest is the test split).
 RUN_TEST_SPLIT = "PrivateTest"
+# Between run titles inside a note, whose parts are joined by "; " (and titles hold commas).
+RUN_SEPARATOR = " + "
 
 COMPARISON_COLUMNS = ["claim", "paper", "model", "ensemble", "dataset", "split", "metric", "claimed",
                       "reproduced", "spread", "n_runs", "difference", "tier", "device", "claim_tta",
@@ -123,8 +125,8 @@ def _run_rows(claim: dict, runs: list[Run], claims: ClaimSet) -> list[dict]:
         accuracies = 100 * np.array([accuracy(run, "test", use_tta) for run in members])
         reproduced = float(accuracies.mean())
         margin = 100 * accuracy_half_width(reproduced / 100, len(members[0].labels("test")))
-        notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits),
-                 *_protocol_notes(claim, run_tta, claims)]
+        notes = [f"runs: {run_titles_text((run.name for run in members), RUN_SEPARATOR)}",
+                 *_recipe_notes(options, train_splits), *_protocol_notes(claim, run_tta, claims)]
         comparable = model == claim["model"] and all(run.metrics.paper_model for run in members)
         if not comparable:
             why = f"scaled variant of {claim['model']}" if model != claim["model"] else "its runs say so"
@@ -168,7 +170,8 @@ def _ensemble_rows(claim: dict, runs: list[Run], claims: ClaimSet, bootstrap_sam
                 reproduced = 100 * result.test["accuracy"]
                 margin = 100 * accuracy_half_width(result.test["accuracy"], len(members[0].labels("test")))
             comparable = all(run.metrics.paper_model for run in members)
-            notes = [f"{candidate.name}: {len(members)} members ({run_titles_text(candidate.member_names)})",
+            titles = run_titles_text(candidate.member_names, RUN_SEPARATOR)
+            notes = [f"{candidate.name}: {len(members)} members ({titles})",
                      *_protocol_notes(claim, run_tta, claims)]
             if not comparable:
                 notes.insert(0, "members are not the paper's models (scaled variants): shown, not compared")
@@ -203,7 +206,8 @@ def _unclaimed_rows(runs: list[Run]) -> list[dict]:
         groups.setdefault((run.metrics.dataset, _recipe(run)), []).append(run)
     rows = []
     for (dataset, (model, options, tier, train_splits, _)), members in sorted(groups.items()):
-        notes = [f"runs: {', '.join(run.name for run in members)}", *_recipe_notes(options, train_splits)]
+        notes = [f"runs: {run_titles_text((run.name for run in members), RUN_SEPARATOR)}",
+                 *_recipe_notes(options, train_splits)]
         if not all(run.metrics.paper_model for run in members):
             notes.append("the study's own or a scaled model, not a paper's")
         accuracies = 100 * np.array([accuracy(run, "test") for run in members])
