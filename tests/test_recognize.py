@@ -28,7 +28,7 @@ from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.data import load_dataset
 from fer_study.models import create_model
-from fer_study.runs import WEIGHTS_NAME, load_model, load_run, save_weights
+from fer_study.runs import WEIGHTS_NAME, load_model, load_run, run_title, save_weights
 
 # Hand-annotated on grace_hopper.jpg (512x600): the centres of her eyes behind the glasses.
 EYES = ((222, 196), (308, 191))
@@ -444,7 +444,7 @@ def test_model_card_from_the_default_runs_files(capsys, monkeypatch):
     text = capsys.readouterr().out
     run = recognize.default_run() or card.FALLBACK_RUN
     metrics = json.loads((paths.RUNS_DIR / run / "metrics.json").read_text())
-    assert text.startswith(f"# Model card: {run}")
+    assert text.startswith(f"# Model card: {run_title(run)} (run `{run}`)")
     assert "research use" in text and f"{metrics['test_accuracy']:.1%}" in text
     assert all(name in text for name in CLASS_NAMES)
     assert ("Unmeasured: no output" in text) == (not list(card.BENCH_DIR.glob(card.BENCH_PATTERN)))

@@ -16,7 +16,7 @@ from scipy.special import log_softmax, softmax
 from fer_study.analysis import ensemble
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.metrics import classification_metrics
-from fer_study.runs import Run, recipe_and_seed
+from fer_study.runs import Run, recipe_and_seed, run_title
 
 CALIBRATION_BINS = 15
 
@@ -38,8 +38,8 @@ class Predictions:
 
 
 def of_run(run: Run) -> Predictions:
-    return Predictions(run.name, run.logits("val"), run.labels("val"), run.logits("test"), run.labels("test"),
-                       run.ids("test"))
+    return Predictions(run_title(run.name), run.logits("val"), run.labels("val"), run.logits("test"),
+                       run.labels("test"), run.ids("test"))
 
 
 def of_ensemble(result: ensemble.EnsembleResult) -> Predictions:

