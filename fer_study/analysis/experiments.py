@@ -53,6 +53,7 @@ QUESTIONS: dict[str, dict[str, str]] = {
     "Which training data helps?": {
         "offline augmentation fer2013_a, equal steps": "exp_fer2013_a_steps",
         "offline augmentation fer2013_a, equal epochs": "exp_fer2013_a_epochs",
+        "offline augmentation fer2013_a, equal epochs, float32": "exp_fer2013_a_epochs_float32",
         "class weights": "exp_class_weights",
         "fer2013_a + class weights (equal epochs)": "exp_fer2013_a_cw",
         "fer2013_a + class weights (equal epochs), float32": "exp_fer2013_a_cw_float32",
