@@ -113,7 +113,7 @@ def test_snapshot_table_builds_the_snapshot_ensemble_of_a_run(tmp_path):
     _run(tmp_path, "cyclic_snap040", val_wrong=[3], test_wrong=[3], snapshot_of="cyclic", selected_epoch=40)
     _run(tmp_path, "other", val_wrong=[4], test_wrong=[4])
     table = report.snapshot_table(["cyclic"], tmp_path, bootstrap_samples=20)
-    assert table["ensemble"].tolist() == ["snapshot of cyclic"]  # no TTA logits: the TTA row is absent
+    assert table["ensemble"].tolist() == ["snapshots of cyclic"]  # no TTA logits: the TTA row is absent
     assert "other" not in table.loc[0, "members"] and table.loc[0, "n_members"] == 3
     assert report.snapshot_table(["other"], tmp_path, bootstrap_samples=20).empty
 

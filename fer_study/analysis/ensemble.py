@@ -212,6 +212,13 @@ class Ensemble:
     group: str  # the evaluation group (dataset) its members share
     members: tuple[Run, ...] = field(repr=False)
     tta: bool = False
+    source: str | None = None  # a snapshot ensemble's training run
+
+    @property
+    def title(self) -> str:
+        """What a reader sees: a snapshot ensemble by its run's title (its ``name`` holds the run's folder
+        name, which the recognizer's ``--ensemble`` takes)."""
+        return f"{SNAPSHOT}s of {run_title(self.source)}" if self.source else self.name
 
     @property
     def member_names(self) -> list[str]:
@@ -226,7 +233,7 @@ def named_ensembles(group: str, runs: Sequence[Run], tta: bool = False) -> tuple
         # The run the snapshots came from is its best-on-validation epoch: the report's ensemble has it too.
         members += [run for run in usable if run.name == source]
         if len(members) > 1:
-            ensembles.append(Ensemble(f"{SNAPSHOT} of {source}", group, tuple(members), tta))
+            ensembles.append(Ensemble(f"{SNAPSHOT} of {source}", group, tuple(members), tta, source))
     family_runs = {family: [run for run in usable if any(fnmatch(run.metrics.model, pattern)
                                                          for pattern in patterns)]
                    for family, patterns in RMN_STYLE_FAMILIES.items()}

