@@ -22,11 +22,11 @@ def fake_run(name: str, seed: int, correct: np.ndarray) -> Run:
                {"test_labels": labels, "test_logits": logits, "test_ids": np.arange(len(correct)).astype(str)})
 
 
-def arm(label: str, accuracies: list[float], n_images: int = 3000, seed: int = 0) -> Arm:
+def arm(label: str, accuracies: list[float], n_images: int = 3000, seed: int = 0, recipe: str | None = None) -> Arm:
     rng = np.random.default_rng(seed)
     runs = [fake_run(f"{label}_seed{i}", i, (rng.random(n_images) < accuracy).astype(int))
             for i, accuracy in enumerate(accuracies)]
-    return Arm(label, label, runs)
+    return Arm(label, recipe or label, runs)
 
 
 def test_holm_adjusts_as_the_textbook_example():
@@ -212,6 +212,19 @@ def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
     assert bases["exp_fer2013_a_cw_float32"] == "exp_base_float32" and bases["exp_class_weights"] == BASE_RECIPE
     assert "Arms trained in float32 are compared with `exp_base_float32`" in text
     assert [arm.recipe for arm in arms[:2]] == [BASE_RECIPE, "exp_base_float32"]
+
+
+def test_an_arm_answered_by_its_float32_twin_is_not_pending_and_unanswered_twins_are_named_once():
+    base = arm("base", [0.60] * 3, seed=1)
+    arms = [Arm("recipe a", "a", []), arm("recipe a, float32", [0.6] * 3, seed=2, recipe="a_float32"),
+            arm("recipe b", [0.6], seed=3, recipe="b"), arm("recipe b, float32", [0.6] * 2, seed=4, recipe="b_float32"),
+            Arm("recipe c", "c", [])]
+    comparison = experiments.compare_to_base(base, arms, samples=100)
+    assert experiments.pending_arms(comparison) == [("recipe b, in either precision", 2), ("recipe c", 0)]
+    assert experiments.verdict_summary(comparison).endswith(
+        "Not yet run with 3 seeds: recipe b, in either precision; recipe c.")
+    assert experiments.answer_text("Q?", comparison, base).endswith(
+        "Not yet run with 3 seeds: recipe b, in either precision (2 of 3 seeds); recipe c.")
 
 
 def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged():

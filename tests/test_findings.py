@@ -32,4 +32,6 @@ def test_the_best_model_is_chosen_on_validation_among_fer2013_runs_and_paper_mod
     waiting = findings.untrained_paper_models(load_runs(tmp_path))
     assert "vggnet" not in waiting
     assert set(waiting) == {name for name in list_models() if model_info(name).paper_model} - {"vggnet"}
-    assert findings.FULL_TIER_COMMAND in findings.untrained_text(runs).data
+    text = findings.untrained_text(load_runs(tmp_path)).data
+    assert findings.FULL_TIER_COMMAND in text
+    assert f"- {model_info('resnet18').paper}: " in text and "`resnet18`" in text and "`vggnet`" not in text

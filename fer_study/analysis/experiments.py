@@ -93,6 +93,10 @@ QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
 # Arms trained in another precision than the bfloat16 base are compared with the base of their precision
 # (CPUs without AMX emulate bfloat16 ~13x slower, so their seeds train in float32).
 PRECISION_BASES = {"float32": "exp_base_float32"}
+# An arm's float32 twin is its recipe with this suffix (a params file of ``base: <recipe>`` and
+# ``precision: float32``): either twin, with its seeds, answers the arm's question, so an arm is pending only
+# while neither has a verdict.
+FLOAT32_TWIN_SUFFIX = "_float32"
 
 ALPHA = 0.05
 POWER = 0.8
@@ -344,10 +348,28 @@ def verdict_summary(comparison: pd.DataFrame) -> str:
                          "detectable effect")
         if parts:
             sentences.append(f"{metric[0].upper()}{metric[1:]}: {'; '.join(parts)}.")
-    pending = comparison.loc[comparison["difference_pp"].isna(), "arm"]
-    if len(pending):
+    pending = [label for label, _ in pending_arms(comparison)]
+    if pending:
         sentences.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
     return " ".join(sentences) or "No arm yet."
+
+
+def pending_arms(comparison: pd.DataFrame) -> list[tuple[str, int]]:
+    """(label, seeds) of the arms of a comparison still without a verdict, leaving out an arm whose
+    precision twin (``FLOAT32_TWIN_SUFFIX``) has one, and naming a pair of twins once: "<label>, in either
+    precision", with the seeds of the twin furthest along."""
+    if comparison.empty:
+        return []
+    stems = comparison["recipe"].str.removesuffix(FLOAT32_TWIN_SUFFIX)
+    judged = set(stems[comparison["difference_pp"].notna()])
+    pending = []
+    for stem, twins in comparison[comparison["difference_pp"].isna()].groupby(stems, sort=False):
+        if stem in judged:
+            continue
+        label = (twins.loc[twins["recipe"] == stem, "arm"].iloc[0] + ", in either precision" if len(twins) > 1
+                 else twins["arm"].iloc[0])
+        pending.append((label, int(twins["seeds"].max())))
+    return pending
 
 
 def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases: Sequence[Arm] = ()) -> str:
@@ -380,8 +402,8 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases:
         if said:
             sentences = ". ".join(f"{part[0].upper()}{part[1:]}" for part in said)
             parts.append(f"On {metric} (Holm-corrected over both metrics, alpha {ALPHA}): {sentences}.")
-    pending = ([f"{row.arm} ({row.seeds} of {MIN_SEEDS} seeds)" if row.seeds else row.arm
-                for row in comparison[comparison["difference_pp"].isna()].itertuples()] if len(comparison) else [])
+    pending = [f"{label} ({seeds} of {MIN_SEEDS} seeds)" if seeds else label
+               for label, seeds in pending_arms(comparison)]
     if pending:
         parts.append(f"Not yet run with {MIN_SEEDS} seeds: {'; '.join(pending)}.")
     return " ".join(parts)

@@ -110,7 +110,11 @@ def untrained_text(runs: Sequence[Run]) -> Markdown:
     if not waiting:
         return Markdown("Every paper model has a committed run at its paper's recipe.")
     configs = sorted(path.stem for path in (paths.PARAMS_DIR / "full" / "runs").glob("*.yaml"))
-    return Markdown(f"**Not yet trained at their papers' recipes** (they need a GPU): {', '.join(waiting)}. "
+    by_paper: dict[str, list[str]] = {}
+    for name in waiting:
+        by_paper.setdefault(model_info(name).paper, []).append(f"`{name}`")
+    papers = "\n".join(f"- {paper}: {', '.join(names)}" for paper, names in by_paper.items())
+    return Markdown(f"**Not yet trained at their papers' recipes** (they need a GPU), by paper:\n\n{papers}\n\n"
                     f"Their {len(configs)} full-tier configs (`params/full/runs/`) run on one lent GPU machine "
                     f"with `{FULL_TIER_COMMAND}`; until then the chapters compare the papers' claims only with "
                     f"the {', '.join(RESULT_TIERS[1:])} tier, which is never judged against them.")
