@@ -149,7 +149,7 @@ def test_the_answer_text_states_verdicts_and_what_is_still_missing():
             Arm("none", "none", [])]
     comparison = experiments.compare_to_base(base, arms, samples=500)
     text = experiments.answer_text("Q?", comparison, base)
-    assert text.startswith("**Q?** Base: `base`,") and "over 3 seeds" in text
+    assert text.startswith("**Q?** Base: base (`base`),") and "over 3 seeds" in text
     assert "On accuracy (Holm-corrected over both metrics, alpha 0.05): Helps: better (+10." in text
     same = comparison.set_index("arm").loc["same"]
     assert same["verdict"] == experiments.NO_EFFECT
@@ -210,7 +210,7 @@ def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
     arms, comparison, text = experiments.answer("Which training data helps?", tmp_path, samples=100)
     bases = comparison.set_index("recipe")["base"]
     assert bases["exp_fer2013_a_cw_float32"] == "exp_base_float32" and bases["exp_class_weights"] == BASE_RECIPE
-    assert "Arms trained in float32 are compared with `exp_base_float32`" in text
+    assert "Arms trained in float32 are compared with experiment base in float32 (`exp_base_float32`)" in text
     assert [arm.recipe for arm in arms[:2]] == [BASE_RECIPE, "exp_base_float32"]
 
 

@@ -42,7 +42,7 @@ from fer_study.core.metrics import (
     holm,
     macro_f1,
 )
-from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, snapshots_by_source
+from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, run_title, snapshots_by_source
 
 # The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
 # Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
@@ -381,8 +381,8 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases:
     def described(arm: Arm) -> str:
         labels = arm.runs[0].labels(arm.split)
         f1 = np.mean([macro_f1(labels, predicted) for predicted in arm.predicted()])
-        return (f"`{arm.recipe}`, {100 * arm.correct().mean():.2f} % mean PrivateTest accuracy and "
-                f"{100 * f1:.2f} % macro-F1 over {len(arm.runs)} seeds")
+        return (f"{run_title(arm.recipe)} (`{arm.recipe}`), {100 * arm.correct().mean():.2f} % mean PrivateTest "
+                f"accuracy and {100 * f1:.2f} % macro-F1 over {len(arm.runs)} seeds")
 
     parts = [f"**{question}** Base: {described(base)}."]
     parts += [f"Arms trained in {_precision(other)} are compared with {described(other)}."

@@ -53,8 +53,10 @@ READABLE_NAMES = {
 }
 
 
-# Columns whose cells name runs (one, or several joined by ", " or held in a tuple): a reader sees their titles.
-RUN_NAME_COLUMNS = ("run", "runs", "members", "best_member", "student", "twin", "teachers", "missing_teachers")
+# Columns whose cells name runs (one, or several joined by ", " or held in a tuple) or recipes (an experiment's
+# "base"): a reader sees their titles.
+RUN_NAME_COLUMNS = ("run", "runs", "members", "best_member", "student", "twin", "teachers", "missing_teachers",
+                    "base")
 
 
 def titled(frame: pd.DataFrame) -> pd.DataFrame:
