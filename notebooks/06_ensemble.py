@@ -82,7 +82,7 @@ tables.show(members, empty_message=ensemble.NO_RUNS)
 # %% tags=["hide-input"]
 results, notes = ensemble.evaluate_all(runs, selection, combiners, bootstrap_samples, seed)
 table = ensemble_tables.results_table(results, members)
-tables.show(table, empty_message=ensemble.NO_RUNS)
+tables.show(ensemble_tables.for_reading(table), empty_message=ensemble.NO_RUNS)
 glue("chapter_answer", presentation.ensemble_answer(results), display=False)
 
 # %% [markdown]

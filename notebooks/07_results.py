@@ -103,7 +103,7 @@ tables.show(baselines, ["claim", "paper", "model", "claimed", "reproduced", "n_r
 # %% tags=["hide-input"]
 results, _ = ensemble.evaluate_all(runs, combiners=["mean"], bootstrap_samples=bootstrap_samples, seed=seed)
 ensembles = ensemble_tables.results_table(results)
-tables.show(ensembles, ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
+tables.show(ensemble_tables.for_reading(ensembles), ["group", "ensemble", "tta", "members", "test_acc_pct", "test_acc_low",
                               "test_acc_high", "best_member", "gain_pp", "gain_low", "gain_high"],
                   empty_message=ensemble.NO_RUNS)
 

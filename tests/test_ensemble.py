@@ -277,3 +277,21 @@ def test_each_label_set_gets_its_own_answer_and_cost_axis(tmp_path):
     points = ensemble_tables.cost_points(members, ensemble_tables.results_table(results, members))
     assert set(points["label"]) <= {"a", "b", "all runs", "greedy selection (val)"}
     assert ensemble.label_set("ferplus (3)") == "FER+" and ensemble.label_set("fer2013, fer2013_f") == "FER2013"
+
+
+def test_gains_get_one_panel_per_label_set_and_long_member_lists_are_shown_by_count():
+    import pandas as pd
+
+    from fer_study.book import plots
+
+    table = pd.DataFrame({"group": ["fer2013, fer2013_f", "fer2013_a", "ferplus"], "ensemble": ["all runs"] * 3,
+                          "combiner": ["mean"] * 3, "tta": [False] * 3, "gain_pp": [1.0, 0.5, 2.0],
+                          "gain_low": [0.1, -0.5, 1.0], "gain_high": [2.0, 1.5, 3.0], "n_members": [11, 10, 2],
+                          "members": ["r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10", "r0, r1", "p0, p1"]})
+    figure = plots.plot_gains(table)
+    assert [axes.get_xlabel().rsplit("on ", 1)[1] for axes in figure.axes] == [
+        ensemble.FER2013_LABELS, ensemble.FERPLUS_LABELS]
+    assert [len(axes.get_yticklabels()) for axes in figure.axes] == [2, 1]
+    shown = ensemble_tables.for_reading(table)
+    assert list(shown["members"]) == ["every run of the group", "r0, r1", "p0, p1"]
+    assert table.loc[0, "members"].startswith("r0, r1")  # the table itself keeps every name

@@ -90,6 +90,17 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
     return pd.DataFrame(rows, columns=columns)
 
 
+# A member list longer than this is shown by its count: the "all runs" ensembles hold every run of a group.
+LISTED_MEMBERS = 10
+
+
+def for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """``results_table`` as a chapter shows it: a member list of more than ``LISTED_MEMBERS`` runs by its count
+    (the committed-runs table lists them), so that one cell does not fill the screen."""
+    many = table["n_members"] > LISTED_MEMBERS
+    return table.assign(members=table["members"].where(~many, "every run of the group"))
+
+
 COST_COLUMNS = ["label", "kind", "test_acc_pct", "params", "cpu_ms_per_image"]
 
 

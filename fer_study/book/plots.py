@@ -14,7 +14,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from fer_study.analysis import leaderboard
+from fer_study.analysis import ensemble, leaderboard
 from fer_study.analysis.experiments import HELPS, HURTS, NO_EFFECT
 from fer_study.analysis.verdicts import NOT_COMPARABLE, NOT_COMPARABLE_BUDGET
 from fer_study.core.constants import CLASS_NAMES
@@ -29,10 +29,12 @@ def use_house_style() -> None:
     sns.set_theme(**HOUSE_STYLE)
 
 
-def _grid(nrows: int, ncols: int, height: float, width: float) -> tuple[Figure, np.ndarray]:
+def _grid(nrows: int, ncols: int, height: float, width: float,
+          height_ratios: Sequence[float] | None = None) -> tuple[Figure, np.ndarray]:
     """A figure in the house style with a (nrows, ncols) array of axes."""
     use_house_style()
-    figure, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, layout="constrained",
+                                gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)
     # Detached from pyplot: the notebook shows the returned figure once, not again as an open figure.
     plt.close(figure)
     return figure, axes
@@ -199,18 +201,25 @@ def plot_accuracy_vs_cost(points: pd.DataFrame, cost: str = "params", accuracy: 
 
 
 def plot_gains(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Each ensemble's gain over its best member (points) with its paired bootstrap interval."""
+    """Each ensemble's gain over its best member (points) with its paired bootstrap interval: one panel per
+    label set (``ensemble.label_set``), since results on FER2013 and FER+ labels are never put on one axis."""
     if table is None or table.empty:
         return message_figure(NOTHING_TO_DRAW, title)
-    labels = (table["ensemble"] + " [" + table["combiner"] + np.where(table["tta"], " + TTA", "") + "] ("
-              + table["group"] + ")")
-    figure, (axes,) = _figure(height=0.35 * len(table) + 1.2)
-    interval = np.vstack([table["gain_pp"] - table["gain_low"], table["gain_high"] - table["gain_pp"]])
-    axes.errorbar(table["gain_pp"], labels, xerr=np.nan_to_num(interval), fmt="o", capsize=3)
-    axes.axvline(0, color="grey", linewidth=1)
-    axes.invert_yaxis()
-    axes.set(xlabel="gain over the best member (validation-chosen), percentage points", ylabel="",
-             title=title or "")
+    label_sets = table["group"].map(ensemble.label_set)
+    panels = [(labels, table[label_sets == labels]) for labels in dict.fromkeys(label_sets)]
+    figure, axes_column = _grid(len(panels), 1, 0.35 * len(table) + 1.2 * len(panels), FIGURE_WIDTH,
+                                height_ratios=[len(rows) + 2 for _, rows in panels])
+    for (labels, rows), (axes,) in zip(panels, axes_column, strict=True):
+        names = (rows["ensemble"] + " [" + rows["combiner"] + np.where(rows["tta"], " + TTA", "") + "] ("
+                 + rows["group"] + ")")
+        interval = np.vstack([rows["gain_pp"] - rows["gain_low"], rows["gain_high"] - rows["gain_pp"]])
+        axes.errorbar(rows["gain_pp"], names, xerr=np.nan_to_num(interval), fmt="o", capsize=3)
+        axes.axvline(0, color="grey", linewidth=1)
+        axes.invert_yaxis()
+        axes.set(xlabel=f"gain over the best member (validation-chosen), percentage points, on {labels}",
+                 ylabel="")
+    if title:
+        figure.suptitle(title)
     return figure
 
 

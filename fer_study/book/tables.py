@@ -19,7 +19,8 @@ INTERACTIVE_MIN_ROWS = 15
 # The comparison table's columns as a reader reads them (``claims.COMPARISON_COLUMNS`` and the chapters'
 # run and ensemble tables); columns not named here keep their own name, underscores as spaces.
 READABLE_NAMES = {
-    "claim": "Claim", "paper": "Paper", "model": "Model", "ensemble": "Ensemble", "dataset": "Dataset",
+    "claim": "Claim", "id": "Claim", "tta": "TTA", "notes": "Notes", "paper": "Paper", "model": "Model",
+    "ensemble": "Ensemble", "dataset": "Dataset",
     "split": "Split", "metric": "Metric", "claimed": "Claimed (%)", "reproduced": "Reproduced (%)",
     "spread": "Seed s.d. (points)", "n_runs": "Runs", "difference": "Difference (points)", "tier": "Tier",
     "device": "Device", "claim_tta": "Claim's TTA", "run_tta": "Runs' TTA", "pretraining": "Pretraining",
