@@ -295,3 +295,21 @@ def test_gains_get_one_panel_per_label_set_and_long_member_lists_are_shown_by_co
     shown = ensemble_tables.for_reading(table)
     assert list(shown["members"]) == ["every run of the group", "r0, r1", "p0, p1"]
     assert table.loc[0, "members"].startswith("r0, r1")  # the table itself keeps every name
+
+
+def test_claims_get_one_panel_per_label_set_with_the_human_band_on_fer2013s():
+    import pandas as pd
+
+    from fer_study.book import plots
+
+    comparison = pd.DataFrame({
+        "metric": ["accuracy"] * 3, "claim": ["a-fer2013", "a-ferplus", None], "model": ["m", "m", "vgg_cpu"],
+        "ensemble": [None] * 3, "dataset": ["fer2013 (own)", "ferplus (unclear)", "fer2013"],
+        "tier": [None, None, "cpu"], "claimed": [79.8, 91.6, None], "verdict": ["no run", "no run", "not comparable"],
+        "reproduced": [None, None, 66.0], "spread": [None, None, 0.5]})
+    figure = plots.plot_claims(comparison, (65.0, 5.0))
+    assert [axes.get_xlabel() for axes in figure.axes] == [f"accuracy % on {ensemble.FER2013_LABELS}",
+                                                           f"accuracy % on {ensemble.FERPLUS_LABELS}"]
+    assert [len(axes.get_yticklabels()) for axes in figure.axes] == [2, 1]
+    legends = [[text.get_text() for text in axes.get_legend().get_texts()] for axes in figure.axes]
+    assert legends[0][0].startswith("human 65") and not any(text.startswith("human") for text in legends[1])

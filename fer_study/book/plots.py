@@ -200,16 +200,28 @@ def plot_accuracy_vs_cost(points: pd.DataFrame, cost: str = "params", accuracy: 
     return figure
 
 
+def _by_label_set(frame: pd.DataFrame, datasets: str) -> list[tuple[str, pd.DataFrame]]:
+    """The rows of ``frame`` per label set of its ``datasets`` column (``ensemble.label_set``), in order of first
+    appearance: results on FER2013 and FER+ labels are different benchmarks, never put on one axis."""
+    label_sets = frame[datasets].map(lambda names: ensemble.label_set(str(names)))
+    return [(labels, frame[label_sets == labels]) for labels in dict.fromkeys(label_sets)]
+
+
+def _panels(panels: list[tuple[str, pd.DataFrame]], row_height: float, extra: float) -> tuple[Figure, list]:
+    """A figure with one full-width panel per label set, each as tall as its rows."""
+    figure, axes = _grid(len(panels), 1, row_height * sum(len(rows) for _, rows in panels) + extra * len(panels),
+                         FIGURE_WIDTH, height_ratios=[row_height * len(rows) + extra for _, rows in panels])
+    return figure, list(axes[:, 0])
+
+
 def plot_gains(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Each ensemble's gain over its best member (points) with its paired bootstrap interval: one panel per
-    label set (``ensemble.label_set``), since results on FER2013 and FER+ labels are never put on one axis."""
+    """Each ensemble's gain over its best member (points) with its paired bootstrap interval, one panel per
+    label set."""
     if table is None or table.empty:
         return message_figure(NOTHING_TO_DRAW, title)
-    label_sets = table["group"].map(ensemble.label_set)
-    panels = [(labels, table[label_sets == labels]) for labels in dict.fromkeys(label_sets)]
-    figure, axes_column = _grid(len(panels), 1, 0.35 * len(table) + 1.2 * len(panels), FIGURE_WIDTH,
-                                height_ratios=[len(rows) + 2 for _, rows in panels])
-    for (labels, rows), (axes,) in zip(panels, axes_column, strict=True):
+    panels = _by_label_set(table, "group")
+    figure, axes_column = _panels(panels, 0.35, 1.2)
+    for (labels, rows), axes in zip(panels, axes_column, strict=True):
         names = (rows["ensemble"] + " [" + rows["combiner"] + np.where(rows["tta"], " + TTA", "") + "] ("
                  + rows["group"] + ")")
         interval = np.vstack([rows["gain_pp"] - rows["gain_low"], rows["gain_high"] - rows["gain_pp"]])
@@ -226,35 +238,39 @@ def plot_gains(table: pd.DataFrame, title: str | None = None) -> Figure:
 def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None = None,
                 reference_label: str = "human", title: str | None = None) -> Figure:
     """Claimed (open circles) and reproduced (filled, with the spread over seeds; grey for scaled variants,
-    which are not compared) accuracy per row of ``claims.comparison_table``, with an optional reference
-    band (value, uncertainty), e.g. human accuracy."""
+    which are not compared) accuracy per row of ``claims.comparison_table``, one panel per label set, with an
+    optional reference band (value, uncertainty) on FER2013's, e.g. human accuracy."""
     rows = comparison[comparison["metric"] == "accuracy"] if comparison is not None else pd.DataFrame()
     if rows.empty:
         return message_figure(NOTHING_TO_DRAW, title)
-    labels = [" / ".join(str(part) for part in (row["claim"] if pd.notna(row["claim"]) else "(no claim)",
-                                                 row["model"] if pd.notna(row["model"]) else row["ensemble"],
-                                                 row["dataset"], row["tier"]) if pd.notna(part))
-              for _, row in rows.iterrows()]
-    figure, (axes,) = _figure(height=0.3 * len(rows) + 1.5)
-    positions = np.arange(len(rows))
-    if reference is not None:
-        value, uncertainty = reference
-        axes.axvspan(value - uncertainty, value + uncertainty, color="grey", alpha=0.15)
-        axes.axvline(value, color="grey", linestyle="--", linewidth=1,
-                     label=f"{reference_label} {value:g} ± {uncertainty:g} %")
-    axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
-                 zorder=3)
-    compared = (~rows["verdict"].isin([NOT_COMPARABLE, NOT_COMPARABLE_BUDGET])).to_numpy()
-    for mask, colour, label in ((compared, "C0", "reproduced"),
-                                (~compared, "grey", "scaled variant or CPU budget (not compared)")):
-        if mask.any():
-            axes.errorbar(rows["reproduced"][mask], positions[mask],
-                          xerr=np.nan_to_num(rows["spread"][mask].astype(float)), fmt="o", color=colour,
-                          capsize=3, label=label, zorder=4)
-    axes.set_yticks(positions, labels, fontsize="x-small")
-    axes.invert_yaxis()
-    axes.set(xlabel="accuracy %", title=title or "")
-    axes.legend(loc="lower right", fontsize="small")
+    panels = _by_label_set(rows, "dataset")
+    figure, axes_column = _panels(panels, 0.3, 1.5)
+    for (label_set, rows), axes in zip(panels, axes_column, strict=True):
+        labels = [" / ".join(str(part) for part in (row["claim"] if pd.notna(row["claim"]) else "(no claim)",
+                                                     row["model"] if pd.notna(row["model"]) else row["ensemble"],
+                                                     row["dataset"], row["tier"]) if pd.notna(part))
+                  for _, row in rows.iterrows()]
+        positions = np.arange(len(rows))
+        if reference is not None and label_set == ensemble.FER2013_LABELS:
+            value, uncertainty = reference
+            axes.axvspan(value - uncertainty, value + uncertainty, color="grey", alpha=0.15)
+            axes.axvline(value, color="grey", linestyle="--", linewidth=1,
+                         label=f"{reference_label} {value:g} ± {uncertainty:g} %")
+        axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
+                     zorder=3)
+        compared = (~rows["verdict"].isin([NOT_COMPARABLE, NOT_COMPARABLE_BUDGET])).to_numpy()
+        for mask, colour, label in ((compared, "C0", "reproduced"),
+                                    (~compared, "grey", "scaled variant or CPU budget (not compared)")):
+            if mask.any():
+                axes.errorbar(rows["reproduced"][mask], positions[mask],
+                              xerr=np.nan_to_num(rows["spread"][mask].astype(float)), fmt="o", color=colour,
+                              capsize=3, label=label, zorder=4)
+        axes.set_yticks(positions, labels, fontsize="x-small")
+        axes.invert_yaxis()
+        axes.set(xlabel=f"accuracy % on {label_set}")
+        axes.legend(loc="lower right", fontsize="small")
+    if title:
+        figure.suptitle(title)
     return figure
 
 
