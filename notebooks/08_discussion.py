@@ -21,27 +21,20 @@ bootstrap_samples = 1000
 seed = 0
 
 # %% tags=["hide-input"]
-import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
 
 from fer_study.analysis import claims, ensemble, experiments
-from fer_study.book import tables
 from fer_study.runs import load_runs
 
 claim_set = claims.load_claims()
 
-# %% [markdown]
-# ## The numbers quoted
-
 # %% tags=["hide-input"]
+# The numbers the conclusion quotes, each glued under its name (MyST-NB glue); the text shows them in place.
 runs = load_runs(runs_dir, tiers)
 table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)
 numbers = claims.discussion_numbers(runs, table, results, claim_set)
-tables.show(pd.DataFrame(numbers.items(), columns=["quantity", "value"]), precision=2)
-
-# %% tags=["hide-input"]
 for name, value in numbers.items():
     glue(name, Markdown(value), display=False)
 
