@@ -7,6 +7,7 @@ import time
 import torch
 
 from fer_study.core.constants import IMAGE_SIZE
+from fer_study.core.devices import torch_threads
 from fer_study.models import create_model
 
 
@@ -22,16 +23,11 @@ def cpu_ms_per_image(model_name: str, repeats: int = 20) -> float:
     """
     model = create_model(model_name).eval()
     image = torch.rand(1, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(1):
+        model(image)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
             model(image)
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model(image)
-                times.append((time.perf_counter() - start) * 1000.0)
-    finally:
-        torch.set_num_threads(threads)
+            times.append((time.perf_counter() - start) * 1000.0)
     return float(statistics.median(times))

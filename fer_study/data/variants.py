@@ -131,25 +131,28 @@ def augment_to_targets(dataset: FERDataset, split: str, targets: dict[str, int],
     FER2013's Kaggle copy uses twice still give unique copy ids). Each class has its own random stream,
     so changing one class's target leaves the others' images unchanged.
     """
+    from fer_study.core.devices import torch_threads  # torch only where images are augmented, as augment_face
+
     in_split = (dataset.splits == split) & (dataset.labels != EXCLUDED)
     images, rows, ids = [], [], []
     copies: dict[str, int] = {}  # across classes: the Kaggle copy gives one id to images of two classes
-    for label, cls in enumerate(CLASS_NAMES):
-        sources = np.flatnonzero(in_split & (dataset.labels == label))
-        extra = targets[cls] - len(sources)
-        if extra <= 0:
-            continue
-        if len(sources) == 0:
-            raise ValueError(f"{dataset.name}/{split} has no {cls} image to augment")
-        rng = np.random.default_rng([settings.seed, label])
-        rounds = math.ceil(extra / len(sources))
-        picks = np.concatenate([rng.permutation(sources) for _ in range(rounds)])[:extra]
-        for index in picks:
-            source_id = str(dataset.ids[index])
-            copies[source_id] = copies.get(source_id, 0) + 1
-            images.append(augment_face(dataset.images[index], rng, settings))
-            rows.append(index)
-            ids.append(f"{source_id}_aug{copies[source_id]}")
+    with torch_threads(1):  # one 48x48 face at a time: a second thread only waits (torch_threads)
+        for label, cls in enumerate(CLASS_NAMES):
+            sources = np.flatnonzero(in_split & (dataset.labels == label))
+            extra = targets[cls] - len(sources)
+            if extra <= 0:
+                continue
+            if len(sources) == 0:
+                raise ValueError(f"{dataset.name}/{split} has no {cls} image to augment")
+            rng = np.random.default_rng([settings.seed, label])
+            rounds = math.ceil(extra / len(sources))
+            picks = np.concatenate([rng.permutation(sources) for _ in range(rounds)])[:extra]
+            for index in picks:
+                source_id = str(dataset.ids[index])
+                copies[source_id] = copies.get(source_id, 0) + 1
+                images.append(augment_face(dataset.images[index], rng, settings))
+                rows.append(index)
+                ids.append(f"{source_id}_aug{copies[source_id]}")
     rows = np.array(rows, np.int64)
     soft = None if dataset.soft_labels is None else dataset.soft_labels[rows]
     return FERDataset(dataset.name, stack_faces(images), dataset.labels[rows], np.full(len(rows), split),

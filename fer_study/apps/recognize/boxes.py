@@ -1,9 +1,8 @@
 """What every face detector returns and shares: square face boxes ``(x, y, w, h)`` in input pixels
-(``Detection``), the smallest faces searched for, overlap suppression, and running torch on one thread.
+(``Detection``), the smallest faces searched for, overlap suppression.
 The detectors themselves: ``detectors`` (and ``mtcnn`` for the MTCNN pair)."""
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -32,22 +31,6 @@ class Detection:
 
     box: Box
     eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch ops on ``count`` threads, then restore the previous setting (a sub-microsecond switch).
-
-    The recognizer's torch work (MTCNN on one frame, the classifier on a few 48x48 faces) is too small
-    to split well: extra threads mostly wait for each other, and on a busy machine those waits multiply
-    the wall-clock time many times over. Both therefore run on one thread.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def corners(boxes: Sequence[Box]) -> torch.Tensor:

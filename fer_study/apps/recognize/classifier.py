@@ -14,9 +14,8 @@ import torch
 from torch import nn
 
 from fer_study.analysis import ensemble
-from fer_study.apps.recognize.boxes import torch_threads
 from fer_study.core.constants import CLASS_NAMES, IMAGE_SIZE
-from fer_study.core.devices import resolve_device
+from fer_study.core.devices import resolve_device, torch_threads
 from fer_study.models import create_model
 from fer_study.runs import (
     WEIGHTS_NAME,

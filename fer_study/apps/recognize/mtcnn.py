@@ -16,8 +16,8 @@ from fer_study.apps.recognize.boxes import (
     Detection,
     square_box,
     suppress_overlaps,
-    torch_threads,
 )
+from fer_study.core.devices import torch_threads
 
 # ``--detector mtcnn-fast``: FastMtcnnDetector's pyramid step, per-stage thresholds and the share of
 # ``min_face_size`` its pyramid starts at. Chosen by the benchmark's rule (highest group-scene recall with
