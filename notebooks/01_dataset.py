@@ -120,4 +120,6 @@ plots.plot_confusion(label_confusion(pairs), title="FER2013 label (rows) vs FER+
 # %% [markdown]
 # On PrivateTest the original label and the FER+ majority agree on {glue:text}`agreement_test_pct` % of
 # the images both label. Read the rows: FER2013 `fear` and `sad` faces are often `neutral` for the FER+
-# taggers, which bounds what any model can score against the original labels.
+# taggers. This is not a ceiling on a model's accuracy against either label set (a model can agree with one
+# set more often than the two sets agree with each other); it says how much of PrivateTest is contested,
+# which is why FER2013 and FER+ scores are never compared.
