@@ -53,7 +53,8 @@ plots.plot_leaderboard(entries, references, claims.reference_level("human", clai
 # ### 2. The best model and ensemble trained here
 #
 # Both on FER2013's labels, chosen on PublicTest and tested once on PrivateTest (95 % bootstrap intervals
-# over the test images); cost is CPU milliseconds per 48x48 face on the machine that built this page.
+# over the test images); cost is CPU milliseconds per 48x48 face on one thread, from the committed
+# `python -m fer_study.bench cost` measurement (`results/bench/model_cost_cpu.csv`).
 
 # %% tags=["hide-input"]
 results, _ = ensemble.evaluate_all(runs, bootstrap_samples=bootstrap_samples, seed=seed)

@@ -26,7 +26,6 @@ tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
 selection = "greedy"  # member selection on validation: "greedy" or "exhaustive"
 combiners = ["mean", "weighted", "vote"]
 bootstrap_samples = 1000
-measure_cost = True  # time each model's CPU forward pass (builds every model once)
 seed = 0
 
 # %% tags=["hide-input"]
@@ -65,11 +64,12 @@ tables.show(ensemble_claims[["id", "paper", "ensemble", "metric", "value", "spli
 # ## The committed runs
 #
 # Accuracies are recomputed from each run's predictions; CPU time is for one 48x48 image (a batch of
-# one, one view) on the machine that executed this notebook.
+# one, one view, one thread), as `python -m fer_study.bench cost` measured it (the committed
+# `results/bench/model_cost_cpu.csv`, whose first lines say where and under what load).
 
 # %% tags=["hide-input"]
 runs = load_runs(runs_dir, tiers)
-members = ensemble_tables.member_table(runs, measure_cost=measure_cost)
+members = ensemble_tables.member_table(runs)
 tables.show(members, empty_message=ensemble.NO_RUNS)
 
 # %% [markdown]

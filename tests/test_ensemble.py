@@ -16,8 +16,10 @@ import pytest
 from fixture_runs import labels_for, one_hot_logits, write_run, wrong_on
 
 from fer_study.analysis import distillation, ensemble
+from fer_study.bench import cost
 from fer_study.book import ensemble_tables, tables
-from fer_study.models import registered_for_now
+from fer_study.core.files import read_commented_csv
+from fer_study.models import list_models, registered_for_now
 from fer_study.runs import WEIGHTS_NAME, best_on_validation, load_run, load_runs
 
 N = 20
@@ -172,11 +174,12 @@ def test_tables_with_cost(tmp_path):
               model="not_registered_model", params=250)
     runs = load_runs(tmp_path)
     with registered_for_now(fixture_linear_model, paper=None, url=None, input_size=48, paper_model=False):
-        members = ensemble_tables.member_table(runs, measure_cost=True)
+        costs = cost.cost_table(["fixture_linear_model"], repeats=3).set_index("model")["cpu_ms_per_image"]
+    members = ensemble_tables.member_table(runs, costs)
     assert members["test_acc_pct"].tolist() == pytest.approx([80.0, 80.0])
-    assert members.loc[0, "cpu_ms_per_image"] > 0
+    assert members.loc[0, "cpu_ms_per_image"] == costs["fixture_linear_model"] > 0
     assert np.isnan(members.loc[1, "cpu_ms_per_image"])
-    assert "not registered" in members.loc[1, "note"]
+    assert members.loc[1, "note"] == f"CPU time of not_registered_model not measured: run `{cost.COST_COMMAND}`"
     results, notes = ensemble.evaluate_all(runs, bootstrap_samples=50)
     # Greedy selection keeps both runs, the same ensemble as "all runs": listed once.
     assert "fer2013: greedy selection (val) has the same members as all runs" in notes
@@ -186,6 +189,16 @@ def test_tables_with_cost(tmp_path):
     assert table["cpu_ms_per_image"].isna().all()  # one member's time is unknown, so the total is too
     points = ensemble_tables.cost_points(members, table)
     assert points["kind"].tolist() == ["single model", "single model", "ensemble (mean)"]
+
+
+def test_the_committed_model_costs_cover_every_registered_model_and_say_where_they_were_measured():
+    comments, table = read_commented_csv(cost.COMMITTED)
+    assert comments[0].endswith(f"command: {cost.COST_COMMAND}") and "load average" in comments[1]
+    assert sorted(table["model"]) == list_models(), (
+        f"a model was registered or removed: re-measure with `{cost.COST_COMMAND}`")
+    assert (table["cpu_ms_per_image"] > 0).all()
+    assert cost.committed_costs().to_dict() == dict(zip(table["model"], table["cpu_ms_per_image"], strict=True))
+    assert cost.committed_costs(cost.COMMITTED.with_name("missing.csv")).empty
 
 
 def test_no_runs_gives_empty_tables(tmp_path):

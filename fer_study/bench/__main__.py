@@ -8,7 +8,7 @@ from fer_study.bench import provenance
 
 KINDS = {"train": "fer_study.bench.train", "predict": "fer_study.bench.predict",
          "detect": "fer_study.bench.detect", "generate": "fer_study.bench.generate",
-         "failures": "fer_study.bench.failures"}
+         "failures": "fer_study.bench.failures", "cost": "fer_study.bench.cost"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,14 +1,30 @@
-"""What a model costs to run where the recognizer runs: CPU milliseconds per face, measured on a freshly
-built model (the ensemble chapter's cost column; ``fer_study.analysis.ensemble`` itself reads run folders only)."""
+"""``python -m fer_study.bench cost --out results/bench/model_cost_cpu.csv``: what each registered model costs
+to run where the recognizer runs, CPU milliseconds per face, measured on a freshly built model.
 
+The book reads the committed file (``committed_costs``) for its cost columns and plots, so building a chapter
+neither builds a model nor times one on whatever else the machine is doing; ``fer_study.analysis.ensemble``
+itself reads run folders only. The file opens with its provenance line and the machine's load.
+"""
+
+import argparse
+import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
+import pandas as pd
 import torch
 
+from fer_study.bench import provenance
+from fer_study.core import paths
 from fer_study.core.constants import IMAGE_SIZE
 from fer_study.core.devices import torch_threads
-from fer_study.models import create_model
+from fer_study.core.files import atomic_write, read_commented_csv
+from fer_study.models import create_model, list_models, parameter_count
+
+COMMITTED = paths.REPO_ROOT / "results" / "bench" / "model_cost_cpu.csv"
+COST_COMMAND = f"python -m fer_study.bench cost --out {COMMITTED.relative_to(paths.REPO_ROOT)}"
 
 
 def cpu_ms_per_image(model_name: str, repeats: int = 20) -> float:
@@ -31,3 +47,42 @@ def cpu_ms_per_image(model_name: str, repeats: int = 20) -> float:
             model(image)
             times.append((time.perf_counter() - start) * 1000.0)
     return float(statistics.median(times))
+
+
+def cost_table(models: list[str], repeats: int = 20) -> pd.DataFrame:
+    """One row per model: its parameters and ``cpu_ms_per_image``."""
+    return pd.DataFrame([{"model": name, "params": parameter_count(name),
+                          "cpu_ms_per_image": cpu_ms_per_image(name, repeats)} for name in models])
+
+
+def committed_costs(path: Path = COMMITTED) -> pd.Series:
+    """CPU ms per image of each model measured in the committed file (empty when there is none)."""
+    if not path.is_file():
+        return pd.Series(dtype=float, name="cpu_ms_per_image")
+    _, table = read_commented_csv(path)
+    return table.set_index("model")["cpu_ms_per_image"]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fer_study.bench cost", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=list_models(), choices=list_models(), metavar="MODEL",
+                        help="registered models to time (default: all)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per model (their median is kept)")
+    parser.add_argument("--out", type=Path, help=f"also write the table as CSV (committed: {COMMITTED.name})")
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.out.parent.is_dir():
+        print(f"--out {args.out}: its folder does not exist", file=sys.stderr)
+        return 2
+    if args.repeats < 1:
+        print(f"--repeats {args.repeats}: expected a positive number of calls", file=sys.stderr)
+        return 2
+    load = f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the start"
+    table = cost_table(args.models, args.repeats)
+    print(load)
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.2f}"))
+    if args.out is not None:
+        with atomic_write(args.out) as partial, open(partial, "w") as file:
+            file.write(f"# {provenance(['cost', *argv])}\n# {load}\n")
+            table.round(3).to_csv(file, index=False)
+    return 0

@@ -11,25 +11,19 @@ import pandas as pd
 from fer_study.analysis import ensemble
 from fer_study.analysis.distillation import DistillationResult
 from fer_study.analysis.ensemble import EnsembleResult
-from fer_study.bench.cost import cpu_ms_per_image
+from fer_study.bench.cost import COST_COMMAND, committed_costs
 from fer_study.core.constants import CLASS_NAMES
-from fer_study.models import list_models
 from fer_study.runs import Run, accuracy, has_tta
 
 
-def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFrame:
-    """One row per run: what it is, its accuracies (recomputed from predictions.npz) and its cost."""
-    registered = set(list_models()) if measure_cost else set()
-    timings: dict[str, float] = {}
+def member_table(runs: Sequence[Run], costs: pd.Series | None = None) -> pd.DataFrame:
+    """One row per run: what it is, its accuracies (recomputed from predictions.npz) and its cost, the CPU
+    ms per image of its model in ``costs`` (default: the committed ``python -m fer_study.bench cost`` file)."""
+    costs = committed_costs() if costs is None else costs
     rows = []
     for run in runs:
         model = run.metrics.model
-        note = ""
-        if measure_cost and model not in timings:
-            if model in registered:
-                timings[model] = cpu_ms_per_image(model)
-            else:
-                note = f"model {model!r} is not registered: CPU time not measured"
+        note = "" if model in costs.index else f"CPU time of {model} not measured: run `{COST_COMMAND}`"
         rows.append({
             "run": run.name, "model": model, "dataset": run.metrics.dataset,
             "tier": run.metrics.tier, "device": run.metrics.device,
@@ -38,7 +32,7 @@ def member_table(runs: Sequence[Run], measure_cost: bool = False) -> pd.DataFram
             "val_acc_pct": 100 * accuracy(run, "val"),
             "test_acc_pct": 100 * accuracy(run, "test"),
             "test_acc_tta_pct": 100 * accuracy(run, "test", tta=True) if has_tta(run) else np.nan,
-            "cpu_ms_per_image": timings.get(model, np.nan),
+            "cpu_ms_per_image": costs.get(model, np.nan),
             "note": note,
         })
     columns = ["run", "model", "dataset", "tier", "device", "seed", "parent", "params", "tta", "val_acc_pct",

@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from fer_study.analysis import ensemble, experiments, leaderboard
-from fer_study.bench.cost import cpu_ms_per_image
+from fer_study.bench.cost import committed_costs
 from fer_study.core import paths
 from fer_study.core.metrics import bootstrap_accuracy
 from fer_study.models import list_models, model_info
@@ -37,18 +37,18 @@ def _seed_count(run: Run, runs: Sequence[Run]) -> int:
 
 
 def _cost(members: Sequence[Run]) -> tuple[int, float]:
-    """Summed parameters and CPU milliseconds per face (one 48x48 face, batch of one) of ``members``."""
-    registered = set(list_models())
-    names = [run.metrics.model for run in members]
-    times = [cpu_ms_per_image(name) if name in registered else np.nan for name in names]
-    return sum(run.metrics.params for run in members), float(sum(times))
+    """Summed parameters and CPU milliseconds per face (one 48x48 face, batch of one) of ``members``, from
+    the committed ``python -m fer_study.bench cost`` file (NaN when a member's model is not in it)."""
+    costs = committed_costs()
+    return (sum(run.metrics.params for run in members),
+            float(sum(costs.get(run.metrics.model, np.nan) for run in members)))
 
 
 def best_models(runs: Sequence[Run], results: Sequence[ensemble.EnsembleResult], bootstrap_samples: int = 1000,
                 seed: int = 0) -> pd.DataFrame:
     """The best single run and the best ensemble on FER2013's labels, each chosen on validation (PublicTest),
     with the 95 % bootstrap interval of its PrivateTest accuracy, how many seeds its recipe has, and its cost:
-    parameters and CPU milliseconds per face, measured here on an untrained copy of each member."""
+    parameters and CPU milliseconds per face (``_cost``)."""
     rows = []
     single = best_on_validation(fer2013_runs(runs))
     if single is not None:
