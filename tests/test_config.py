@@ -119,8 +119,15 @@ def test_a_bad_setting_inherited_from_a_base_names_the_base_that_sets_it(tmp_pat
     ("distill_weight", 2, r"distill_weight must be in \[0, 1\], got 2"),
     ("mixing_alpha", 0, "mixing_alpha must be positive, got 0"),
     ("mixing_probability", -0.5, r"mixing_probability must be in \[0, 1\], got -0.5"),
+    ("model_kwargs", {"widht": 2}, r"model_kwargs \{'widht': 2\} do not fit model 'vgg_cpu': .*'widht'"),
 ])
 def test_every_setting_is_checked_when_the_recipe_is_read(tmp_path, setting, value, message):
     path = write(tmp_path, "recipe", {"model": "vgg_cpu", setting: value})
     with pytest.raises(ValueError, match=rf"recipe\.yaml: {message}"):
         TrainConfig.from_yaml(path, run_name="recipe")
+
+
+def test_model_kwargs_a_model_takes_pass_without_building_it():
+    TrainConfig.from_dict({"run_name": "r", "model": "resnet18", "model_kwargs": {"input_size": 48}})
+    # weights_path is a named argument: checked by signature, its file is not read at config time
+    TrainConfig.from_dict({"run_name": "r", "model": "resnet18", "model_kwargs": {"weights_path": "absent.pt"}})

@@ -12,6 +12,7 @@ from fer_study.models import (  # noqa: F401
 )
 from fer_study.models._registry import (
     ModelInfo,
+    check_model_kwargs,
     create_model,
     list_models,
     model_info,
@@ -20,5 +21,5 @@ from fer_study.models._registry import (
     registered_for_now,
 )
 
-__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "parameter_count", "register_model",
-           "registered_for_now"]
+__all__ = ["ModelInfo", "check_model_kwargs", "create_model", "list_models", "model_info", "parameter_count",
+           "register_model", "registered_for_now"]

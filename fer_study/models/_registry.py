@@ -6,6 +6,7 @@ is the paper's model or a scaled variant of one) from the registration alone, wi
 ``tests/test_models.py`` checks it against each built instance.
 """
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,6 +82,20 @@ def parameter_count(name: str) -> int:
     137 M-parameter model is counted without allocating or initialising it."""
     with torch.device("meta"):
         return sum(parameter.numel() for parameter in create_model(name).parameters())
+
+
+def check_model_kwargs(name: str, kwargs: dict) -> None:
+    """Raise (``TypeError`` for a name the model does not take, ``ValueError`` for a value it refuses) when
+    ``create_model(name, **kwargs)`` could not build, without building it: the builder's named arguments
+    (weights to load) are checked by signature only, the rest by building on the ``meta`` device."""
+    _check_registered(name)
+    builder = _MODELS[name]
+    named = {parameter.name for parameter in inspect.signature(builder).parameters.values()
+             if parameter.kind is not parameter.VAR_KEYWORD}
+    overrides = {key: value for key, value in kwargs.items() if key not in named}
+    if overrides:
+        with torch.device("meta"):
+            builder(**overrides)
 
 
 def create_model(name: str, **kwargs) -> nn.Module:

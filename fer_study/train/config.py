@@ -11,7 +11,7 @@ import yaml
 from fer_study.core.constants import IMAGE_SIZE, SPLITS
 from fer_study.data import list_datasets
 from fer_study.data.tensors import AugmentConfig
-from fer_study.models import list_models
+from fer_study.models import check_model_kwargs, list_models
 from fer_study.runs import RESULT_TIERS
 from fer_study.train.mixing import MIXING
 from fer_study.train.optim import OPTIMIZERS, SCHEDULER_OPTIONS, SCHEDULERS
@@ -110,6 +110,11 @@ class TrainConfig:
                 raise InvalidSetting(setting, f"{setting} must be among {', '.join(known)}, got {unknown}")
         if not self.train_splits:
             raise InvalidSetting("train_splits", "train_splits names no split to train on")
+        try:
+            check_model_kwargs(self.model, self.model_kwargs)
+        except (TypeError, ValueError) as error:
+            raise InvalidSetting("model_kwargs", f"model_kwargs {self.model_kwargs} do not fit model "
+                                                 f"{self.model!r}: {error}") from error
         # A misspelt option would otherwise leave its default in place without a word.
         unknown = sorted(set(self.scheduler_options) - set(SCHEDULER_OPTIONS[self.scheduler]))
         if unknown:
