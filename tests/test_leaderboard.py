@@ -93,11 +93,11 @@ def _raw_entry(entry_id: str) -> dict:
     (lambda entry: entry["reproductions"][0].pop("source"), "source"),
 ])
 def test_a_malformed_entry_names_its_id_and_field(mutate, field):
-    entry = _raw_entry("lhc-net")
+    entry = _raw_entry("segmentation-vgg19")
     entry["reproductions"] = [{"low": 70, "high": 71, "setting": "a rerun", "source": "an issue"}]
     claims.validate_entry(copy.deepcopy(entry), claims.load_claims())  # valid before the change
     mutate(entry)
-    with pytest.raises(claims.ClaimError, match=rf"entry 'lhc-net'.*field '{field}'"):
+    with pytest.raises(claims.ClaimError, match=rf"entry 'segmentation-vgg19'.*field '{field}'"):
         claims.validate_entry(entry, claims.load_claims())
 
 
@@ -106,7 +106,7 @@ def test_an_entry_that_names_a_claim_takes_its_number_and_protocol_from_it():
     board = leaderboard.load_leaderboard()
     linked = [entry for entry in board.entries if "claim" in entry]
     assert {entry["id"] for entry in linked} >= {"resemotenet", "rmn-single", "rmn-ensemble", "emonext-xl",
-                                                  "vggnet-khaireddin"}
+                                                  "vggnet-khaireddin", "lhc-net"}
     for entry in linked:
         assert {name: entry[name] for name in claims.CLAIMED_FACTS} == claims.leaderboard_facts(
             claim_set.by_id(entry["claim"])), entry["id"]
@@ -130,12 +130,7 @@ def test_no_entry_restates_a_claim():
                      and not claim["paper"].startswith("the report") and not claim.get("reference")}
     restating = {entry["id"]: paper_numbers[entry["claimed_accuracy"]] for entry in raw
                  if "claim" not in entry and entry.get("claimed_accuracy") in paper_numbers}
-    assert restating == KNOWN_DISAGREEMENTS
-
-
-# Entries that state a paper claim's number themselves because the two files disagree on its facts; linking
-# one takes a decision on which reading is right (leaderboard.yaml's header says why for each).
-KNOWN_DISAGREEMENTS = {"lhc-net": "lhcnet"}
+    assert restating == {}
 
 
 @pytest.mark.parametrize(("mutate", "field", "why"), [
