@@ -131,7 +131,10 @@ def is_missing(value) -> bool:
 
 # Columns of free text, given a readable measure wherever they are shown.
 WIDE_COLUMNS = (
-    "note", "notes", "members", "runs", "pretraining", "extra_data", "settings", "measured", "known_problems")
+    "note", "notes", "members", "runs", "pretraining", "extra_data", "settings", "measured", "known_problems",
+    # The leaderboard's tables (fer_study.analysis.leaderboard), which name their columns for reading already.
+    "protocol (* inferred from the code)", "reproduced elsewhere", "this study (PrivateTest %)", "checked",
+    "sources")
 
 
 def table(frame: pd.DataFrame | None, columns: Sequence[str] | None = None, precision: int = 1,
