@@ -6,7 +6,7 @@ import pytest
 
 from fer_study.apps.recognize import card
 from fer_study.apps.recognize.classifier import default_run
-from fer_study.core.files import read_commented_csv
+from fer_study.core.files import read_commented_csv, write_commented_csv
 from fer_study.runs import load_run
 
 CONDITIONS = "condition,faces,accuracy\nas in FER2013 (48x48),3589,0.7\nface 12 px across,3589,0.2\n"
@@ -59,3 +59,5 @@ def test_commented_csv_keeps_its_comment_lines_and_rows(tmp_path, lines):
     path.write_text("\n".join(lines) + "\n" + CONDITIONS)
     comments, table = read_commented_csv(path)
     assert comments == [line.removeprefix("# ") for line in lines] and len(table) == 2
+    write_commented_csv(path, comments, table)  # the writer's output reads back the same
+    assert path.read_text() == "\n".join(lines) + "\n" + CONDITIONS

@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from fer_study.bench import provenance
+from fer_study.bench import out_folder_missing, provenance
 from fer_study.core import paths
 from fer_study.core.constants import IMAGE_SIZE
 from fer_study.core.devices import torch_threads
-from fer_study.core.files import atomic_write, read_commented_csv
+from fer_study.core.files import read_commented_csv, write_commented_csv
 from fer_study.models import create_model, list_models, parameter_count
 
 COMMITTED = paths.REPO_ROOT / "results" / "bench" / "model_cost_cpu.csv"
@@ -71,8 +71,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per model (their median is kept)")
     parser.add_argument("--out", type=Path, help=f"also write the table as CSV (committed: {COMMITTED.name})")
     args = parser.parse_args(argv)
-    if args.out is not None and not args.out.parent.is_dir():
-        print(f"--out {args.out}: its folder does not exist", file=sys.stderr)
+    if out_folder_missing(args.out):
         return 2
     if args.repeats < 1:
         print(f"--repeats {args.repeats}: expected a positive number of calls", file=sys.stderr)
@@ -82,7 +81,5 @@ def main(argv: list[str]) -> int:
     print(load)
     print(table.to_string(index=False, float_format=lambda value: f"{value:.2f}"))
     if args.out is not None:
-        with atomic_write(args.out) as partial, open(partial, "w") as file:
-            file.write(f"# {provenance(['cost', *argv])}\n# {load}\n")
-            table.round(3).to_csv(file, index=False)
+        write_commented_csv(args.out, [provenance(["cost", *argv]), load], table.round(3))
     return 0

@@ -20,7 +20,6 @@ its provenance line (``#``), which the book's recognition chapter and the defaul
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -32,10 +31,10 @@ from fer_study.apps.recognize import quality
 from fer_study.apps.recognize.cli import positive_int
 from fer_study.apps.recognize.detectors import DETECTORS, REAL_TIME_FPS
 from fer_study.apps.recognize.tracking import VIDEO_DETECT_EVERY
-from fer_study.bench import provenance
+from fer_study.bench import out_folder_missing, provenance
 from fer_study.bench.predict import benchmark_frame, cpu_frames_per_s, time_pipeline, video_cpu_ms
 from fer_study.core import paths
-from fer_study.core.files import read_commented_csv
+from fer_study.core.files import read_commented_csv, write_commented_csv
 from fer_study.data import load_dataset
 
 CANDIDATES = tuple(name for name in DETECTORS if name != "none")
@@ -95,8 +94,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--frames", type=positive_int, default=50, help="timed frames per detector")
     parser.add_argument("--out", type=Path, help="also write the table as CSV, under its provenance line")
     args = parser.parse_args(argv)
-    if args.out is not None and not args.out.parent.is_dir():
-        print(f"--out {args.out}: its folder does not exist", file=sys.stderr)
+    if out_folder_missing(args.out):
         return 2
     faces = load_dataset("fer2013").sample(per_class=args.faces_per_class, split="val").images
     print(f"{len(faces)} PublicTest faces, {args.scenes} group scenes, {args.frames} timed frames per detector; "
@@ -106,10 +104,5 @@ def main(argv: list[str]) -> int:
         print(table.round(3).to_string(index=False))
     print(f"Rule: highest {RULE_RECALL} with {VIDEO_FPS} >= {REAL_TIME_FPS}: {choose_detector(table)}")
     if args.out is not None:
-        # Written whole to a temporary file, then renamed: an interrupted run leaves the committed table intact.
-        partial = args.out.with_name(args.out.name + ".partial")
-        with open(partial, "w") as file:
-            file.write(f"# {provenance(['detect', *argv])}\n")
-            table.round(4).to_csv(file, index=False)
-        partial.replace(args.out)
+        write_commented_csv(args.out, [provenance(["detect", *argv])], table.round(4))
     return 0

@@ -14,8 +14,8 @@ from pathlib import Path
 from fer_study.apps.recognize.card import FAILURES_FILE, failure_identity, failure_test_faces, measure_failure_modes
 from fer_study.apps.recognize.classifier import default_run
 from fer_study.apps.recognize.cli import positive_int
-from fer_study.bench import provenance
-from fer_study.core.files import atomic_write
+from fer_study.bench import out_folder_missing, provenance
+from fer_study.core.files import write_commented_csv
 from fer_study.runs import load_run
 
 
@@ -25,8 +25,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--faces", type=positive_int, help="random PrivateTest faces (default: all of them)")
     parser.add_argument("--out", type=Path, help=f"also write the table as CSV (committed: {FAILURES_FILE.name})")
     args = parser.parse_args(argv)
-    if args.out is not None and not args.out.parent.is_dir():
-        print(f"--out {args.out}: its folder does not exist", file=sys.stderr)
+    if out_folder_missing(args.out):
         return 2
     name = default_run()
     if name is None:
@@ -36,7 +35,5 @@ def main(argv: list[str]) -> int:
     table = measure_failure_modes(run, *failure_test_faces(run, args.faces))
     print(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
     if args.out is not None:
-        with atomic_write(args.out) as partial, open(partial, "w") as file:
-            file.write(f"# {provenance(['failures', *argv])}\n# {failure_identity(run)}\n")
-            table.round(6).to_csv(file, index=False)
+        write_commented_csv(args.out, [provenance(["failures", *argv]), failure_identity(run)], table.round(6))
     return 0

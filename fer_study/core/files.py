@@ -37,6 +37,14 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def write_commented_csv(path: Path, comments: list[str], table: pd.DataFrame) -> None:
+    """``table`` as CSV under ``comments`` as ``#`` lines (``read_commented_csv`` reads it back), written
+    whole before it replaces ``path`` (``atomic_write``): an interrupted run leaves the committed file intact."""
+    with atomic_write(path) as partial, open(partial, "w") as file:
+        file.writelines(f"# {line}\n" for line in comments)
+        table.to_csv(file, index=False)
+
+
 def read_commented_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     """A CSV under its ``#`` lines (a measurement's provenance): those lines without the ``#``, and the rows."""
     with open(path) as file:
