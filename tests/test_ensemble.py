@@ -186,6 +186,8 @@ def test_tables_with_cost(tmp_path):
     assert set(ensemble_tables.results_table(results)["ensemble"]) == {"all runs"}
     table = ensemble_tables.results_table(results, members)
     assert set(table["params"]) == {350.0}
+    recalls = table.filter(like="recall_").to_numpy(dtype=float)
+    assert 1 < recalls.max() <= 100  # percent, as every other accuracy of the table
     assert table["cpu_ms_per_image"].isna().all()  # one member's time is unknown, so the total is too
     points = ensemble_tables.cost_points(members, table)
     assert points["kind"].tolist() == ["single model", "single model", "ensemble (mean)"]
@@ -300,13 +302,15 @@ def test_gains_get_one_panel_per_label_set_and_long_member_lists_are_shown_by_co
     table = pd.DataFrame({"group": ["fer2013, fer2013_f", "fer2013_a", "ferplus"], "ensemble": ["all runs"] * 3,
                           "combiner": ["mean"] * 3, "tta": [False] * 3, "gain_pp": [1.0, 0.5, 2.0],
                           "gain_low": [0.1, -0.5, 1.0], "gain_high": [2.0, 1.5, 3.0], "n_members": [11, 10, 2],
-                          "members": ["r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10", "r0, r1", "p0, p1"]})
+                          "members": ["r0, r1, r2, r3, r4, r5, r6, r7, r8, r9, r10", "r0, r1", "p0, p1"],
+                          "weights": [", ".join(["0.09"] * 11), "0.50, 0.50", ""]})
     figure = plots.plot_gains(table)
     assert [axes.get_xlabel().rsplit("on ", 1)[1] for axes in figure.axes] == [
         ensemble.FER2013_LABELS, ensemble.FERPLUS_LABELS]
     assert [len(axes.get_yticklabels()) for axes in figure.axes] == [2, 1]
     shown = ensemble_tables.for_reading(table)
     assert list(shown["members"]) == ["every run of the group", "r0, r1", "p0, p1"]
+    assert list(shown["weights"]) == ["11 weights fitted on validation", "0.50, 0.50", ""]
     assert table.loc[0, "members"].startswith("r0, r1")  # the table itself keeps every name
 
 

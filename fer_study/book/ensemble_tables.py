@@ -68,7 +68,7 @@ def results_table(results: Sequence[EnsembleResult], members: pd.DataFrame | Non
             "gain_pp": 100 * result.gain,
             "gain_low": 100 * result.gain_interval[0], "gain_high": 100 * result.gain_interval[1],
         }
-        row |= {f"recall_{name}": result.test["per_class"][name]["recall"] for name in CLASS_NAMES}
+        row |= {f"recall_{name}": 100 * result.test["per_class"][name]["recall"] for name in CLASS_NAMES}
         if cost is not None:
             # min_count: a member without a parameter count or timing makes the total unknown, not smaller.
             row["params"] = cost.loc[names, "params"].astype(float).sum(min_count=len(names))
@@ -90,9 +90,13 @@ LISTED_MEMBERS = 10
 
 def for_reading(table: pd.DataFrame) -> pd.DataFrame:
     """``results_table`` as a chapter shows it: a member list of more than ``LISTED_MEMBERS`` runs by its count
-    (the committed-runs table lists them), so that one cell does not fill the screen."""
+    (the committed-runs table lists them), and its fitted weights, which need the list to be read, as a count
+    too, so that one cell does not fill the screen."""
     many = table["n_members"] > LISTED_MEMBERS
-    return table.assign(members=table["members"].where(~many, "every run of the group"))
+    weighted = many & (table["weights"] != "")
+    return table.assign(members=table["members"].where(~many, "every run of the group"),
+                        weights=table["weights"].where(~weighted, table["n_members"].astype(str) + " weights "
+                                                       "fitted on validation"))
 
 
 COST_COLUMNS = ["label", "kind", "test_acc_pct", "params", "cpu_ms_per_image"]
