@@ -39,16 +39,17 @@ bootstrap_samples = 1000
 seed = 0
 
 # %% tags=["hide-input"]
-from IPython.display import Markdown, display
+from IPython.display import Markdown
 
-from fer_study.analysis import claims, experiments
+from fer_study.analysis import experiments
 from fer_study.book import plots, report, tables
+from fer_study.book.paper_chapter import PaperChapter
 from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
-claim_set = claims.load_claims()
-claim_prefixes = ("resemotenet", "report-resemotenet", "report-snapshot")
-models = ("resemotenet",)
+chapter = PaperChapter("ResEmoteNet", "ResEmoteNet",
+                       claim_prefixes=("resemotenet", "report-resemotenet", "report-snapshot"),
+                       models=("resemotenet",), runs_dir=runs_dir, bootstrap_samples=bootstrap_samples, seed=seed)
 
 # %% [markdown]
 # ## The answer: do the report's optimizers help? (on a model that learns)
@@ -109,7 +110,7 @@ tables.show(snapshots.differences(), precision=2)
 # Every claim about ResEmoteNet, as data:
 
 # %% tags=["hide-input"]
-tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
+chapter.claims()
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -118,14 +119,14 @@ tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 # have not run yet). Parameters and input size are computed from the registered model.
 
 # %% tags=["hide-input"]
-tables.show(report.model_summary(list(models)), precision=2)
+chapter.models_table()
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from the paper or the report):
 
 # %% tags=["hide-input"]
-tables.show(report.recipe_table(runs), precision=2)
+chapter.recipes(runs)
 
 # %% [markdown]
 # ## Train or load the runs
@@ -136,7 +137,7 @@ tables.show(report.recipe_table(runs), precision=2)
 
 # %% tags=["hide-input"]
 loaded = load_or_train(runs, tier, runs_dir, train)
-tables.show(report.runs_table(runs, runs_dir), precision=2)
+chapter.runs(runs)
 
 # %% [markdown]
 # ## Learning curves
@@ -145,8 +146,7 @@ tables.show(report.runs_table(runs, runs_dir), precision=2)
 # warm-restart schedules show as saw teeth).
 
 # %% tags=["hide-input"]
-for figure in plots.plot_histories(loaded):
-    display(figure)
+chapter.curves(loaded)
 
 # %% [markdown]
 # ## Confusion matrices
@@ -155,8 +155,7 @@ for figure in plots.plot_histories(loaded):
 # benchmark, so it gets its own matrix); each row in percent of the true class.
 
 # %% tags=["hide-input"]
-for dataset in ("fer2013", "ferplus"):
-    display(plots.plot_confusion(*report.best_confusion(loaded, dataset)))
+chapter.confusion(loaded, ["fer2013", "ferplus"])
 
 # %% [markdown]
 # ## The snapshot ensemble
@@ -182,12 +181,7 @@ tables.show(snapshots[["ensemble", "tta", "n_members", "members", "val_acc_pct",
 # seed count there as seeds of one recipe; the runs table above has each run on its own.
 
 # %% tags=["hide-input"]
-rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-tables.show(rows[report.SECTION_COMPARISON_COLUMNS], precision=2)
-
-# %% tags=["hide-input"]
-plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
-                  title="ResEmoteNet: claimed (open) and reproduced (filled) accuracy")
+chapter.comparison(glue_answer=False)  # this chapter opens with the experiments' answer instead
 
 # %% [markdown]
 # ## Deviations from the paper
@@ -196,7 +190,7 @@ plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_la
 # comments listed under Setup):
 
 # %% tags=["hide-input"]
-Markdown(report.deviation_notes("resemotenet"))
+chapter.deviations()
 
 # %% [markdown]
 # ## Appendix: the same experiments on `resemotenet_s`, underfit (not evidence)

@@ -31,21 +31,18 @@ bootstrap_samples = 1000
 seed = 0
 
 # %% tags=["hide-input"]
-from IPython.display import Markdown, display
-from myst_nb import glue
-
-from fer_study.analysis import claims
-from fer_study.book import plots, presentation, report, tables
-from fer_study.runs import load_runs
+from fer_study.book import plots
+from fer_study.book.paper_chapter import PaperChapter
 from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
-claim_set = claims.load_claims()
-claim_prefixes = ("rmn", "report-rmn", "report-cbam", "report-resnet")
-models = ("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34")
+chapter = PaperChapter("RMN family", "the Residual Masking Network family",
+                       claim_prefixes=("rmn", "report-rmn", "report-cbam", "report-resnet"),
+                       models=("resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34"),
+                       runs_dir=runs_dir, bootstrap_samples=bootstrap_samples, seed=seed)
 
 # %% tags=["hide-input"]
-tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
+chapter.claims()
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -54,14 +51,14 @@ tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 # Parameters and input size are computed from the registered models.
 
 # %% tags=["hide-input"]
-tables.show(report.model_summary(list(models)))
+chapter.models_table()
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
 # from and what differs from RMN's recipe; `resnet18_native` keeps the 48x48 input and the CPU recipe):
 
 # %% tags=["hide-input"]
-tables.show(report.recipe_table(runs))
+chapter.recipes(runs)
 
 # %% [markdown]
 # ## Train or load the runs
@@ -72,7 +69,7 @@ tables.show(report.recipe_table(runs))
 
 # %% tags=["hide-input"]
 loaded = load_or_train(runs, tier, runs_dir, train)
-tables.show(report.runs_table(runs, runs_dir))
+chapter.runs(runs)
 
 # %% [markdown]
 # ## Learning curves
@@ -82,8 +79,7 @@ tables.show(report.runs_table(runs, runs_dir))
 # learning what generalises.
 
 # %% tags=["hide-input"]
-for figure in plots.plot_histories(loaded):
-    display(figure)
+chapter.curves(loaded)
 
 # %% [markdown]
 # ## Confusion matrix
@@ -91,7 +87,7 @@ for figure in plots.plot_histories(loaded):
 # Of the run with the best validation accuracy, on PrivateTest; each row in percent of the true class.
 
 # %% tags=["hide-input"]
-plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
+chapter.confusion(loaded)
 
 # %% [markdown]
 # ## Claimed vs reproduced
@@ -102,14 +98,7 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # in chapter 6 and appears here once a run of each family is committed.
 
 # %% tags=["hide-input"]
-rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-tables.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
-glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, load_runs(runs_dir)),
-                                                   "the Residual Masking Network family"), display=False)
-
-# %% tags=["hide-input"]
-plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
-                  title="RMN family: claimed (open) and reproduced (filled) accuracy")
+chapter.comparison()
 
 # %% [markdown]
 # *Open points are the claims, filled points the committed reproductions (one per recipe), the line human
@@ -122,4 +111,4 @@ plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_la
 # comments):
 
 # %% tags=["hide-input"]
-Markdown("\n\n".join(report.deviation_notes(name) for name in ("resmasking_dropout1", "resnet34")))
+chapter.deviations(["resmasking_dropout1", "resnet34"])

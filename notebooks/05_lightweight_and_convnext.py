@@ -36,23 +36,22 @@ seed = 0
 
 # %% tags=["hide-input"]
 import torch
-from IPython.display import Markdown, display
-from myst_nb import glue
 
-from fer_study.analysis import claims
-from fer_study.book import plots, presentation, report, tables
+from fer_study.book import plots, tables
+from fer_study.book.paper_chapter import PaperChapter
 from fer_study.data import samples
 from fer_study.models.pattlite import batch_attention_demo, pattlite_pair
-from fer_study.runs import best_on_validation, committed_runs, has_weights, load_model, load_runs
+from fer_study.runs import best_on_validation, committed_runs, has_weights, load_model
 from fer_study.train.named_runs import load_or_train
 
 plots.use_house_style()
-claim_set = claims.load_claims()
-claim_prefixes = ("pattlite", "report-pattlite", "emonext", "report-emonext")
-models = ("pattlite", "emonext_tiny")
+chapter = PaperChapter("PAtt-Lite and EmoNeXt", "PAtt-Lite and EmoNeXt",
+                       claim_prefixes=("pattlite", "report-pattlite", "emonext", "report-emonext"),
+                       models=("pattlite", "emonext_tiny"),
+                       runs_dir=runs_dir, bootstrap_samples=bootstrap_samples, seed=seed)
 
 # %% tags=["hide-input"]
-tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
+chapter.claims()
 
 # %% [markdown]
 # ## Setup: the models and the recipes
@@ -63,7 +62,7 @@ tables.show(report.paper_claims(claim_prefixes, claim_set), precision=2)
 # input size are computed from the registered models.
 
 # %% tags=["hide-input"]
-tables.show(report.model_summary(list(models)))
+chapter.models_table()
 
 # %% [markdown]
 # The training settings of each run, from its config file (whose comments say where every setting comes
@@ -71,7 +70,7 @@ tables.show(report.model_summary(list(models)))
 # attention regulariser), which the training loop uses for models that define one.
 
 # %% tags=["hide-input"]
-tables.show(report.recipe_table(runs))
+chapter.recipes(runs)
 
 # %% [markdown]
 # ## The batch-attention bug, run live
@@ -108,7 +107,7 @@ tables.show(demo, precision=4)
 
 # %% tags=["hide-input"]
 loaded = load_or_train(runs, tier, runs_dir, train)
-tables.show(report.runs_table(runs, runs_dir))
+chapter.runs(runs)
 
 # %% [markdown]
 # ## Learning curves
@@ -118,8 +117,7 @@ tables.show(report.runs_table(runs, runs_dir))
 # learning what generalises.
 
 # %% tags=["hide-input"]
-for figure in plots.plot_histories(loaded):
-    display(figure)
+chapter.curves(loaded)
 
 # %% [markdown]
 # ## Confusion matrix
@@ -127,7 +125,7 @@ for figure in plots.plot_histories(loaded):
 # Of the run with the best validation accuracy, on PrivateTest; each row in percent of the true class.
 
 # %% tags=["hide-input"]
-plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
+chapter.confusion(loaded)
 
 # %% [markdown]
 # ## Claimed vs reproduced
@@ -137,14 +135,7 @@ plots.plot_confusion(*report.best_confusion(loaded, "fer2013"))
 # cannot be had here).
 
 # %% tags=["hide-input"]
-rows = report.paper_comparison(claim_prefixes, models, runs_dir, claim_set, bootstrap_samples, seed)
-tables.show(rows, report.SECTION_COMPARISON_COLUMNS, precision=2)
-glue("chapter_answer", presentation.chapter_answer(presentation.headline(rows, load_runs(runs_dir)),
-                                                   "PAtt-Lite and EmoNeXt"), display=False)
-
-# %% tags=["hide-input"]
-plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_label="human (FER2013)",
-                  title="PAtt-Lite and EmoNeXt: claimed (open) and reproduced (filled) accuracy")
+chapter.comparison()
 
 # %% [markdown]
 # *Open points are the claims, filled points the committed reproductions (one per recipe), the line human
@@ -157,4 +148,4 @@ plots.plot_claims(rows, claims.reference_level("human", claim_set), reference_la
 # comments):
 
 # %% tags=["hide-input"]
-Markdown("\n\n".join(report.deviation_notes(name) for name in models))
+chapter.deviations()

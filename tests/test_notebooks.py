@@ -87,14 +87,20 @@ plots.message_figure("silenced");
 tables.show(pd.DataFrame({"a": [1]}))
 glue("shown", 2, display=False)
 # %%
+from fer_study.book.paper_chapter import PaperChapter
+chapter = PaperChapter("A", "a", claim_prefixes=("a",), models=())
+chapter.comparison()
+glue("after", 3, display=False)
+# %%
 plots.message_figure("the last expression")
 """
 
 
 def test_the_lost_output_check_finds_an_injected_lost_table(tmp_path, monkeypatch):
     lost = book.lost_outputs(jupytext.reads(LOSSY_CELLS, fmt="py:percent"))
-    assert [line.split(":")[0] for line in lost] == ["cell 1, line 1", "cell 2, line 2", "cell 3, line 1"]
-    assert "tables.table" in lost[0] and "plots.message_figure" in lost[1]
+    assert [line.split(":")[0] for line in lost] == ["cell 1, line 1", "cell 2, line 2", "cell 3, line 1",
+                                                     "cell 5, line 3"]
+    assert "tables.table" in lost[0] and "plots.message_figure" in lost[1] and "chapter.comparison" in lost[3]
     (tmp_path / "99_lossy.py").write_text(LOSSY_CELLS)
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(ValueError, match="99_lossy.py: output that would never reach the page"):

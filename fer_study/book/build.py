@@ -114,7 +114,8 @@ def _dropped_value(node: ast.expr, namespace: dict) -> str | None:
 def lost_outputs(notebook: nbformat.NotebookNode) -> list[str]:
     """One line per expression in a code cell whose table, figure or text Jupyter would never show: one
     that is not the cell's last statement, one inside a block (``for``, ``if``, ``with``), or a last one
-    silenced by a trailing semicolon. Callees are resolved through the notebook's own imports."""
+    silenced by a trailing semicolon. Callees are resolved through the notebook's own imports and the objects
+    it builds from imported classes."""
     namespace: dict = {}
     for cell in notebook.cells:
         if cell.cell_type == "code":
@@ -131,6 +132,12 @@ def lost_outputs(notebook: nbformat.NotebookNode) -> list[str]:
                         if value is None:
                             value = importlib.import_module(f"{node.module}.{alias.name}")
                         namespace[alias.asname or alias.name] = value
+                elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                    # ``chapter = PaperChapter(...)``: the name stands for its class, so that the methods
+                    # called on it (``chapter.comparison()``) are checked like functions.
+                    built = _resolve(node.value.func, namespace)
+                    if isinstance(built, type):
+                        namespace.update({target.id: built for target in node.targets if isinstance(target, ast.Name)})
     lost = []
     for number, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
