@@ -209,14 +209,14 @@ def test_ray_sweep_writes_runs_reports_a_failing_one_then_skips(tmp_path, ray_ex
     configs = tmp_path / "configs"
     write_config(configs, "ray_a", snapshot_epochs=[1])
     write_config(configs, "ray_b", epochs=1)
-    # A recipe the config accepts whose model refuses its options: the run fails on its worker (a misspelt
-    # name would be refused when the configs are read, before any run starts).
-    write_config(configs, "ray_broken", model_kwargs={"no_such_option": 1})
+    # A recipe the config accepts whose model fails to build: its weights file is missing, which only the
+    # worker finds (a misspelt setting or model option is refused when the configs are read, before any run).
+    write_config(configs, "ray_broken", model="resnet18", model_kwargs={"weights_path": "no_such_weights.pt"})
     out = tmp_path / "out"
     code = sweep_cli.main([str(configs / "*.yaml"), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 1
-    assert "ray_broken: FAILED" in printed and "no_such_option" in printed
+    assert "ray_broken: FAILED" in printed and "no_such_weights.pt" in printed
     assert sorted(p.name for p in out.iterdir()) == ["ray_a", "ray_a_snap001", "ray_b"]  # nothing half-written
     run = load_run(out / "ray_a")
     assert run.metrics["epochs"] == 2
