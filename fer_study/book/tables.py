@@ -48,6 +48,7 @@ READABLE_NAMES = {
     "nll": "Log loss", "nll_scaled": "Log loss, scaled", "faces": "Faces",
     "fer2013_acc_pct": "Accuracy on FER2013 labels (%)", "ferplus_acc_pct": "Accuracy on FER+ labels (%)",
     "errors_ferplus_calls_right_pct": "Errors FER+ calls right (%)",
+    "kind": "Kind", "label": "Label", "what": "What",
     "run": "Run", "status": "Status", "to_add": "to add", "build_seconds": "Build (s)", "no_face": "No face",
     "several_faces": "Several faces",
     **{f"recall_{name}": f"Recall {name} (%)" for name in CLASS_NAMES},
