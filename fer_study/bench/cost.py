@@ -9,7 +9,6 @@ itself reads run folders only. The file opens with its provenance line and the m
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -64,17 +63,18 @@ def committed_costs(path: Path = COMMITTED) -> pd.Series:
 
 
 def main(argv: list[str]) -> int:
+    # Imported here: the book imports this module for ``committed_costs`` and should not load the recognizer.
+    from fer_study.apps.recognize.cli import positive_int
+
     parser = argparse.ArgumentParser(prog="python -m fer_study.bench cost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list_models(), choices=list_models(), metavar="MODEL",
                         help="registered models to time (default: all)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per model (their median is kept)")
+    parser.add_argument("--repeats", type=positive_int, default=20,
+                        help="timed calls per model (their median is kept)")
     parser.add_argument("--out", type=Path, help=f"also write the table as CSV (committed: {COMMITTED.name})")
     args = parser.parse_args(argv)
     if out_folder_missing(args.out):
-        return 2
-    if args.repeats < 1:
-        print(f"--repeats {args.repeats}: expected a positive number of calls", file=sys.stderr)
         return 2
     load = f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} at the start"
     table = cost_table(args.models, args.repeats)

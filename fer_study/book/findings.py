@@ -36,10 +36,9 @@ def _seed_count(run: Run, runs: Sequence[Run]) -> int:
     return 1 if seed is None else sum(recipe_and_seed(other.name)[0] == recipe for other in runs)
 
 
-def _cost(members: Sequence[Run]) -> tuple[int, float]:
+def _cost(members: Sequence[Run], costs: pd.Series) -> tuple[int, float]:
     """Summed parameters and CPU milliseconds per face (one 48x48 face, batch of one) of ``members``, from
-    the committed ``python -m fer_study.bench cost`` file (NaN when a member's model is not in it)."""
-    costs = committed_costs()
+    ``costs`` (the committed ``python -m fer_study.bench cost`` file; NaN when a member's model is not in it)."""
     return (sum(run.metrics.params for run in members),
             float(sum(costs.get(run.metrics.model, np.nan) for run in members)))
 
@@ -50,17 +49,18 @@ def best_models(runs: Sequence[Run], results: Sequence[ensemble.EnsembleResult],
     with the 95 % bootstrap interval of its PrivateTest accuracy, how many seeds its recipe has, and its cost:
     parameters and CPU milliseconds per face (``_cost``)."""
     rows = []
+    costs = committed_costs()
     single = best_on_validation(fer2013_runs(runs))
     if single is not None:
         low, high = bootstrap_accuracy(single.labels("test"), single.logits("test"), bootstrap_samples, seed=seed)
-        params, cost = _cost([single])
+        params, cost = _cost([single], costs)
         rows.append({"kind": "best single model", "what": f"{run_title(single.name)} ({single.metrics.model})",
                      "test_acc_pct": 100 * accuracy(single, "test"), "test_acc_low": 100 * low,
                      "test_acc_high": 100 * high, "val_acc_pct": 100 * accuracy(single, "val"),
                      "seeds": _seed_count(single, runs), "params": params, "cpu_ms_per_face": cost})
     best = ensemble.best_result(results, ensemble.FER2013_LABELS)
     if best is not None:
-        params, cost = _cost(best.ensemble.members)
+        params, cost = _cost(best.ensemble.members, costs)
         rows.append({"kind": "best ensemble", "what": f"{ensemble.label(best)}: {len(best.ensemble.members)} "
                      f"members, {100 * best.gain:+.1f} points [{100 * best.gain_interval[0]:+.1f}, "
                      f"{100 * best.gain_interval[1]:+.1f}] over its best member",

@@ -245,25 +245,25 @@ def plot_claims(comparison: pd.DataFrame, reference: tuple[float, float] | None 
         return message_figure(NOTHING_TO_DRAW, title)
     panels = _by_label_set(rows, "dataset")
     figure, axes_column = _panels(panels, 0.3, 1.5)
-    for (label_set, rows), axes in zip(panels, axes_column, strict=True):
+    for (label_set, panel), axes in zip(panels, axes_column, strict=True):
         labels = [" / ".join(str(part) for part in (row["claim"] if pd.notna(row["claim"]) else "(no claim)",
                                                      row["model"] if pd.notna(row["model"]) else row["ensemble"],
                                                      row["dataset"], row["tier"]) if pd.notna(part))
-                  for _, row in rows.iterrows()]
-        positions = np.arange(len(rows))
+                  for _, row in panel.iterrows()]
+        positions = np.arange(len(panel))
         if reference is not None and label_set == ensemble.FER2013_LABELS:
             value, uncertainty = reference
             axes.axvspan(value - uncertainty, value + uncertainty, color="grey", alpha=0.15)
             axes.axvline(value, color="grey", linestyle="--", linewidth=1,
                          label=f"{reference_label} {value:g} ± {uncertainty:g} %")
-        axes.scatter(rows["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
+        axes.scatter(panel["claimed"], positions, facecolors="none", edgecolors="C3", s=50, label="claimed",
                      zorder=3)
-        compared = (~rows["verdict"].isin([NOT_COMPARABLE, NOT_COMPARABLE_BUDGET])).to_numpy()
+        compared = (~panel["verdict"].isin([NOT_COMPARABLE, NOT_COMPARABLE_BUDGET])).to_numpy()
         for mask, colour, label in ((compared, "C0", "reproduced"),
                                     (~compared, "grey", "scaled variant or CPU budget (not compared)")):
             if mask.any():
-                axes.errorbar(rows["reproduced"][mask], positions[mask],
-                              xerr=np.nan_to_num(rows["spread"][mask].astype(float)), fmt="o", color=colour,
+                axes.errorbar(panel["reproduced"][mask], positions[mask],
+                              xerr=np.nan_to_num(panel["spread"][mask].astype(float)), fmt="o", color=colour,
                               capsize=3, label=label, zorder=4)
         axes.set_yticks(positions, labels, fontsize="x-small")
         axes.invert_yaxis()

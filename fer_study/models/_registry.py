@@ -86,8 +86,9 @@ def parameter_count(name: str) -> int:
 
 def check_model_kwargs(name: str, kwargs: dict) -> None:
     """Raise (``TypeError`` for a name the model does not take, ``ValueError`` for a value it refuses) when
-    ``create_model(name, **kwargs)`` could not build, without building it: the builder's named arguments
-    (weights to load) are checked by signature only, the rest by building on the ``meta`` device."""
+    ``create_model(name, **kwargs)`` could not build, without allocating or loading anything: the builder's
+    named arguments (weights to load) are checked by signature only, the rest by building on the ``meta``
+    device (shapes without storage)."""
     _check_registered(name)
     builder = _MODELS[name]
     named = {parameter.name for parameter in inspect.signature(builder).parameters.values()
