@@ -12,7 +12,7 @@ import pandas as pd
 
 from fer_study.core.constants import NUM_CLASSES
 from fer_study.core.metrics import classification_metrics
-from fer_study.runs import save_run
+from fer_study.runs import IDS_DIGEST, ids_digest, save_run
 
 
 def labels_for(n_images: int) -> np.ndarray:
@@ -36,22 +36,26 @@ def one_hot_logits(predicted: np.ndarray, confidence=4.0) -> np.ndarray:
 def write_run(runs_dir: Path, name: str, val_predicted: np.ndarray, test_predicted: np.ndarray, *,
               val_confidence=4.0, test_confidence=4.0, tta: dict[str, np.ndarray] | None = None,
               val_labels: np.ndarray | None = None, test_labels: np.ndarray | None = None,
-              test_ids: np.ndarray | None = None, config: dict | None = None, **metrics) -> Path:
+              test_ids: np.ndarray | None = None, config: dict | None = None, stored_ids: bool = False,
+              **metrics) -> Path:
     """A run folder whose val/test logits predict the given classes; ``tta`` adds TTA logits per split.
+    Image ids are stored as training stores them, by their digest, or (``stored_ids``) as the ids themselves,
+    as run folders written before the digest hold them.
 
     metrics.json holds every key training writes that the library reads: realistic defaults (model, dataset,
     tier, seed, params, ...) and the scores of the given logits; ``metrics`` override them. ``config`` adds
     config.yaml entries."""
     val_labels = labels_for(len(val_predicted)) if val_labels is None else val_labels
     test_labels = labels_for(len(test_predicted)) if test_labels is None else test_labels
+    ids = {"val": np.array([f"val{i}" for i in range(len(val_labels))]),
+           "test": np.array([f"test{i}" for i in range(len(test_labels))]) if test_ids is None else test_ids}
     predictions = {
-        "val_ids": np.array([f"val{i}" for i in range(len(val_labels))]),
         "val_labels": val_labels,
         "val_logits": one_hot_logits(val_predicted, val_confidence),
-        "test_ids": np.array([f"test{i}" for i in range(len(test_labels))]) if test_ids is None else test_ids,
         "test_labels": test_labels,
         "test_logits": one_hot_logits(test_predicted, test_confidence),
-    }
+    } | {f"{split}_ids" if stored_ids else IDS_DIGEST.format(split=split): split_ids if stored_ids
+         else np.array(ids_digest(split_ids)) for split, split_ids in ids.items()}
     for split, predicted in (tta or {}).items():
         predictions[f"{split}_logits_tta"] = one_hot_logits(predicted)
     values = {"model": "vgg_cpu", "dataset": "fer2013", "label_mode": "hard", "train_splits": ["train"],

@@ -12,8 +12,17 @@ import torch
 from fer_study.core import paths
 from fer_study.data import load_dataset
 from fer_study.data.tensors import split_tensors
-from fer_study.data.variants import VARIANTS
-from fer_study.runs import RunMetrics, list_runs, load_model, load_run, params_file, recipe_and_seed, weights_path
+from fer_study.data.variants import evaluation_dataset
+from fer_study.runs import (
+    RunMetrics,
+    ids_digest,
+    list_runs,
+    load_model,
+    load_run,
+    params_file,
+    recipe_and_seed,
+    weights_path,
+)
 from fer_study.train import TrainConfig, predict_logits
 
 COMMITTED = list_runs(paths.RUNS_DIR)
@@ -23,11 +32,24 @@ WEIGHTS_CHECK_IMAGES = 256
 
 @cache
 def real_test_split(dataset: str):
-    """The test split a run of ``dataset`` was scored on: a variant's is its base dataset's, unchanged, so
-    the base is loaded (building a filtered variant's cache means detecting faces in every image)."""
-    while dataset in VARIANTS:
-        dataset = VARIANTS[dataset].base
-    return split_tensors(load_dataset(dataset), ("test",), torch.device("cpu"))
+    """The test split a run of ``dataset`` was scored on (``evaluation_dataset``'s)."""
+    return split_tensors(load_dataset(evaluation_dataset(dataset)), ("test",), torch.device("cpu"))
+
+
+@cache
+def split_ids_digest(dataset: str, split: str) -> str:
+    return ids_digest(load_dataset(evaluation_dataset(dataset)).subset(split).ids.astype(str))
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", COMMITTED)
+def test_every_prediction_split_scored_its_datasets_images_in_order(name, real_data_dir):
+    """What lets a run store only the digest of its image ids: the ids are its dataset's split's."""
+    run = load_run(name)
+    splits = [key.removesuffix("_labels") for key in run.predictions if key.endswith("_labels")]
+    assert {"val", "test"} <= set(splits)
+    for split in splits:
+        assert run.ids_digest(split) == split_ids_digest(*run.split_source(split)), split
 
 
 def test_there_are_committed_runs():

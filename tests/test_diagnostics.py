@@ -3,9 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from fixture_data import brightness_dataset
+from fixture_runs import labels_for, write_run
 
 from fer_study.analysis import diagnostics
 from fer_study.analysis.diagnostics import Predictions
+from fer_study.runs import load_run
 
 
 def predictions(name, test_logits, test_labels, val_logits=None, val_labels=None):
@@ -66,3 +69,17 @@ def test_the_reliability_figure_has_a_panel_per_model():
     figure = plots.plot_reliability(diagnostics.reliability_curves(models))
     assert len(figure.axes) == 2 and figure.axes[0].get_xlabel() == "mean confidence in the bin"
     assert not plots.plot_reliability({}).axes[0].axison
+
+
+def test_the_ids_of_a_run_storing_their_digest_are_read_from_its_datasets_split_and_checked(tmp_path, monkeypatch):
+    dataset = brightness_dataset("fer2013")
+    loaded = []
+    monkeypatch.setattr(diagnostics, "load_dataset", lambda name: loaded.append(name) or dataset)
+    test_ids = dataset.subset("test").ids
+    write_run(tmp_path, "new", labels_for(len(test_ids)), labels_for(len(test_ids)), test_ids=test_ids,
+              dataset="fer2013_a")
+    run = load_run("new", tmp_path)
+    assert list(diagnostics.of_run(run).test_ids) == list(test_ids) and loaded == ["fer2013"]  # the variant's base
+    dataset.ids[dataset.splits == "test"] = dataset.ids[dataset.splits == "test"][::-1]
+    with pytest.raises(ValueError, match="run 'new' scored other test images than dataset 'fer2013' has"):
+        diagnostics.image_ids(run, "test")

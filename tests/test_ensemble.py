@@ -132,6 +132,15 @@ def test_misaligned_runs_raise_naming_both(tmp_path):
     assert sorted(len(members) for members in groups.values()) == [1, 3]
 
 
+def test_a_run_folder_holding_its_ids_aligns_with_one_holding_their_digest(tmp_path):
+    runs = _trio(tmp_path)
+    write_run(tmp_path, "older", LABELS, LABELS, stored_ids=True)
+    older = load_run("older", tmp_path)
+    assert older.stores_ids("test") and not runs[0].stores_ids("test")
+    ensemble.check_aligned([*runs, older])
+    assert sorted(len(members) for members in ensemble.evaluation_groups([*runs, older]).values()) == [4]
+
+
 def test_candidate_ensembles_and_tta(tmp_path):
     runs = _trio(tmp_path)
     write_run(tmp_path, "T1", LABELS, LABELS, tta={"val": LABELS, "test": LABELS})

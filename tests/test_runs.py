@@ -11,6 +11,7 @@ from fer_study.runs import (
     RUN_FILES,
     EpochCheckpoint,
     MissingMetric,
+    ids_digest,
     is_complete,
     list_runs,
     load_checkpoint,
@@ -167,3 +168,18 @@ def test_a_run_title_names_recipe_seed_and_snapshot():
     assert run_title("no_such_recipe_seed3") == "no_such_recipe_seed3"
     assert run_titles_text("vgg_cpu, vgg_cpu_bf16") == run_titles_text(("vgg_cpu", "vgg_cpu_bf16")) == (
         "VGG-CPU, 16 epochs; VGG-CPU, 16 epochs, bfloat16")
+
+
+def test_a_run_storing_the_digest_of_its_ids_names_where_the_ids_are(tmp_path):
+    ids = np.array(["PublicTest_1", "PublicTest_2"])
+    predictions = {"val_ids_sha256": np.array(ids_digest(ids)), "val_labels": np.array([0, 1]),
+                   "val_logits": np.zeros((2, 7)), "ferplus_test_labels": np.array([0])}
+    run = load_run(save_run(tmp_path / "run", {"model": "vgg_cpu"}, {"dataset": "fer2013_a"},
+                            pd.DataFrame({"epoch": [1]}), predictions))
+    assert not run.stores_ids("val") and run.ids_digest("val") == ids_digest(ids) != ids_digest(ids[::-1])
+    with pytest.raises(KeyError, match="stores the digest of its val image ids.*image_ids.*'fer2013_a'"):
+        run.ids("val")
+    assert run.split_source("val") == ("fer2013_a", "val")
+    assert run.split_source("ferplus_test") == ("ferplus", "test")
+    with pytest.raises(ValueError, match="unknown prediction split 'train'"):
+        run.split_source("train")

@@ -12,7 +12,7 @@ from fer_study.core.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
-from fer_study.runs import load_model, load_run, weights_file
+from fer_study.runs import ids_digest, load_model, load_run, weights_file
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
 from fer_study.train.loop import train_step, warn_if_bfloat16_is_emulated
@@ -50,7 +50,8 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     assert len(run.history) == 3 and {"train_loss", "val_accuracy", "val_recall_disgust"} <= set(run.history)
     for split in ("val", "test"):
         assert run.logits(split).shape == (28, 7) and run.logits(split, tta=True).shape == (28, 7)
-        assert len(run.ids(split)) == 28
+        # The ids are the dataset's: the run stores their digest (runs/folder.py).
+        assert run.ids_digest(split) == ids_digest(tiny_dataset.subset(split).ids) and not run.stores_ids(split)
     accuracy = (run.logits("test").argmax(1) == run.labels("test")).mean()
     assert run.metrics["test_accuracy"] == pytest.approx(accuracy)
     assert run.metrics["val_accuracy"] == pytest.approx(run.history["val_accuracy"].max())

@@ -1,5 +1,6 @@
-"""What a researcher checks of the best models beyond their accuracy, from committed predictions alone: the
-best single run and the validation-chosen ensemble as one kind of ``Predictions``; per-class recall;
+"""What a researcher checks of the best models beyond their accuracy, from committed predictions: the
+best single run and the validation-chosen ensemble as one kind of ``Predictions`` (the ids of the faces
+they scored read from the dataset where a run stores only their digest); per-class recall;
 calibration (expected calibration error, the reliability curve, and temperature scaling fitted on
 PublicTest, Guo et al. 2017); accuracy against the FER+ majority label of the same PrivateTest faces (how
 much of the error is FER2013's label noise); and the faces a model gets wrong most confidently.
@@ -16,7 +17,9 @@ from scipy.special import log_softmax, softmax
 from fer_study.analysis import ensemble
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.metrics import classification_metrics
-from fer_study.runs import Run, recipe_and_seed, run_title
+from fer_study.data import load_dataset
+from fer_study.data.variants import evaluation_dataset
+from fer_study.runs import Run, ids_digest, recipe_and_seed, run_title
 
 CALIBRATION_BINS = 15
 
@@ -37,9 +40,24 @@ class Predictions:
         return self.test_logits.argmax(axis=1)
 
 
+def image_ids(run: Run, split: str) -> np.ndarray:
+    """The image ids ``run`` scored on ``split``, in order: stored in run folders written before the digest;
+    else its dataset's (``Run.split_source``), checked against the digest the run stores."""
+    if run.stores_ids(split):
+        return run.ids(split)
+    dataset, source_split = run.split_source(split)
+    dataset = evaluation_dataset(dataset)
+    ids = load_dataset(dataset).subset(source_split).ids.astype(str)
+    if ids_digest(ids) != run.ids_digest(split):
+        raise ValueError(f"run {run.name!r} scored other {split} images than dataset {dataset!r} has in its "
+                         f"{source_split} split now ({len(ids)} images; digests differ): was the dataset's "
+                         "cache rebuilt from other data?")
+    return ids
+
+
 def of_run(run: Run) -> Predictions:
     return Predictions(run_title(run.name), run.logits("val"), run.labels("val"), run.logits("test"),
-                       run.labels("test"), run.ids("test"))
+                       run.labels("test"), image_ids(run, "test"))
 
 
 def of_ensemble(result: ensemble.EnsembleResult) -> Predictions:
@@ -52,7 +70,7 @@ def of_ensemble(result: ensemble.EnsembleResult) -> Predictions:
         return np.log(np.clip(scores / scores.sum(axis=1, keepdims=True), 1e-12, None))
 
     return Predictions(ensemble.label(result), log_scores("val"), members[0].labels("val"), log_scores("test"),
-                       members[0].labels("test"), members[0].ids("test"))
+                       members[0].labels("test"), image_ids(members[0], "test"))
 
 
 def per_class_recall(models: Sequence[Predictions]) -> pd.DataFrame:

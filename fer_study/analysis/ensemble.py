@@ -114,11 +114,12 @@ def check_aligned(runs: Sequence[Run]) -> None:
     reference = runs[0]
     for run in runs[1:]:
         for split in PREDICTION_SPLITS:
-            for what, getter in (("ids", Run.ids), ("labels", Run.labels)):
-                if not np.array_equal(getter(reference, split), getter(run, split)):
+            for what, same in (("ids", reference.ids_digest(split) == run.ids_digest(split)),
+                               ("labels", np.array_equal(reference.labels(split), run.labels(split)))):
+                if not same:
                     raise ValueError(
                         f"runs {reference.name!r} and {run.name!r} have different {split} {what} "
-                        f"({len(getter(reference, split))} vs {len(getter(run, split))} images); "
+                        f"({len(reference.labels(split))} vs {len(run.labels(split))} images); "
                         "only runs evaluated on the same images can be combined")
 
 
@@ -136,8 +137,8 @@ def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
     for run in [run for run in runs if held_out_validation(run) and not repeats_its_source(run, runs)]:
         digest = hashlib.sha256()
         for split in PREDICTION_SPLITS:
-            for array in (run.ids(split), run.labels(split)):
-                digest.update(np.ascontiguousarray(array).tobytes())
+            digest.update(run.ids_digest(split).encode())
+            digest.update(np.ascontiguousarray(run.labels(split), dtype=np.int64).tobytes())
         groups.setdefault(digest.hexdigest(), []).append(run)
     named: dict[str, list[Run]] = {}
     for members in groups.values():

@@ -157,7 +157,7 @@ def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> li
     reference = next((arm.runs[0] for arm in loaded if arm.runs), None)
     for arm in loaded:
         if arm.runs:
-            arm.split = _common_split(arm, reference.ids("test"), reference.name)
+            arm.split = _common_split(arm, reference.ids_digest("test"), reference.name)
     return loaded
 
 
@@ -181,10 +181,11 @@ def snapshot_ensemble(run: Run, runs_dir: Path) -> Run | None:
                predictions)
 
 
-def _common_split(arm: Arm, ids: np.ndarray, reference: str) -> str:
-    """The split on which every run of ``arm`` scored exactly the images ``ids`` (``reference``'s test)."""
+def _common_split(arm: Arm, ids_digest: str, reference: str) -> str:
+    """The split on which every run of ``arm`` scored exactly the images of ``ids_digest`` (``reference``'s
+    test, ``Run.ids_digest``)."""
     for split in ("test", FER2013_TEST):
-        if all(f"{split}_ids" in run.predictions and np.array_equal(run.ids(split), ids) for run in arm.runs):
+        if all(f"{split}_labels" in run.predictions and run.ids_digest(split) == ids_digest for run in arm.runs):
             return split
     raise ValueError(f"the runs of {arm.recipe!r} were not all tested on the images of {reference!r}, in the "
                      f"test or {FER2013_TEST} split: arms can only be compared on the same test images")

@@ -320,6 +320,14 @@ for _name, _variant in VARIANTS.items():
                      _variant.description)
 
 
+def evaluation_dataset(name: str) -> str:
+    """The dataset whose validation and test splits ``name`` has: a variant keeps its base's, unchanged, so
+    they are read from the base (building a filtered variant's cache means detecting faces in every image)."""
+    while name in VARIANTS:
+        name = VARIANTS[name].base
+    return name
+
+
 def sample_per_split(dataset: FERDataset, limit: int, seed: int = 0) -> FERDataset:
     """At most ``limit`` random images of each split, in dataset order, named ``<name>_sample<limit>``."""
     rng = np.random.default_rng(seed)

@@ -2,6 +2,7 @@
 atomically (``save_run``) and reading it back (``load_run``: a ``Run``); and where a run comes from: its
 params file (``params_file``), its seed, the commit and command that produced it."""
 
+import hashlib
 import json
 import re
 import subprocess
@@ -22,6 +23,18 @@ CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE = (
     "config.yaml", "history.csv", "metrics.json", "predictions.npz")
 RUN_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE)
 _SEED_SUFFIX = re.compile(r"^(?P<recipe>.+)_seed(?P<seed>\d+)$")
+# What ``predictions.npz`` holds of a split's image ids: their digest (``ids_digest``), since the ids are the
+# dataset's and a copy in every run made up a fifth of the tracked tree; run folders written before hold
+# the ids themselves (``{split}_ids``).
+IDS_DIGEST = "{split}_ids_sha256"
+# A prediction split other than val and test: ``<dataset>_test``, another dataset's test split
+# (``TrainConfig.extra_test_datasets``).
+_OTHER_TEST = "_test"
+
+
+def ids_digest(ids: np.ndarray) -> str:
+    """The sha256 of image ids in their order (one per line, UTF-8): equal exactly when the ids are."""
+    return hashlib.sha256("\n".join(str(image_id) for image_id in ids).encode()).hexdigest()
 
 
 def seed_run_name(recipe: str, seed: int) -> str:
@@ -81,8 +94,37 @@ class Run:
     def labels(self, split: str) -> np.ndarray:
         return self.predictions[f"{split}_labels"]
 
+    def stores_ids(self, split: str) -> bool:
+        """Whether the folder holds ``split``'s image ids themselves (run folders written before the digest)."""
+        return f"{split}_ids" in self.predictions
+
     def ids(self, split: str) -> np.ndarray:
+        """The stored image ids of ``split``; a run storing only their digest is resolved against its
+        dataset by ``fer_study.analysis.diagnostics.image_ids``."""
+        if not self.stores_ids(split):
+            raise KeyError(f"run {self.name!r} stores the digest of its {split} image ids, not the ids "
+                           f"({self.path / PREDICTIONS_FILE}): fer_study.analysis.diagnostics.image_ids reads "
+                           f"them from the dataset {self.split_source(split)[0]!r}")
         return self.predictions[f"{split}_ids"]
+
+    def ids_digest(self, split: str) -> str:
+        """The digest of the image ids ``split``'s rows were scored on (``ids_digest``), stored or computed."""
+        if self.stores_ids(split):
+            return ids_digest(self.predictions[f"{split}_ids"])
+        key = IDS_DIGEST.format(split=split)
+        if key not in self.predictions:
+            raise KeyError(f"run {self.name!r} has no {split} predictions in {self.path / PREDICTIONS_FILE}")
+        return str(self.predictions[key])
+
+    def split_source(self, split: str) -> tuple[str, str]:
+        """The dataset and official split behind prediction split ``split``: the run's own dataset for
+        ``val`` and ``test``; ``<name>`` and ``test`` for ``<name>_test``."""
+        if split in ("val", "test"):
+            return self.metrics.dataset, split
+        if split.endswith(_OTHER_TEST):
+            return split.removesuffix(_OTHER_TEST), "test"
+        raise ValueError(f"run {self.name!r}: unknown prediction split {split!r} (expected val, test or "
+                         f"<dataset>_test)")
 
     @property
     def snapshot_of(self) -> str | None:

@@ -34,10 +34,12 @@ from fer_study.data import FERDataset, load_dataset
 from fer_study.data.tensors import SplitTensors, augment, split_tensors, to_float
 from fer_study.models import create_model
 from fer_study.runs import (
+    IDS_DIGEST,
     EpochCheckpoint,
     checkpoint_file,
     command_line,
     git_commit,
+    ids_digest,
     load_checkpoint,
     load_model,
     save_checkpoint,
@@ -338,7 +340,7 @@ def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTen
     results: dict[str, dict] = {}
     for split, data in splits.items():
         labels = data.labels.cpu().numpy()
-        predictions[f"{split}_ids"] = data.ids.astype(str)
+        predictions[IDS_DIGEST.format(split=split)] = np.array(ids_digest(data.ids))
         predictions[f"{split}_labels"] = labels
         # Logits are stored in float16 (the tracked tree travels to GPU machines, 64 MiB a call) and every
         # metric is computed from the stored values, so it re-derives exactly from predictions.npz.
