@@ -31,13 +31,10 @@ browser:
 # Lint, then everything, the slow model tests included, on two workers.
 # PYTEST_ARGS: extra pytest options (CI: --durations=20).
 PYTEST_ARGS ?=
-# Two workers (pytest-xdist), one per core, each on one thread (and so the notebooks and runs they start): two
-# workers of two threads each on two cores run torch's small ops many times slower (the augmentation measured
-# 0.8 ms a face on one thread, 7.9 ms on two beside another process). The tests sharing the smoke book run on
-# one worker (tests/conftest.py).
+# Two workers (pytest-xdist), one per core; the tests sharing the smoke book run on one worker (tests/conftest.py).
 test: venv browser
 	$(VENV)/bin/ruff check fer_study tests
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow"
