@@ -60,9 +60,11 @@ QUESTIONS: dict[str, dict[str, str]] = {
         "no online augmentation": "exp_no_online_aug",
         "filtered faces fer2013_f": "exp_fer2013_f",
         "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
+        "filtered and aligned faces fer2013_fa, float32": "exp_fer2013_fa_float32",
         "generated-image balancing fer2013_g, equal steps": "exp_fer2013_g_steps",
         "generated-image balancing fer2013_g, equal epochs": "exp_fer2013_g_epochs",
         "FER+ majority labels": "exp_ferplus_majority",
+        "FER+ majority labels, float32": "exp_ferplus_majority_float32",
         "FER+ soft labels": "exp_ferplus_soft",
     },
     "Do the report's optimizers beat SGD?": {
