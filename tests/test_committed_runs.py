@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from fer_study.core import paths
-from fer_study.data import load_dataset
+from fer_study.data import evaluation_dataset, evaluation_ids, load_dataset
 from fer_study.data.tensors import split_tensors
-from fer_study.data.variants import evaluation_dataset
 from fer_study.runs import (
     RunMetrics,
     ids_digest,
@@ -38,7 +37,7 @@ def real_test_split(dataset: str):
 
 @cache
 def split_ids_digest(dataset: str, split: str) -> str:
-    return ids_digest(load_dataset(evaluation_dataset(dataset)).subset(split).ids.astype(str))
+    return ids_digest(evaluation_ids(dataset, split))
 
 
 @pytest.mark.realdata

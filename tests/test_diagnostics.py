@@ -8,6 +8,7 @@ from fixture_runs import labels_for, write_run
 
 from fer_study.analysis import diagnostics
 from fer_study.analysis.diagnostics import Predictions
+from fer_study.data import variants
 from fer_study.runs import load_run
 
 
@@ -74,12 +75,12 @@ def test_the_reliability_figure_has_a_panel_per_model():
 def test_the_ids_of_a_run_storing_their_digest_are_read_from_its_datasets_split_and_checked(tmp_path, monkeypatch):
     dataset = brightness_dataset("fer2013")
     loaded = []
-    monkeypatch.setattr(diagnostics, "load_dataset", lambda name: loaded.append(name) or dataset)
+    monkeypatch.setattr(variants, "load_dataset", lambda name: loaded.append(name) or dataset)
     test_ids = dataset.subset("test").ids
     write_run(tmp_path, "new", labels_for(len(test_ids)), labels_for(len(test_ids)), test_ids=test_ids,
               dataset="fer2013_a")
     run = load_run("new", tmp_path)
     assert list(diagnostics.of_run(run).test_ids) == list(test_ids) and loaded == ["fer2013"]  # the variant's base
     dataset.ids[dataset.splits == "test"] = dataset.ids[dataset.splits == "test"][::-1]
-    with pytest.raises(ValueError, match="run 'new' scored other test images than dataset 'fer2013' has"):
+    with pytest.raises(ValueError, match="run 'new' scored other test images than dataset 'fer2013_a' has"):
         diagnostics.image_ids(run, "test")

@@ -18,6 +18,7 @@ from fer_study.runs import (
     load_model,
     load_run,
     load_weights,
+    other_test_split,
     recipe_and_seed,
     run_title,
     run_titles,
@@ -180,6 +181,6 @@ def test_a_run_storing_the_digest_of_its_ids_names_where_the_ids_are(tmp_path):
     with pytest.raises(KeyError, match="stores the digest of its val image ids.*image_ids.*'fer2013_a'"):
         run.ids("val")
     assert run.split_source("val") == ("fer2013_a", "val")
-    assert run.split_source("ferplus_test") == ("ferplus", "test")
+    assert run.split_source("ferplus_test") == run.split_source(other_test_split("ferplus")) == ("ferplus", "test")
     with pytest.raises(ValueError, match="unknown prediction split 'train'"):
         run.split_source("train")

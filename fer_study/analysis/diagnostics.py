@@ -17,8 +17,7 @@ from scipy.special import log_softmax, softmax
 from fer_study.analysis import ensemble
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.core.metrics import classification_metrics
-from fer_study.data import load_dataset
-from fer_study.data.variants import evaluation_dataset
+from fer_study.data import evaluation_ids
 from fer_study.runs import Run, ids_digest, recipe_and_seed, run_title
 
 CALIBRATION_BINS = 15
@@ -46,8 +45,7 @@ def image_ids(run: Run, split: str) -> np.ndarray:
     if run.stores_ids(split):
         return run.ids(split)
     dataset, source_split = run.split_source(split)
-    dataset = evaluation_dataset(dataset)
-    ids = load_dataset(dataset).subset(source_split).ids.astype(str)
+    ids = evaluation_ids(dataset, source_split)
     if ids_digest(ids) != run.ids_digest(split):
         raise ValueError(f"run {run.name!r} scored other {split} images than dataset {dataset!r} has in its "
                          f"{source_split} split now ({len(ids)} images; digests differ): was the dataset's "

@@ -42,7 +42,7 @@ from fer_study.core.metrics import (
     holm,
     macro_f1,
 )
-from fer_study.runs import Run, list_runs, load_run, recipe_and_seed, run_title, snapshots_by_source
+from fer_study.runs import Run, list_runs, load_run, other_test_split, recipe_and_seed, run_title, snapshots_by_source
 
 # The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
 # Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
@@ -105,7 +105,7 @@ POWER = 0.8
 HELPS, HURTS, NO_EFFECT = "helps", "hurts", "no detectable effect"
 MIN_SEEDS = 3
 # The split holding FER2013 PrivateTest in runs trained on another dataset (extra_test_datasets: [fer2013]).
-FER2013_TEST = "fer2013_test"
+FER2013_TEST = other_test_split("fer2013")
 # The columns of a question's summary in the chapters (``summary_table`` has more: datasets, per-class recall).
 SUMMARY_COLUMNS = ("arm", "seeds", "epochs", "acc_mean", "acc_sd", "macro_f1_mean", "macro_f1_sd", "train_acc_mean")
 

@@ -328,6 +328,12 @@ def evaluation_dataset(name: str) -> str:
     return name
 
 
+def evaluation_ids(name: str, split: str) -> np.ndarray:
+    """The image ids of dataset ``name``'s ``split`` (``val`` or ``test``) in order, protocol-excluded images
+    left out: the rows a run of ``name`` scored there (read from ``evaluation_dataset(name)``)."""
+    return load_dataset(evaluation_dataset(name)).subset(split).ids.astype(str)
+
+
 def sample_per_split(dataset: FERDataset, limit: int, seed: int = 0) -> FERDataset:
     """At most ``limit`` random images of each split, in dataset order, named ``<name>_sample<limit>``."""
     rng = np.random.default_rng(seed)

@@ -4,7 +4,8 @@
 - ``history.csv``: one row per epoch (losses, accuracies, learning rate, seconds).
 - ``metrics.json``: model, dataset, tier, device, epochs, train_seconds, val/test accuracy (with and
   without TTA), macro-F1, git commit, command, ... (read typed: ``RunMetrics``).
-- ``predictions.npz``: for ``val`` and ``test`` (and ``<dataset>_test`` for another dataset's test split):
+- ``predictions.npz``: for ``val`` and ``test`` (and ``other_test_split(dataset)``, ``<dataset>_test``, for
+  another dataset's test split):
   ``{split}_ids_sha256`` (the digest of the image ids scored, in order; folders written before hold the
   ids, ``{split}_ids``), ``{split}_labels``, ``{split}_logits`` and, when TTA was evaluated,
   ``{split}_logits_tta``; logits in ``CLASS_NAMES`` order.
@@ -43,6 +44,7 @@ from fer_study.runs.evidence import (
 from fer_study.runs.folder import (
     IDS_DIGEST,
     RUN_FILES,
+    STORED_IDS,
     Run,
     command_line,
     git_commit,
@@ -50,6 +52,7 @@ from fer_study.runs.folder import (
     is_complete,
     list_runs,
     load_run,
+    other_test_split,
     params_file,
     read_metrics,
     recipe_and_seed,
@@ -71,12 +74,13 @@ from fer_study.runs.weights import (
 )
 
 __all__ = [
-    "IDS_DIGEST", "PREDICTION_SPLITS", "RESULT_TIERS", "RUN_FILES", "TEST_SELECTED_PRETRAINED",
+    "IDS_DIGEST", "PREDICTION_SPLITS", "RESULT_TIERS", "RUN_FILES", "STORED_IDS", "TEST_SELECTED_PRETRAINED",
     "UNDERFIT_TRAIN_ACCURACY", "WEIGHTS_NAME", "EpochCheckpoint", "MissingMetric", "Run", "RunMetrics", "accuracy",
     "best_on_validation",
     "checkpoint_file", "command_line", "committed_runs", "git_commit", "has_tta", "has_weights",
     "held_out_validation", "ids_digest", "is_complete", "is_underfit", "list_runs", "load_checkpoint",
-    "load_model", "load_run", "load_runs", "load_weights", "params_file", "publish_weights", "read_metrics",
+    "load_model", "load_run", "load_runs", "load_weights", "other_test_split", "params_file", "publish_weights",
+    "read_metrics",
     "recipe_and_seed", "run_folder", "run_title", "run_titles", "run_titles_text", "save_checkpoint", "save_run",
     "save_weights", "seed_run_name",
     "snapshots_by_source", "starts_from_test_selected_weights", "underfit_reasons", "underfit_runs",

@@ -25,11 +25,17 @@ RUN_FILES = (CONFIG_FILE, HISTORY_FILE, METRICS_FILE, PREDICTIONS_FILE)
 _SEED_SUFFIX = re.compile(r"^(?P<recipe>.+)_seed(?P<seed>\d+)$")
 # What ``predictions.npz`` holds of a split's image ids: their digest (``ids_digest``), since the ids are the
 # dataset's and a copy in every run made up a fifth of the tracked tree; run folders written before hold
-# the ids themselves (``{split}_ids``).
+# the ids themselves (``STORED_IDS``).
 IDS_DIGEST = "{split}_ids_sha256"
-# A prediction split other than val and test: ``<dataset>_test``, another dataset's test split
-# (``TrainConfig.extra_test_datasets``).
+STORED_IDS = "{split}_ids"
+# A prediction split other than val and test: another dataset's test split (``other_test_split``).
 _OTHER_TEST = "_test"
+
+
+def other_test_split(dataset: str) -> str:
+    """The prediction split holding a run's scores on ``dataset``'s test split, when that is not the run's own
+    dataset (``TrainConfig.extra_test_datasets``): ``<dataset>_test``; ``Run.split_source`` reads it back."""
+    return f"{dataset}{_OTHER_TEST}"
 
 
 def ids_digest(ids: np.ndarray) -> str:
@@ -96,21 +102,21 @@ class Run:
 
     def stores_ids(self, split: str) -> bool:
         """Whether the folder holds ``split``'s image ids themselves (run folders written before the digest)."""
-        return f"{split}_ids" in self.predictions
+        return STORED_IDS.format(split=split) in self.predictions
 
     def ids(self, split: str) -> np.ndarray:
         """The stored image ids of ``split``; a run storing only their digest is resolved against its
-        dataset by ``fer_study.analysis.diagnostics.image_ids``."""
+        dataset by ``fer_study.analysis.diagnostics.image_ids`` (``fer_study.data.evaluation_ids``)."""
         if not self.stores_ids(split):
             raise KeyError(f"run {self.name!r} stores the digest of its {split} image ids, not the ids "
                            f"({self.path / PREDICTIONS_FILE}): fer_study.analysis.diagnostics.image_ids reads "
                            f"them from the dataset {self.split_source(split)[0]!r}")
-        return self.predictions[f"{split}_ids"]
+        return self.predictions[STORED_IDS.format(split=split)]
 
     def ids_digest(self, split: str) -> str:
         """The digest of the image ids ``split``'s rows were scored on (``ids_digest``), stored or computed."""
         if self.stores_ids(split):
-            return ids_digest(self.predictions[f"{split}_ids"])
+            return ids_digest(self.ids(split))
         key = IDS_DIGEST.format(split=split)
         if key not in self.predictions:
             raise KeyError(f"run {self.name!r} has no {split} predictions in {self.path / PREDICTIONS_FILE}")

@@ -42,6 +42,7 @@ from fer_study.runs import (
     ids_digest,
     load_checkpoint,
     load_model,
+    other_test_split,
     save_checkpoint,
     save_run,
     save_weights,
@@ -235,7 +236,8 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     # Scored on the test split of the run's dataset, and also on those of ``extra_test_datasets`` (FER+
     # runs on FER2013's PrivateTest, so they compare with FER2013 runs on the same images and labels).
     evaluated_splits = {"val": val, "test": test} | {
-        f"{name}_test": split_tensors(load_dataset(name), ("test",), device) for name in config.extra_test_datasets}
+        other_test_split(name): split_tensors(load_dataset(name), ("test",), device)
+        for name in config.extra_test_datasets}
     selects_on_val = "val" not in config.train_splits
 
     torch.manual_seed(config.seed)
