@@ -2,6 +2,7 @@
 -n 2``), the scheduling that keeps the smoke book's tests on one worker."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,21 @@ def real_data_dir() -> Path:
     return folder
 
 
-# The chapters execute once into one session smoke book (tests/test_notebooks.py) that the browser check
-# (tests/test_notebooks_browser.py) also reads: those tests must share a worker, or each worker builds the
-# book again. (xdist's own ``--dist loadgroup`` does not group under pytest 9: its node-id suffix is lost.)
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, real_data_dir) -> Path:
+    """A copy of the book's configuration that the chapters' smoke runs execute into (tests/test_notebooks.py)
+    and the browser check reads (tests/test_notebooks_browser.py). It lives here, defined once: a session
+    fixture imported into a second test module is a second fixture, and the book was executed twice."""
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(paths.BOOK_DIR / name, root / name)
+    shutil.copytree(paths.BOOK_DIR / "_static", root / "_static")
+    return root
+
+
+# The chapters execute once into the session's smoke book: the tests reading it must share a worker, or each
+# worker builds the book again. (xdist's own ``--dist loadgroup`` does not group under pytest 9: its node-id
+# suffix is lost.)
 SMOKE_BOOK_TESTS = ("tests/test_notebooks.py::", "tests/test_notebooks_browser.py::")
 
 

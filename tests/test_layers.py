@@ -350,3 +350,31 @@ def test_the_checks_catch_each_upward_import_the_issue_named(tmp_path, importer,
     imports, _, _ = fake_library(tmp_path, files | {importer: f"def lazy():\n    {statement}\n"})
     problems = upward_imports(imports)
     assert len(problems) == 1 and problem in problems[0]
+
+
+def fixtures_imported_from_other_test_modules(tests: Path) -> list[str]:
+    """``module: name`` for each pytest fixture a test module imports from another one. An imported fixture is
+    a second definition, with its own cache: a session fixture imported so ran twice (the smoke book did)."""
+    def fixtures(path: Path) -> set[str]:
+        return {node.name for node in ast.parse(path.read_text()).body if isinstance(node, ast.FunctionDef)
+                and any("fixture" in ast.unparse(decorator) for decorator in node.decorator_list)}
+
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1].startswith("test_"):
+                source = tests / f"{node.module.split('.')[-1]}.py"
+                shared = fixtures(source) & {alias.name for alias in node.names} if source.is_file() else set()
+                found += [f"{path.name}: {name}" for name in sorted(shared)]
+    return found
+
+
+def test_no_test_module_imports_a_fixture_from_another():
+    assert fixtures_imported_from_other_test_modules(TESTS) == [], "define shared fixtures in tests/conftest.py"
+
+
+def test_the_check_catches_an_imported_session_fixture(tmp_path):
+    (tmp_path / "test_a.py").write_text("import pytest\n\n@pytest.fixture(scope='session')\ndef book():\n"
+                                        "    return 1\n\ndef helper():\n    return 2\n")
+    (tmp_path / "test_b.py").write_text("from test_a import book, helper\n")
+    assert fixtures_imported_from_other_test_modules(tmp_path) == ["test_b.py: book"]

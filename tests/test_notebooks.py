@@ -2,7 +2,6 @@
 
 import ast
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,16 +110,6 @@ def test_the_lost_output_check_finds_an_injected_lost_table(tmp_path, monkeypatc
 def test_book_table_of_contents_lists_every_notebook():
     toc = (paths.BOOK_DIR / "_toc.yml").read_text()
     assert [stem for stem in NOTEBOOKS if f"executed/{stem}" not in toc] == []
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory, real_data_dir) -> Path:
-    """A copy of the book's configuration whose chapters the smoke runs below execute into."""
-    root = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(paths.BOOK_DIR / name, root / name)
-    shutil.copytree(paths.BOOK_DIR / "_static", root / "_static")
-    return root
 
 
 def _execute(stem: str, root: Path) -> Path:

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_notebooks import NOTEBOOKS, build_smoke_book, smoke_book  # noqa: F401  (the session's smoke book)
+from test_notebooks import NOTEBOOKS, build_smoke_book
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHECK_SCRIPT = f"<script>{Path(__file__).with_name('book_check.js').read_text()}</script>"
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.notebook,
 
 
 @pytest.fixture(scope="module")
-def built_book(smoke_book):  # noqa: F811
+def built_book(smoke_book):
     html_dir = smoke_book / "_build" / "html"
     if not (html_dir / "executed" / "07_results.html").exists():
         build_smoke_book(smoke_book)
