@@ -26,7 +26,7 @@ from fer_study.train import TrainConfig, predict_logits
 
 COMMITTED = list_runs(paths.RUNS_DIR)
 # Test images the committed weights are checked on (the first ones of the split).
-WEIGHTS_CHECK_IMAGES = 256
+WEIGHTS_CHECK_IMAGES = 64
 
 
 @cache
@@ -104,5 +104,6 @@ def test_committed_weights_give_the_committed_test_logits(name, real_data_dir):
     # emulates it (~15 images/s for vgg_cpu), where the whole split took 4 minutes a run.
     sample = slice(0, WEIGHTS_CHECK_IMAGES)
     logits = predict_logits(model, test.images[sample], precision=config.precision)
-    assert (logits.argmax(1) == run.logits("test")[sample].argmax(1)).mean() > 0.995
+    # At most one image may change its class: bfloat16 rounds differently on another CPU.
+    assert (logits.argmax(1) != run.logits("test")[sample].argmax(1)).sum() <= 1
     np.testing.assert_allclose(logits, run.logits("test")[sample], atol=0.05)
