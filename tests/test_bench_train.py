@@ -27,6 +27,7 @@ def table():
                            compile_model=True)
 
 
+@pytest.mark.slow
 def test_benchmark_table_has_positive_speeds_flops_and_their_ratios(table):
     row = table.iloc[0]
     assert row["model"] == "vgg_cpu" and row["batch_size"] == 4
@@ -39,6 +40,7 @@ def test_benchmark_table_has_positive_speeds_flops_and_their_ratios(table):
     assert row["engine_precision"] == "float32"
 
 
+@pytest.mark.slow
 def test_the_engine_can_train_a_compiled_model(table):
     assert table.iloc[0]["engine_compiled"]
 

@@ -46,6 +46,7 @@ def assert_same_tables(first: faces.FaceTable, second: faces.FaceTable) -> None:
     assert np.array_equal(first.faces, second.faces)
 
 
+@pytest.mark.slow
 def test_worker_processes_and_chunks_give_every_image_the_same_outcome(tmp_path):
     dataset = fixture_dataset()
     one_by_one = [faces.crop_face(image, DATASET_FACES) for image in dataset.images]

@@ -193,6 +193,7 @@ def test_as_bgr_accepts_gray_16_bit_float_and_bgra_arrays():
         recognize.as_bgr(np.zeros((4, 5, 2), np.uint8))
 
 
+@pytest.mark.slow
 def test_cli_subprocess_on_a_photo_and_a_video_with_annotations(tmp_path, video):
     annotated = tmp_path / "annotated"
     result = subprocess.run(

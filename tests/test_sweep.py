@@ -204,6 +204,7 @@ def test_full_tier_order_and_costs_file():
 
 # --- Ray ------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ray_sweep_writes_runs_reports_a_failing_one_then_skips(tmp_path, ray_executor, tiny_dataset,
                                                               uses_tiny_data, capsys):
     configs = tmp_path / "configs"
@@ -230,6 +231,7 @@ def test_ray_sweep_writes_runs_reports_a_failing_one_then_skips(tmp_path, ray_ex
     assert [o.status for o in again] == ["skipped", "skipped"] and time.perf_counter() - started < 5
 
 
+@pytest.mark.slow
 def test_fine_tuning_stage_starts_from_its_parent_in_the_sweep_or_on_disk(tmp_path, ray_executor, tiny_dataset):
     configs, out = tmp_path / "configs", tmp_path / "out"
     write_config(configs, "ft_base", epochs=1)
@@ -282,6 +284,7 @@ def test_full_tier_passes_seeds_to_the_sweep_for_the_experiment_matrix(monkeypat
     assert asked[0][0].endswith("exp_base.yaml") and asked[0][asked[0].index("--seeds") + 1] == "0,1,2"
 
 
+@pytest.mark.slow
 def test_full_tier_runs_what_fits_the_budget_and_packs_it(tmp_path, scratch, uses_tiny_data, capsys):
     configs = tmp_path / "configs"
     write_config(configs, "local_fits", epochs=1)
