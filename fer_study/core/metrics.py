@@ -18,7 +18,7 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict:
     Every figure comes from one scikit-learn confusion matrix, by the formulas of its
     ``precision_recall_fscore_support(zero_division=0)`` (F1 = 2 TP / (true + predicted); 0 where a class is
     neither), which gives the same floats: calling that three times validated the same arrays again each
-    time (~25 ms a call, and the bootstrap tables call it thousands of times)."""
+    time (~25 ms a call; a chapter's experiment tables call it for every seed run they compare)."""
     labels = np.asarray(labels)
     predicted = np.asarray(scores).argmax(axis=1)
     confusion = confusion_matrix(labels, predicted, labels=list(range(NUM_CLASSES)))
