@@ -53,6 +53,7 @@ from fer_study.train.loop import (
     resolved_precision,
     train_one_epoch,
     train_step,
+    training_model,
 )
 from fer_study.train.optim import build_optimizer, build_scheduler
 
@@ -106,9 +107,8 @@ def engine_batches(model: torch.nn.Module, config: TrainConfig, faces: np.ndarra
 
 
 def engine_model(initial: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.nn.Module:
-    """A copy of ``initial`` on ``device``, compiled as the training loop compiles it when the config says so."""
-    model = copy.deepcopy(initial).to(device)
-    return torch.compile(model) if config.compile_model else model
+    """A copy of ``initial`` placed and compiled as the training loop does (``training_model``)."""
+    return training_model(copy.deepcopy(initial), config, device)
 
 
 def plain_batches(model: torch.nn.Module, config: TrainConfig, folder: Path, workers: int,
