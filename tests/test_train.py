@@ -12,7 +12,7 @@ from fer_study.core.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
-from fer_study.runs import ids_digest, load_model, load_run, weights_file
+from fer_study.runs import ids_digest, load_model, load_run, save_weights, weights_file, weights_path
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
 from fer_study.train.loop import train_step, warn_if_bfloat16_is_emulated
@@ -102,6 +102,17 @@ def test_fine_tuning_stage_starts_from_its_parent(tiny_dataset, workspace):
     assert stage.metrics["parent"] == "base" and stage.metrics["selection"] == "last epoch"
     # With a vanishing learning rate the stage keeps its parent's weights (BN statistics aside).
     assert (stage.logits("test").argmax(1) == base.logits("test").argmax(1)).mean() > 0.8
+
+
+def test_fine_tuning_stage_refuses_parent_weights_that_are_not_the_parents(tiny_dataset, workspace):
+    """A local copy left by another training of the parent's name (another machine, another commit) is not
+    the parent the run folder records: the stage must not start from it."""
+    fit(tiny_config("parent", epochs=1), tiny_dataset, runs_dir=workspace)
+    weights = weights_path(workspace / "parent")
+    save_weights(weights, "vgg_cpu", {"widths": [8, 16]}, create_model("vgg_cpu", widths=[8, 16]).state_dict())
+    with pytest.raises(ValueError, match="differs from the .* recorded; these are not the run's weights"):
+        fit(tiny_config("parent_stage", epochs=1, parent="parent"), tiny_dataset, runs_dir=workspace)
+    assert not (workspace / "parent_stage" / "metrics.json").exists()
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "radam", "ranger_adabelief"])

@@ -68,12 +68,14 @@ def load_weights(path: Path) -> tuple[dict, str | None, dict]:
     return content, None, {}
 
 
-def load_model(run_or_path: Run | str | Path, runs_dir: Path | None = None) -> nn.Module:
+def load_model(run_or_path: Run | str | Path, runs_dir: Path | None = None, verified: bool = False) -> nn.Module:
     """The model of a run, built and loaded, in eval mode, on the CPU.
 
     ``run_or_path``: a ``Run``, a run folder or a run name under ``runs_dir`` (its ``weights_path``), or a
     weights file. The model is the one the weights file names with its keyword arguments; a bare state dict
     (weights written before files described themselves) is rebuilt from its run's ``config.yaml``.
+    ``verified``: refuse weights whose sha256 differs from the one the run's ``metrics.json`` recorded at
+    training time (``check_weights``; a run folder or name only), as a run that continues another must.
     """
     if isinstance(run_or_path, Run):
         folder = run_or_path.path
@@ -81,10 +83,14 @@ def load_model(run_or_path: Run | str | Path, runs_dir: Path | None = None) -> n
         folder = None
     else:
         folder = run_folder(run_or_path, runs_dir)
+    if verified and folder is None:
+        raise ValueError(f"{run_or_path}: only a run's weights can be verified; give its run folder or name")
     path = Path(run_or_path) if folder is None else weights_path(folder)
     if path is None:
         raise FileNotFoundError(f"run {folder.name!r} has no weights: neither {folder / WEIGHTS_NAME} nor a "
                                 "local copy from training (fer_study.runs.weights_file)")
+    if verified:
+        check_weights(path, folder)
     state_dict, model_name, model_kwargs = load_weights(path)
     if model_name is None:
         if folder is None:
@@ -97,18 +103,24 @@ def load_model(run_or_path: Run | str | Path, runs_dir: Path | None = None) -> n
     return model.eval()
 
 
+def check_weights(path: Path, run_path: Path) -> None:
+    """Refuse a weights file whose sha256 differs from the one ``run_path``'s ``metrics.json`` recorded when
+    the run trained: a local copy left by another training of the same name is not the run's weights."""
+    recorded = read_metrics(run_path).weights_sha256
+    digest = file_sha256(path)
+    if digest != recorded:
+        raise ValueError(f"{path}: sha256 {digest} differs from the {recorded} that {Path(run_path) / METRICS_FILE} "
+                         "recorded; these are not the run's weights")
+
+
 def publish_weights(name: str, runs_dir: Path | None = None) -> Path:
     """Copy a run's local weights into its run folder (to be committed), after checking them against the
     size and sha256 that its ``metrics.json`` recorded at training time."""
     run_path = (runs_dir or paths.RUNS_DIR) / name
-    metrics = read_metrics(run_path)
-    source = weights_file(metrics.tier, name)
+    source = weights_file(read_metrics(run_path).tier, name)
     if not source.is_file():
         raise FileNotFoundError(f"run {name!r}: no local weights at {source} to publish")
-    digest = file_sha256(source)
-    if digest != metrics.weights_sha256:
-        raise ValueError(f"{source}: sha256 {digest} differs from the {metrics.weights_sha256} that "
-                         f"{run_path / METRICS_FILE} recorded; these are not the run's weights")
+    check_weights(source, run_path)
     with atomic_write(run_path / WEIGHTS_NAME) as tmp:
         shutil.copyfile(source, tmp)
     return run_path / WEIGHTS_NAME

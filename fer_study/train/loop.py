@@ -218,8 +218,9 @@ def _loss_function(config: TrainConfig, train: SplitTensors, device: torch.devic
 
 
 def _initial_weights(model: nn.Module, parent: str, runs_dir: Path) -> None:
-    """A fine-tuning stage starts from its parent run's weights (``fer_study.runs.load_model``)."""
-    model.load_state_dict(load_model(parent, runs_dir).state_dict())
+    """A fine-tuning stage starts from its parent run's weights, exactly those the parent's ``metrics.json``
+    records (``fer_study.runs.load_model(verified=True)``)."""
+    model.load_state_dict(load_model(parent, runs_dir, verified=True).state_dict())
 
 
 def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = False,
