@@ -111,9 +111,14 @@ def test_an_arm_tested_on_other_images_is_compared_on_the_fer2013_test_it_record
 
 
 def test_every_recipe_of_a_question_has_a_config_and_a_question_may_name_its_own_base(tmp_path):
-    recipes = {BASE_RECIPE, *experiments.QUESTION_BASES.values(),
+    """The arms, each question's base, and the float32 twin of the base of a question with a float32 arm."""
+    float32_bases = {experiments.precision_twin(experiments.QUESTION_BASES.get(question, BASE_RECIPE), "float32")
+                     for question, arms in experiments.QUESTIONS.items()
+                     if any(experiments.FLOAT32_TWIN_SUFFIX in recipe for recipe in arms.values())}
+    recipes = {BASE_RECIPE, *experiments.QUESTION_BASES.values(), *float32_bases,
                *(recipe.removesuffix(experiments.SNAPSHOTS) for arms in experiments.QUESTIONS.values()
                  for recipe in arms.values())}
+    assert {"exp_base_float32", "exp_ft_train_float32", "exp_cyclic_float32"} <= float32_bases
     for recipe in recipes:
         TrainConfig.from_yaml(paths.PARAMS_DIR / "cpu" / "runs" / f"{recipe}.yaml", run_name=recipe)
     question = next(iter(experiments.QUESTION_BASES))
@@ -204,7 +209,7 @@ def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
 
     for seed in range(3):
         save(BASE_RECIPE, seed, 0.6, "bfloat16")
-        save(experiments.PRECISION_BASES["float32"], seed, 0.6, "float32")
+        save(experiments.precision_twin(BASE_RECIPE, "float32"), seed, 0.6, "float32")
         save("exp_fer2013_a_cw_float32", seed, 0.6, "float32")
         save("exp_class_weights", seed, 0.6, "bfloat16")
     arms, comparison, text = experiments.answer("Which training data helps?", tmp_path, samples=100)
@@ -214,17 +219,40 @@ def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
     assert [arm.recipe for arm in arms[:2]] == [BASE_RECIPE, "exp_base_float32"]
 
 
+def test_a_float32_arm_of_a_question_with_its_own_control_is_compared_with_the_controls_float32_twin(tmp_path):
+    question = "Do the report's fine-tuning stages help?"
+    control = experiments.QUESTION_BASES[question]
+    for seed in range(3):
+        for recipe, precision in [(control, "bfloat16"), (f"{control}_float32", "float32"),
+                                  ("exp_ft_val", "bfloat16"), ("exp_ft_val_float32", "float32")]:
+            run = fake_run(f"{recipe}_seed{seed}", seed, (np.random.default_rng(seed).random(400) < 0.6).astype(int))
+            save_run(tmp_path / run.name, {}, {"seed": seed, "precision": precision}, run.history,
+                     {**run.predictions, **{key.replace("test", "val"): value for key, value in run.predictions.items()}})
+    arms, comparison, _ = experiments.answer(question, tmp_path, samples=100)
+    bases = comparison.set_index("recipe")["base"]
+    assert bases["exp_ft_val_float32"] == f"{control}_float32" and bases["exp_ft_val"] == control
+
+
+def test_precision_twins_keep_the_snapshot_ensemble_suffix_last():
+    assert experiments.precision_twin("exp_cyclic+snapshots", "float32") == "exp_cyclic_float32+snapshots"
+    assert experiments.precision_twin("exp_base_float32", "float32") == "exp_base_float32"
+    assert experiments.precision_twin("exp_base", "bfloat16") is None
+
+
 def test_an_arm_answered_by_its_float32_twin_is_not_pending_and_unanswered_twins_are_named_once():
     base = arm("base", [0.60] * 3, seed=1)
     arms = [Arm("recipe a", "a", []), arm("recipe a, float32", [0.6] * 3, seed=2, recipe="a_float32"),
             arm("recipe b", [0.6], seed=3, recipe="b"), arm("recipe b, float32", [0.6] * 2, seed=4, recipe="b_float32"),
-            Arm("recipe c", "c", [])]
+            Arm("recipe c", "c", []), Arm("recipe d", "d+snapshots", []),
+            arm("recipe d, float32", [0.6], seed=5, recipe="d_float32+snapshots")]
     comparison = experiments.compare_to_base(base, arms, samples=100)
-    assert experiments.pending_arms(comparison) == [("recipe b, in either precision", 2), ("recipe c", 0)]
+    assert experiments.pending_arms(comparison) == [("recipe b, in either precision", 2), ("recipe c", 0),
+                                                    ("recipe d, in either precision", 1)]
     assert experiments.verdict_summary(comparison).endswith(
-        "Not yet run with 3 seeds: recipe b, in either precision; recipe c.")
+        "Not yet run with 3 seeds: recipe b, in either precision; recipe c; recipe d, in either precision.")
     assert experiments.answer_text("Q?", comparison, base).endswith(
-        "Not yet run with 3 seeds: recipe b, in either precision (2 of 3 seeds); recipe c.")
+        "Not yet run with 3 seeds: recipe b, in either precision (2 of 3 seeds); recipe c; "
+        "recipe d, in either precision (1 of 3 seeds).")
 
 
 def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged():

@@ -74,9 +74,11 @@ QUESTIONS: dict[str, dict[str, str]] = {
     },
     "Do the report's fine-tuning stages help?": {
         "train + validation 3 epochs, then validation 3 epochs": "exp_ft_val",
+        "train + validation 3 epochs, then validation 3 epochs, float32": "exp_ft_val_float32",
     },
     "Does a snapshot ensemble beat its single run?": {
         "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18)": f"exp_cyclic{SNAPSHOTS}",
+        "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18), float32": f"exp_cyclic_float32{SNAPSHOTS}",
     },
     "Does the base learn the same in float32?": {
         "float32 instead of bfloat16 autocast": "exp_base_float32",
@@ -92,12 +94,11 @@ QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
                   # The 40-epoch recipe with random erasing (issue 11), not the 12-epoch exp_base.
                   "Does batch mixing help a converged run?": "vgg_cpu_long"}
 
-# Arms trained in another precision than the bfloat16 base are compared with the base of their precision
-# (CPUs without AMX emulate bfloat16 ~13x slower, so their seeds train in float32).
-PRECISION_BASES = {"float32": "exp_base_float32"}
-# An arm's float32 twin is its recipe with this suffix (a params file of ``base: <recipe>`` and
-# ``precision: float32``): either twin, with its seeds, answers the arm's question, so an arm is pending only
-# while neither has a verdict.
+# A recipe's float32 twin is the recipe with this suffix (a params file of ``base: <recipe>`` and
+# ``precision: float32``; CPUs without AMX emulate bfloat16 ~13x slower, so their seeds train in float32).
+# An arm trained in float32 is compared with the float32 twin of its question's base (``precision_twin``),
+# and either twin of an arm, with its seeds, answers the arm's question: an arm is pending only while
+# neither has a verdict.
 FLOAT32_TWIN_SUFFIX = "_float32"
 
 ALPHA = 0.05
@@ -305,7 +306,7 @@ class Answer(NamedTuple):
 def answer(question: str, runs_dir: str | Path | None = None, samples: int = 2000, seed: int = 0) -> Answer:
     """One research question of ``QUESTIONS``: its arms (base first: ``QUESTION_BASES``' recipe for the question,
     else ``BASE_RECIPE``), the comparison table, the answer text. An arm trained in another precision than
-    the base is compared with the base of its own precision (``PRECISION_BASES``), never across precisions,
+    the base is compared with the base's twin of its own precision (``precision_twin``), never across precisions,
     which would confound the precision with the arm's factor."""
     arms = load_arms({"base": QUESTION_BASES.get(question, BASE_RECIPE), **QUESTIONS[question]}, runs_dir)
     base = arms[0]
@@ -313,8 +314,8 @@ def answer(question: str, runs_dir: str | Path | None = None, samples: int = 200
     pairs = []
     for arm in arms[1:]:
         precision = _precision(arm)
-        twin = PRECISION_BASES.get(precision)
-        if question in QUESTION_BASES or precision == _precision(base) or twin in (None, arm.recipe):
+        twin = precision_twin(base.recipe, precision)
+        if precision == _precision(base) or twin in (None, arm.recipe):
             pairs.append((base, arm))
             continue
         if precision not in precision_bases:
@@ -325,9 +326,24 @@ def answer(question: str, runs_dir: str | Path | None = None, samples: int = 200
                   answer_text(question, comparison, base, list(precision_bases.values())))
 
 
+def precision_twin(recipe: str, precision: str | None) -> str | None:
+    """The recipe's twin trained in ``precision`` (``exp_base`` -> ``exp_base_float32``, ``exp_cyclic+snapshots``
+    -> ``exp_cyclic_float32+snapshots``); ``None`` for a precision without twins (bfloat16, the recipes' own)."""
+    if precision != "float32":
+        return None
+    trained, snapshots, _ = recipe.partition(SNAPSHOTS)
+    return f"{trained.removesuffix(FLOAT32_TWIN_SUFFIX)}{FLOAT32_TWIN_SUFFIX}{snapshots}"
+
+
+def _twin_stem(recipe: str) -> str:
+    """The recipe both precision twins share: the recipe without ``FLOAT32_TWIN_SUFFIX``."""
+    trained, snapshots, _ = recipe.partition(SNAPSHOTS)
+    return f"{trained.removesuffix(FLOAT32_TWIN_SUFFIX)}{snapshots}"
+
+
 def _precision(arm: Arm) -> str | None:
     """The precision the arm's runs trained in; ``None`` for an arm without runs, or of runs that did not
-    record it (none of ``PRECISION_BASES``, so compared with the base)."""
+    record it (no ``precision_twin``, so compared with the base)."""
     return arm.runs[0].metrics.precision if arm.runs else None
 
 
@@ -363,7 +379,7 @@ def pending_arms(comparison: pd.DataFrame) -> list[tuple[str, int]]:
     precision", with the seeds of the twin furthest along."""
     if comparison.empty:
         return []
-    stems = comparison["recipe"].str.removesuffix(FLOAT32_TWIN_SUFFIX)
+    stems = comparison["recipe"].map(_twin_stem)
     judged = set(stems[comparison["difference_pp"].notna()])
     pending = []
     for stem, twins in comparison[comparison["difference_pp"].isna()].groupby(stems, sort=False):
