@@ -140,7 +140,7 @@ plots.plot_reliability(diagnostics.reliability_curves(examined), title="Reliabil
 # is error the benchmark's labels, not the model, account for.
 
 # %% tags=["hide-input"]
-pairs = label_pairs(load_dataset("fer2013"), load_dataset("ferplus"))
+pairs = label_pairs(load_dataset("fer2013"), load_dataset("ferplus"), splits=["test"])
 tables.show(diagnostics.label_noise_table(examined, diagnostics.ferplus_labels(pairs)))
 
 # %% [markdown]

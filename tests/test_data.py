@@ -1,5 +1,6 @@
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -177,6 +178,31 @@ def test_balance_table_gives_the_reports_figures_on_the_official_counts():
     assert kaggle.loc["train", ("to_add", "disgust")] == 7215 - 436
     official = balance_table(dataset)
     assert official.loc["val", ("total", "to_add")] + official.loc["test", ("total", "to_add")] == 5240
+
+
+def test_label_pairs_match_each_ferplus_image_to_its_fer2013_original_within_a_split():
+    """FER+ holds FER2013's faces re-encoded (here: shuffled and slightly noisy) under other names; a face far
+    from every original stays unmatched, and asking for one split gives that split's rows of the full table."""
+    from fer_study.data.agreement import agreement_table, label_pairs
+
+    rng = np.random.default_rng(0)
+    splits = np.repeat(SPLITS, 6)
+    images = np.stack([face(i) for i in range(len(splits))])
+    labels = np.arange(len(splits)) % 7
+    fer2013 = FERDataset("fer2013", images, labels, splits, np.array([f"kaggle{i}" for i in range(len(splits))]))
+    order = rng.permutation(len(splits))
+    noisy = np.clip(images[order].astype(np.int16) + rng.integers(-3, 4, images.shape), 0, 255).astype(np.uint8)
+    noisy[order == 0] = face(999)  # not among the originals
+    plus_labels = np.where(order % 2 == 0, labels[order], (labels[order] + 1) % 7)
+    ferplus = FERDataset("ferplus", noisy, plus_labels, splits[order], np.array([f"plus{i}" for i in order]))
+
+    pairs = label_pairs(fer2013, ferplus)
+    matched = pairs.dropna(subset=["fer2013_id"])
+    assert pairs.loc[pairs["fer2013_id"].isna(), "ferplus_id"].tolist() == ["plus0"]
+    assert (matched["fer2013_id"].str.removeprefix("kaggle") == matched["ferplus_id"].str.removeprefix("plus")).all()
+    assert agreement_table(pairs)["agree"].sum() == sum(1 for i in order if i % 2 == 0 and i != 0)
+    test_only = label_pairs(fer2013, ferplus, splits=["test"])
+    pd.testing.assert_frame_equal(test_only, pairs[pairs["split"] == "test"].reset_index(drop=True))
 
 
 def test_augment_is_seeded_and_flip_only_mirrors():

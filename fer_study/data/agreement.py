@@ -6,6 +6,8 @@ the same faces, the Kaggle copy as JPEG); pairs whose mean absolute pixel differ
 ``max_mean_abs_diff`` are left unmatched.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import torch
@@ -31,10 +33,13 @@ def match_images(query: np.ndarray, reference: np.ndarray, max_mean_abs_diff: fl
     return np.where(difference <= max_mean_abs_diff, nearest, -1)
 
 
-def label_pairs(fer2013: FERDataset, ferplus: FERDataset, max_mean_abs_diff: float = 8.0) -> pd.DataFrame:
-    """One row per FER+ image: split, FER+ id and label, matched FER2013 id and label (None when unmatched)."""
+def label_pairs(fer2013: FERDataset, ferplus: FERDataset, max_mean_abs_diff: float = 8.0,
+                splits: Sequence[str] = SPLITS) -> pd.DataFrame:
+    """One row per FER+ image of ``splits``: split, FER+ id and label, matched FER2013 id and label (None when
+    unmatched). The matching cost grows with the square of a split's size: the test split alone takes about
+    1/60 of the time of all three."""
     frames = []
-    for split in SPLITS:
+    for split in splits:
         plus = ferplus.select(ferplus.splits == split)
         base = fer2013.select(fer2013.splits == split)
         match = match_images(plus.images, base.images, max_mean_abs_diff)
