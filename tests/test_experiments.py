@@ -201,17 +201,19 @@ def test_macro_f1_finds_a_minority_class_remedy_that_accuracy_cannot_see():
     assert np.mean(draws) * 100 == pytest.approx(expected_f1, abs=1.0)
 
 
-def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
-    def save(recipe, seed, accuracy, precision):
-        run = fake_run(f"{recipe}_seed{seed}", seed, (np.random.default_rng(seed).random(400) < accuracy).astype(int))
-        save_run(tmp_path / run.name, {}, {"seed": seed, "precision": precision}, run.history,
-                 {**run.predictions, **{key.replace("test", "val"): value for key, value in run.predictions.items()}})
+def save_seed_run(runs_dir, recipe: str, seed: int, precision: str, accuracy: float = 0.6) -> None:
+    """A committed-like seed run of ``recipe`` trained in ``precision``, right on about ``accuracy`` of 400 images."""
+    run = fake_run(f"{recipe}_seed{seed}", seed, (np.random.default_rng(seed).random(400) < accuracy).astype(int))
+    save_run(runs_dir / run.name, {}, {"seed": seed, "precision": precision}, run.history,
+             {**run.predictions, **{key.replace("test", "val"): value for key, value in run.predictions.items()}})
 
+
+def test_a_float32_arm_is_compared_with_the_float32_base(tmp_path):
     for seed in range(3):
-        save(BASE_RECIPE, seed, 0.6, "bfloat16")
-        save(experiments.precision_twin(BASE_RECIPE, "float32"), seed, 0.6, "float32")
-        save("exp_fer2013_a_cw_float32", seed, 0.6, "float32")
-        save("exp_class_weights", seed, 0.6, "bfloat16")
+        save_seed_run(tmp_path, BASE_RECIPE, seed, "bfloat16")
+        save_seed_run(tmp_path, experiments.precision_twin(BASE_RECIPE, "float32"), seed, "float32")
+        save_seed_run(tmp_path, "exp_fer2013_a_cw_float32", seed, "float32")
+        save_seed_run(tmp_path, "exp_class_weights", seed, "bfloat16")
     arms, comparison, text = experiments.answer("Which training data helps?", tmp_path, samples=100)
     bases = comparison.set_index("recipe")["base"]
     assert bases["exp_fer2013_a_cw_float32"] == "exp_base_float32" and bases["exp_class_weights"] == BASE_RECIPE
@@ -225,9 +227,7 @@ def test_a_float32_arm_of_a_question_with_its_own_control_is_compared_with_the_c
     for seed in range(3):
         for recipe, precision in [(control, "bfloat16"), (f"{control}_float32", "float32"),
                                   ("exp_ft_val", "bfloat16"), ("exp_ft_val_float32", "float32")]:
-            run = fake_run(f"{recipe}_seed{seed}", seed, (np.random.default_rng(seed).random(400) < 0.6).astype(int))
-            save_run(tmp_path / run.name, {}, {"seed": seed, "precision": precision}, run.history,
-                     {**run.predictions, **{key.replace("test", "val"): value for key, value in run.predictions.items()}})
+            save_seed_run(tmp_path, recipe, seed, precision)
     arms, comparison, _ = experiments.answer(question, tmp_path, samples=100)
     bases = comparison.set_index("recipe")["base"]
     assert bases["exp_ft_val_float32"] == f"{control}_float32" and bases["exp_ft_val"] == control
