@@ -27,7 +27,7 @@ from fer_study.apps.sweep.transfer import pack_folders, unpack_folders, write_fo
 from fer_study.apps.sweep.worker import checkpoint_state
 from fer_study.core import paths
 from fer_study.data import FERDataset
-from fer_study.runs import load_run
+from fer_study.runs import load_run, weights_file
 from fer_study.train import TrainConfig
 from tests.fixture_data import brightness_dataset
 
@@ -249,6 +249,19 @@ def test_fine_tuning_stage_starts_from_its_parent_in_the_sweep_or_on_disk(tmp_pa
     (again,) = run_sweep(plan_runs([str(stage)], out), ray_executor, ["sweep"], datasets={"fer2013": tiny_dataset})
     assert again.status == "done"
     np.testing.assert_allclose(load_run(out / "ft_base_stage").logits("val"), first.logits("val"), rtol=1e-5)
+
+    # On another machine the parent's folder is committed but its weights are not: the stage says how to
+    # rebuild them (the parent trained again elsewhere), and starts once weights with the recorded sha256 are back.
+    weights_file("smoke", "ft_base").unlink()
+    write_folder(out / "ft_base_stage", {})
+    (paths.SCRATCH_DIR / "checkpoints" / "ft_base_stage" / "last.pt").unlink()
+    (orphan,) = run_sweep(plan_runs([str(stage)], out), ray_executor, ["sweep"], datasets={"fer2013": tiny_dataset})
+    assert orphan.status == "failed" and "weights are not on this machine" in orphan.error and "--out" in orphan.error
+    rebuilt = run_sweep(plan_runs([str(configs / "ft_base.yaml")], tmp_path / "rebuilt"), ray_executor, ["sweep"],
+                        return_weights=True, datasets={"fer2013": tiny_dataset})
+    assert [o.status for o in rebuilt] == ["done"]
+    (resumed,) = run_sweep(plan_runs([str(stage)], out), ray_executor, ["sweep"], datasets={"fer2013": tiny_dataset})
+    assert resumed.status == "done", resumed.error
 
 
 def assert_killed_run_resumes_like_a_straight_one(tmp_path, executor, prefix: str, process_marker: str,

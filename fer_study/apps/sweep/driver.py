@@ -229,10 +229,16 @@ def _parent_from_disk(plan: PlannedRun) -> RunResult | None:
     if not is_complete(folder):
         raise _ParentUnavailable(f"its parent run {plan.config.parent!r} is neither in this sweep nor complete "
                                  f"in {plan.out_dir}", FAILED)
-    files = {name: data for name, data in folder_files(folder).items() if name != WEIGHTS_NAME}
     weights = weights_path(folder)
-    return RunResult(plan.config.parent, DONE, {folder.name: files},
-                     {folder.name: weights.read_bytes()} if weights is not None else {})
+    if weights is None:
+        # Weights are committed only for the recognizer's runs: a parent trained on another machine has none here.
+        raise _ParentUnavailable(
+            f"its parent run {plan.config.parent!r} is complete in {plan.out_dir}, but its weights are not on this "
+            f"machine (neither {folder / WEIGHTS_NAME} nor {weights_file(plan.config.tier, folder.name)}): train "
+            "the parent's config again with --out <another folder> --with-weights to rebuild them; the stage starts "
+            "only from weights with the sha256 the parent recorded", FAILED)
+    files = {name: data for name, data in folder_files(folder).items() if name != WEIGHTS_NAME}
+    return RunResult(plan.config.parent, DONE, {folder.name: files}, {folder.name: weights.read_bytes()})
 
 
 def _record(result: RunResult, plan: PlannedRun) -> Outcome:
