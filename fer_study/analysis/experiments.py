@@ -331,8 +331,8 @@ def precision_twin(recipe: str, precision: str | None) -> str | None:
     -> ``exp_cyclic_float32+snapshots``); ``None`` for a precision without twins (bfloat16, the recipes' own)."""
     if precision != "float32":
         return None
-    trained, snapshots, _ = recipe.partition(SNAPSHOTS)
-    return f"{trained.removesuffix(FLOAT32_TWIN_SUFFIX)}{FLOAT32_TWIN_SUFFIX}{snapshots}"
+    trained, snapshots, _ = _twin_stem(recipe).partition(SNAPSHOTS)
+    return f"{trained}{FLOAT32_TWIN_SUFFIX}{snapshots}"
 
 
 def _twin_stem(recipe: str) -> str:
