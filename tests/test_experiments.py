@@ -236,7 +236,8 @@ def test_a_float32_arm_of_a_question_with_its_own_control_is_compared_with_the_c
 def test_precision_twins_keep_the_snapshot_ensemble_suffix_last():
     assert experiments.precision_twin("exp_cyclic+snapshots", "float32") == "exp_cyclic_float32+snapshots"
     assert experiments.precision_twin("exp_base_float32", "float32") == "exp_base_float32"
-    assert experiments.precision_twin("exp_base", "bfloat16") is None
+    assert experiments.precision_twin("exp_cyclic_float32+snapshots", "bfloat16") == "exp_cyclic+snapshots"
+    assert experiments.precision_twin("exp_base", None) == "exp_base"
 
 
 def test_an_arm_answered_by_its_float32_twin_is_not_pending_and_unanswered_twins_are_named_once():

@@ -94,11 +94,9 @@ QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
                   # The 40-epoch recipe with random erasing (issue 11), not the 12-epoch exp_base.
                   "Does batch mixing help a converged run?": "vgg_cpu_long"}
 
-# A recipe's float32 twin is the recipe with this suffix (a params file of ``base: <recipe>`` and
-# ``precision: float32``; CPUs without AMX emulate bfloat16 ~13x slower, so their seeds train in float32).
-# An arm trained in float32 is compared with the float32 twin of its question's base (``precision_twin``),
-# and either twin of an arm, with its seeds, answers the arm's question: an arm is pending only while
-# neither has a verdict.
+# A recipe's float32 twin (``precision_twin``; CPUs without AMX emulate bfloat16 ~13x slower) is a params file
+# of ``base: <recipe>`` and ``precision: float32``, compared with the float32 twin of its question's base. Either
+# twin, with its seeds, answers the arm's question: an arm is pending only while neither has a verdict.
 FLOAT32_TWIN_SUFFIX = "_float32"
 
 ALPHA = 0.05
@@ -315,7 +313,7 @@ def answer(question: str, runs_dir: str | Path | None = None, samples: int = 200
     for arm in arms[1:]:
         precision = _precision(arm)
         twin = precision_twin(base.recipe, precision)
-        if precision == _precision(base) or twin in (None, arm.recipe):
+        if precision == _precision(base) or twin in (base.recipe, arm.recipe):
             pairs.append((base, arm))
             continue
         if precision not in precision_bases:
@@ -326,24 +324,17 @@ def answer(question: str, runs_dir: str | Path | None = None, samples: int = 200
                   answer_text(question, comparison, base, list(precision_bases.values())))
 
 
-def precision_twin(recipe: str, precision: str | None) -> str | None:
-    """The recipe's twin trained in ``precision`` (``exp_base`` -> ``exp_base_float32``, ``exp_cyclic+snapshots``
-    -> ``exp_cyclic_float32+snapshots``); ``None`` for a precision without twins (bfloat16, the recipes' own)."""
-    if precision != "float32":
-        return None
-    trained, snapshots, _ = _twin_stem(recipe).partition(SNAPSHOTS)
-    return f"{trained}{FLOAT32_TWIN_SUFFIX}{snapshots}"
-
-
-def _twin_stem(recipe: str) -> str:
-    """The recipe both precision twins share: the recipe without ``FLOAT32_TWIN_SUFFIX``."""
+def precision_twin(recipe: str, precision: str | None) -> str:
+    """The recipe's twin trained in ``precision``: ``exp_base`` <-> ``exp_base_float32`` (bfloat16 or ``None``:
+    the recipes' own precision), ``exp_cyclic+snapshots`` -> ``exp_cyclic_float32+snapshots``."""
     trained, snapshots, _ = recipe.partition(SNAPSHOTS)
-    return f"{trained.removesuffix(FLOAT32_TWIN_SUFFIX)}{snapshots}"
+    suffix = FLOAT32_TWIN_SUFFIX if precision == "float32" else ""
+    return f"{trained.removesuffix(FLOAT32_TWIN_SUFFIX)}{suffix}{snapshots}"
 
 
 def _precision(arm: Arm) -> str | None:
     """The precision the arm's runs trained in; ``None`` for an arm without runs, or of runs that did not
-    record it (no ``precision_twin``, so compared with the base)."""
+    record it (compared with the base)."""
     return arm.runs[0].metrics.precision if arm.runs else None
 
 
@@ -379,7 +370,7 @@ def pending_arms(comparison: pd.DataFrame) -> list[tuple[str, int]]:
     precision", with the seeds of the twin furthest along."""
     if comparison.empty:
         return []
-    stems = comparison["recipe"].map(_twin_stem)
+    stems = comparison["recipe"].map(lambda recipe: precision_twin(recipe, None))
     judged = set(stems[comparison["difference_pp"].notna()])
     pending = []
     for stem, twins in comparison[comparison["difference_pp"].isna()].groupby(stems, sort=False):
