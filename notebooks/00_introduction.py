@@ -17,7 +17,7 @@
 # %% tags=["parameters"]
 runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]
-bootstrap_samples = 1000
+bootstrap_samples = 2000
 seed = 0
 
 # %% tags=["hide-input"]
@@ -85,7 +85,7 @@ findings.untrained_text(runs)
 # protocol note is in the [results chapter](07_results.ipynb).
 
 # %% tags=["hide-input"]
-table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples)
+table = claims.comparison_table(runs_dir, claim_set, tiers, bootstrap_samples, seed)
 headline = presentation.headline(table, runs)
 presentation.front_page_answer(headline)
 

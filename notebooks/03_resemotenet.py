@@ -35,7 +35,7 @@ underfit_runs = ["resemotenet_s", "resemotenet_s_adamw", "resemotenet_s_radam", 
 runs_dir = None  # None: the committed runs in results/runs
 train = False  # True: first train the runs with a config in params/<tier>/runs (hours; full tier: GPU)
 tier = "full"  # the tier whose run configs `train` uses
-bootstrap_samples = 1000
+bootstrap_samples = 2000
 seed = 0
 
 # %% tags=["hide-input"]

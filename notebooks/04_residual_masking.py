@@ -27,7 +27,7 @@ runs = ["resmasking_dropout1", "cbam_resnet50", "resnet18", "resnet34", "resnet1
 runs_dir = None  # None: the committed runs in results/runs
 train = False  # True: first train the runs with a config in params/<tier>/runs (hours; full tier: GPU)
 tier = "full"  # the tier whose run configs `train` uses
-bootstrap_samples = 1000
+bootstrap_samples = 2000
 seed = 0
 
 # %% tags=["hide-input"]

@@ -31,7 +31,7 @@ tier = "full"  # the tier whose run configs `train` uses
 demo_faces = 8  # faces in the batch-attention demonstration (FER2013 training faces when cached)
 demo_companions = 4  # other faces the first face is batched with, one batch each
 demo_copies = 7  # copies of a companion in its batch
-bootstrap_samples = 1000
+bootstrap_samples = 2000
 seed = 0
 
 # %% tags=["hide-input"]

@@ -25,7 +25,7 @@ runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
 selection = "greedy"  # member selection on validation: "greedy" or "exhaustive"
 combiners = ["mean", "weighted", "vote"]
-bootstrap_samples = 1000
+bootstrap_samples = 2000
 seed = 0
 
 # %% tags=["hide-input"]

@@ -18,7 +18,7 @@
 # %% tags=["parameters"]
 runs_dir = None  # None: the committed runs in results/runs
 tiers = ["full", "cpu"]  # smoke-tier runs only prove that the code runs
-bootstrap_samples = 1000
+bootstrap_samples = 2000
 seed = 0
 gallery_faces = 16  # the confidently wrong faces shown
 

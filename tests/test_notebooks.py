@@ -45,9 +45,8 @@ def test_notebook_shape(stem):
             assert not defined, f"{stem} defines {defined[0].name}: notebooks call the library, they define nothing"
 
 
-@pytest.mark.parametrize("stem", NOTEBOOKS)
-def test_params_files_hold_only_overrides(stem):
-    """A params file sets only what differs from the notebook's parameters cell (ploomber/papermill habit)."""
+def literal_defaults(stem: str) -> dict:
+    """The parameters cell's names with a literal value (an expression is left out)."""
     notebook = jupytext.read(paths.NOTEBOOKS_DIR / f"{stem}.py")
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
     defaults = {}
@@ -57,10 +56,31 @@ def test_params_files_hold_only_overrides(stem):
                 defaults[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:  # an expression, not a literal: any value given for it counts as an override
                 continue
+    return defaults
+
+
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_params_files_hold_only_overrides(stem):
+    """A params file sets only what differs from the notebook's parameters cell (ploomber/papermill habit)."""
+    defaults = literal_defaults(stem)
     for tier in TIERS:
         repeated = sorted(key for key, value in load_parameters(stem, tier).items()
                           if key in defaults and defaults[key] == value)
         assert not repeated, f"params/{tier}/{stem}.yaml repeats the notebook's defaults of {repeated}"
+
+
+# Parameters that must be one value in every chapter of a tier: a research question answered in two chapters
+# (chapters 2 and 8, say) must show the same interval, and the bootstrap draws depend on both.
+SHARED_PARAMETERS = ("bootstrap_samples", "seed")
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_shared_parameters_have_one_value_per_tier(tier):
+    for name in SHARED_PARAMETERS:
+        values = {stem: {**literal_defaults(stem), **load_parameters(stem, tier)}[name] for stem in NOTEBOOKS
+                  if name in literal_defaults(stem)}
+        assert len(values) > 1, f"{name}: fewer than two chapters use it; drop it from SHARED_PARAMETERS"
+        assert len(set(values.values())) == 1, f"{tier} tier: {name} differs between chapters: {values}"
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)

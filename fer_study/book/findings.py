@@ -89,7 +89,7 @@ def best_models_text(best: pd.DataFrame, entries: pd.DataFrame) -> Markdown:
     return Markdown(" ".join(said))
 
 
-def research_answers(runs_dir: str | Path | None = None, samples: int = 1000, seed: int = 0) -> Markdown:
+def research_answers(runs_dir: str | Path | None = None, samples: int = 2000, seed: int = 0) -> Markdown:
     """One line per research question (``experiments.QUESTIONS``): its verdicts on accuracy and macro-F1."""
     lines = []
     for question in experiments.QUESTIONS:
