@@ -37,7 +37,7 @@
 # such faces.
 
 # %% tags=["parameters"]
-# Research question 1 as a seeded experiment: the arms are fer_study.analysis.experiments.QUESTIONS[question].
+# Research question 1 as a seeded experiment: its arms are listed in fer_study/analysis/questions.yaml.
 question = "Which training data helps?"
 bootstrap_samples = 2000
 seed = 0

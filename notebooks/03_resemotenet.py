@@ -19,7 +19,7 @@
 # claims.
 
 # %% tags=["parameters"]
-# The report's optimizers as a seeded experiment: the arms are fer_study.analysis.experiments.QUESTIONS[question].
+# The report's optimizers as a seeded experiment: its arms are listed in fer_study/analysis/questions.yaml.
 question = "Do the report's optimizers beat SGD?"
 fine_tuning_question = "Do the report's fine-tuning stages help?"
 snapshot_question = "Does a snapshot ensemble beat its single run?"

@@ -110,6 +110,22 @@ def test_an_arm_tested_on_other_images_is_compared_on_the_fer2013_test_it_record
         experiments.load_arms({"base": "base", "broken": "broken"}, tmp_path)
 
 
+@pytest.mark.parametrize(("text", "problem"), [
+    ("question: Q?\narms: {a: b}\n", "expected a list of questions"),
+    ("- question: Q?\n", "question 1: expected a new 'question'"),
+    ("- question: Q?\n  arms: {}\n", "question 1: expected a new 'question'"),
+    ("- question: Q?\n  arms: {a: b}\n  bases: c\n", "question 1: expected a new 'question'"),
+    ("- question: Q?\n  arms: {a: b}\n- question: Q?\n  arms: {c: d}\n", "question 2: expected a new 'question'"),
+])
+def test_a_malformed_questions_file_is_refused_naming_the_file_and_the_question(tmp_path, text, problem):
+    path = tmp_path / "questions.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"{path}: {problem}"):
+        experiments.load_questions(path)
+    path.write_text("- question: Q?\n  base: c\n  arms: {a: b}\n")
+    assert experiments.load_questions(path) == ({"Q?": {"a": "b"}}, {"Q?": "c"})
+
+
 def test_every_recipe_of_a_question_has_a_config_and_a_question_may_name_its_own_base(tmp_path):
     """The arms, each question's base, and the float32 twin of the base of a question with a float32 arm."""
     float32_bases = {experiments.precision_twin(experiments.QUESTION_BASES.get(question, BASE_RECIPE), "float32")
@@ -270,7 +286,10 @@ def test_the_forest_plot_has_a_panel_per_metric_and_says_when_nothing_is_judged(
 
 def test_the_one_line_verdict_names_helping_and_hurting_arms_and_counts_the_rest():
     base = arm("base", [0.60] * 3, seed=1)
-    arms = [arm("Better (a, b)", [0.70] * 3, seed=2), arm("same", [0.60] * 3, seed=4), arm("one", [0.7], seed=3)]
+    arms = [arm("Better (a, b)", [0.70] * 3, seed=2), arm("also better", [0.72] * 3, seed=5),
+            arm("same", [0.60] * 3, seed=4), arm("one", [0.7], seed=3)]
     line = experiments.verdict_summary(experiments.compare_to_base(base, arms, samples=300))
-    assert line.startswith("Accuracy: Better (a, b) help; 1 arm shows no detectable effect. Macro-F1: ")
+    # Labels may hold commas, so each is set in italics.
+    assert line.startswith("Accuracy: *Better (a, b)* and *also better* help; 1 arm shows no detectable effect. "
+                           "Macro-F1: ")
     assert line.endswith("Not yet run with 3 seeds: one.")

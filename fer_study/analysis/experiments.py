@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from fer_study.analysis.ensemble import check_aligned, mean_softmax
 from fer_study.core import paths
@@ -44,55 +45,37 @@ from fer_study.core.metrics import (
 )
 from fer_study.runs import Run, list_runs, load_run, other_test_split, recipe_and_seed, run_title, snapshots_by_source
 
-# The report's research questions as experiments: for each, the arms (label: recipe) compared with the base.
-# Recipes are params/cpu/runs/<recipe>.yaml, each trained with seeds 0, 1, 2 (runs <recipe>_seed<N>).
 BASE_RECIPE = "exp_base"
 # "<recipe>+snapshots": per seed run of the recipe, the mean-softmax ensemble of its snapshot runs.
 SNAPSHOTS = "+snapshots"
-QUESTIONS: dict[str, dict[str, str]] = {
-    "Which training data helps?": {
-        "offline augmentation fer2013_a, equal steps": "exp_fer2013_a_steps",
-        "offline augmentation fer2013_a, equal epochs": "exp_fer2013_a_epochs",
-        "offline augmentation fer2013_a, equal epochs, float32": "exp_fer2013_a_epochs_float32",
-        "class weights": "exp_class_weights",
-        "fer2013_a + class weights (equal epochs)": "exp_fer2013_a_cw",
-        "fer2013_a + class weights (equal epochs), float32": "exp_fer2013_a_cw_float32",
-        "no online augmentation": "exp_no_online_aug",
-        "filtered faces fer2013_f": "exp_fer2013_f",
-        "filtered and aligned faces fer2013_fa": "exp_fer2013_fa",
-        "filtered and aligned faces fer2013_fa, float32": "exp_fer2013_fa_float32",
-        "generated-image balancing fer2013_g, equal steps": "exp_fer2013_g_steps",
-        "generated-image balancing fer2013_g, equal epochs": "exp_fer2013_g_epochs",
-        "FER+ majority labels": "exp_ferplus_majority",
-        "FER+ majority labels, float32": "exp_ferplus_majority_float32",
-        "FER+ soft labels": "exp_ferplus_soft",
-    },
-    "Do the report's optimizers beat SGD?": {
-        "AdamW (lr 1e-3, wd 1e-4)": "exp_adamw",
-        "RAdam (lr 1e-3, wd 1e-4)": "exp_radam",
-        "RangerAdaBelief (lr 1e-3, wd 1e-4)": "exp_ranger_adabelief",
-    },
-    "Do the report's fine-tuning stages help?": {
-        "train + validation 3 epochs, then validation 3 epochs": "exp_ft_val",
-        "train + validation 3 epochs, then validation 3 epochs, float32": "exp_ft_val_float32",
-    },
-    "Does a snapshot ensemble beat its single run?": {
-        "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18)": f"exp_cyclic{SNAPSHOTS}",
-        "ensemble of 3 cyclic-rate snapshots (epochs 14, 16, 18), float32": f"exp_cyclic_float32{SNAPSHOTS}",
-    },
-    "Does the base learn the same in float32?": {
-        "float32 instead of bfloat16 autocast": "exp_base_float32",
-    },
-    "Does batch mixing help a converged run?": {
-        "CutMix (alpha 1, half the batches)": "vgg_cpu_long_cutmix",
-        "mixup (alpha 0.2, half the batches)": "vgg_cpu_long_mixup",
-    },
-}
-# A question whose arms continue the base's runs compares them with a control that continues them too.
-QUESTION_BASES = {"Do the report's fine-tuning stages help?": "exp_ft_train",
-                  "Does a snapshot ensemble beat its single run?": "exp_cyclic",
-                  # The 40-epoch recipe with random erasing (issue 11), not the 12-epoch exp_base.
-                  "Does batch mixing help a converged run?": "vgg_cpu_long"}
+# The report's research questions as data: per question, its arms (label: recipe) and its base recipe.
+QUESTIONS_FILE = Path(__file__).with_name("questions.yaml")
+
+
+def load_questions(path: str | Path = QUESTIONS_FILE) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """``questions.yaml`` -> ({question: {arm label: recipe}}, {question: its base, where not ``BASE_RECIPE``})."""
+    entries = yaml.safe_load(Path(path).read_text())
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of questions, got {type(entries).__name__}")
+    questions, bases = {}, {}
+    for number, entry in enumerate(entries, 1):
+        if not _is_question(entry) or entry["question"] in questions:
+            raise ValueError(f"{path}: question {number}: expected a new 'question' (text), its 'arms' (arm label: "
+                             f"recipe, at least one) and optionally its 'base' (a recipe); got {entry!r}")
+        questions[entry["question"]] = entry["arms"]
+        if "base" in entry:
+            bases[entry["question"]] = entry["base"]
+    return questions, bases
+
+
+def _is_question(entry) -> bool:
+    return (isinstance(entry, dict) and {"question", "arms"} <= set(entry) <= {"question", "arms", "base"}
+            and all(isinstance(entry[key], str) for key in ("question", "base") if key in entry)
+            and isinstance(entry["arms"], dict) and len(entry["arms"]) > 0
+            and all(isinstance(text, str) for text in (*entry["arms"], *entry["arms"].values())))
+
+
+QUESTIONS, QUESTION_BASES = load_questions()
 
 # A recipe's float32 twin (``precision_twin``; CPUs without AMX emulate bfloat16 ~13x slower) is a params file
 # of ``base: <recipe>`` and ``precision: float32``, compared with the float32 twin of its question's base. Either
@@ -343,6 +326,12 @@ def _listed(rows: pd.DataFrame, prefix: str) -> str:
                      f"{row[prefix + 'high_pp']:+.2f}])" for _, row in rows.iterrows())
 
 
+def _named(labels: Sequence[str]) -> str:
+    """Arm labels as one phrase, each in italics: labels may hold commas ("fer2013_a, equal epochs, float32")."""
+    labels = [f"*{label}*" for label in labels]
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
 def verdict_summary(comparison: pd.DataFrame) -> str:
     """A comparison (``compare_pairs``) in a few short sentences: per metric, the arms that help, those that
     hurt and how many show no detectable effect; then the arms still short of seeds."""
@@ -350,7 +339,7 @@ def verdict_summary(comparison: pd.DataFrame) -> str:
     sentences = []
     for prefix, metric in METRICS.items():
         verdicts = judged[f"{prefix}verdict"]
-        parts = [f"{' and '.join(judged.loc[verdicts == kind, 'arm'])} {'help' if kind == HELPS else 'hurt'}"
+        parts = [f"{_named(judged.loc[verdicts == kind, 'arm'])} {'help' if kind == HELPS else 'hurt'}"
                  for kind in (HELPS, HURTS) if (verdicts == kind).any()]
         neutral = int((verdicts == NO_EFFECT).sum())
         if neutral:
