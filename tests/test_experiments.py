@@ -64,7 +64,9 @@ def test_seed_variance_widens_the_interval():
 
 def test_arms_with_too_few_seeds_get_no_verdict():
     table = experiments.compare_to_base(arm("base", [0.6] * 3), [arm("two", [0.7, 0.7])])
-    assert table["verdict"].iloc[0].startswith("too few seeds") and np.isnan(table["difference_pp"].iloc[0])
+    assert table["verdict"].iloc[0] == "too few seeds (2 of 3)" and np.isnan(table["difference_pp"].iloc[0])
+    table = experiments.compare_to_base(arm("base", [0.6]), [arm("three", [0.7] * 3)])
+    assert table["f1_verdict"].iloc[0] == "too few seeds (base: 1 of 3)"
 
 
 def test_summary_counts_by_hand():
@@ -190,7 +192,14 @@ def test_an_answer_shows_its_summary_in_the_chapters_columns_and_its_comparison_
     assert list(summary["arm"]) == ["base", "better", "none"] and summary["seeds"].tolist() == [3, 3, 0]
     assert summary.loc[1, "acc_mean"] == pytest.approx(70, abs=2)
     assert list(shown.summary(["arm", "recall_happy"]).columns) == ["arm", "recall_happy"]
-    assert "recipe" not in shown.differences() and list(shown.differences()["arm"]) == ["better", "none"]
+    differences = shown.differences()
+    assert list(differences.columns) == ["arm", "seeds", "interval_pp", "p_holm", "verdict", "f1_interval_pp",
+                                         "f1_p_holm", "f1_verdict"]
+    assert list(differences["arm"]) == ["better", "none"]
+    better = comparison.iloc[0]
+    assert differences.loc[0, "interval_pp"] == (f"{better['difference_pp']:+.2f} [{better['low_pp']:+.2f}, "
+                                                 f"{better['high_pp']:+.2f}]")
+    assert differences.loc[1, "interval_pp"] == "" and differences.loc[1, "verdict"].startswith("too few seeds")
 
 
 def classes_run(name: str, seed: int, labels: np.ndarray, predicted: np.ndarray) -> Run:

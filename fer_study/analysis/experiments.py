@@ -235,8 +235,9 @@ def compare_pairs(pairs: Sequence[tuple[Arm, Arm]], samples: int = 2000, level: 
     for base, arm in pairs:
         row = {"arm": arm.label, "recipe": arm.recipe, "base": base.recipe, "seeds": len(arm.runs)}
         if len(base.runs) < min_seeds or len(arm.runs) < min_seeds:
-            missing = base if len(base.runs) < min_seeds else arm
-            too_few = f"too few seeds ({missing.label}: {len(missing.runs)} of {min_seeds})"
+            short_base = len(base.runs) < min_seeds  # then the base is named: the row already names its arm
+            counted = f"{base.label}: {len(base.runs)}" if short_base else len(arm.runs)
+            too_few = f"too few seeds ({counted} of {min_seeds})"
             rows.append(row | {"verdict": too_few, "f1_verdict": too_few})
             continue
         labels = base.runs[0].labels(base.split)
@@ -278,9 +279,17 @@ class Answer(NamedTuple):
         return summary_table(self.arms).reindex(columns=list(columns))
 
     def differences(self) -> pd.DataFrame:
-        """The comparison as a chapter shows it: without the recipe column, which the arm labels name, and
-        the base column only where some arm has another base."""
-        shown = self.comparison.drop(columns="recipe")
+        """The comparison as a chapter shows it: per metric the difference with its 95 % interval as one text
+        (``interval_pp``: "+0.26 [-0.74, +1.28]"), the Holm-adjusted p and the verdict; the base column only
+        where some arm has another base. The raw p-values and detectable differences stay in ``comparison``."""
+        rows = self.comparison
+        shown = rows[["arm", "base", "seeds"]].copy()
+        for prefix in METRICS:
+            shown[f"{prefix}interval_pp"] = [
+                "" if np.isnan(difference) else f"{difference:+.2f} [{low:+.2f}, {high:+.2f}]"
+                for difference, low, high in zip(rows[f"{prefix}difference_pp"], rows[f"{prefix}low_pp"],
+                                                 rows[f"{prefix}high_pp"], strict=True)]
+            shown[[f"{prefix}p_holm", f"{prefix}verdict"]] = rows[[f"{prefix}p_holm", f"{prefix}verdict"]]
         return shown if shown["base"].nunique() > 1 else shown.drop(columns="base")
 
 

@@ -289,7 +289,7 @@ def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
     if drawable is None or drawable.empty:
         return message_figure("Nothing to draw yet: no arm has its seeds committed.", title)
     metrics = {prefix: name for prefix, name in _FOREST_METRICS.items() if f"{prefix}difference_pp" in drawable}
-    figure, axes_row = _figure(ncols=len(metrics), height=0.45 * len(drawable) + 1.6)
+    figure, axes_row = _figure(ncols=len(metrics), height=0.45 * len(drawable) + 2.2)
     positions = np.arange(len(drawable))
     labels = [f"{row.arm} (n={row.seeds})" for row in drawable.itertuples()]
     for index, (axes, (prefix, name)) in enumerate(zip(axes_row, metrics.items(), strict=True)):
@@ -304,7 +304,11 @@ def plot_forest(comparison: pd.DataFrame, title: str | None = None) -> Figure:
         axes.set_yticks(positions, labels if index == 0 else [""] * len(labels))
         axes.invert_yaxis()
         axes.set(xlabel=f"{name} difference\nfrom the base (points)", ylabel="")
-        axes.legend(loc="best", fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
+    # One legend for both panels, below them: inside a panel it covered the points of some arm.
+    handles = {label: handle for axes in axes_row for handle, label in zip(*axes.get_legend_handles_labels(),
+                                                                             strict=True)}
+    figure.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles),
+                  fontsize="small", title="Holm-corrected verdict", title_fontsize="small")
     figure.suptitle(f"{title or 'Arms against the base'}, on PrivateTest")
     return figure
 

@@ -40,6 +40,8 @@ READABLE_NAMES = {
     "f1_difference_pp": "Macro-F1 difference (points)", "f1_low_pp": "Macro-F1 low", "f1_high_pp": "Macro-F1 high",
     "f1_p_value": "p (macro-F1)", "f1_p_holm": "Holm p (macro-F1)", "f1_verdict": "Macro-F1 verdict",
     "f1_detectable_pp": "Detectable, macro-F1 (points)",
+    "interval_pp": "Accuracy difference (points) [95 % interval]",
+    "f1_interval_pp": "Macro-F1 difference (points) [95 % interval]",
     "final_train_acc_pct": "Final train accuracy (%)", "why_not_evidence": "Why it is not evidence",
     "quantity": "Quantity", "value": "Value", "measured": "Measured", "verdicts": "Verdicts",
     "known_problems": "Known problems",
