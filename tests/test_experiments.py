@@ -258,6 +258,20 @@ def test_a_float32_arm_of_a_question_with_its_own_control_is_compared_with_the_c
     assert bases["exp_ft_val_float32"] == f"{control}_float32" and bases["exp_ft_val"] == control
 
 
+def test_a_question_whose_base_has_only_float32_runs_answers_its_float32_arms(tmp_path):
+    """An AVX2-only machine trains only the float32 twins: their verdict must not wait for bfloat16 runs."""
+    question = "Do the report's fine-tuning stages help?"
+    control = experiments.QUESTION_BASES[question]
+    for seed in range(3):
+        save_seed_run(tmp_path, f"{control}_float32", seed, "float32")
+        save_seed_run(tmp_path, "exp_ft_val_float32", seed, "float32", accuracy=0.9)
+    _, comparison, text = experiments.answer(question, tmp_path, samples=100)
+    assert comparison.set_index("recipe").loc["exp_ft_val_float32", "verdict"] == experiments.HELPS
+    assert text.startswith(f"**{question}** The base recipe `{control}` has no committed run yet. Arms trained in "
+                           f"float32 are compared with")
+    assert "Helps: train + validation 3 epochs, then validation 3 epochs, float32 (+" in text
+
+
 def test_precision_twins_keep_the_snapshot_ensemble_suffix_last():
     assert experiments.precision_twin("exp_cyclic+snapshots", "float32") == "exp_cyclic_float32+snapshots"
     assert experiments.precision_twin("exp_base_float32", "float32") == "exp_base_float32"

@@ -384,7 +384,7 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases:
     """Two to four sentences stating the answer a comparison table gives, generated from it: per metric
     (accuracy, macro-F1) the arms that help, hurt, or show no detectable effect. Arms are listed with
     semicolons, since their labels may hold commas."""
-    if not base.runs:
+    if not base.runs and not any(other.runs for other in other_bases):
         return f"**{question}** No run of the base recipe `{base.recipe}` is committed yet: no answer."
     def described(arm: Arm) -> str:
         labels = arm.runs[0].labels(arm.split)
@@ -392,7 +392,9 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases:
         return (f"{run_title(arm.recipe)} (`{arm.recipe}`), {100 * arm.correct().mean():.2f} % mean PrivateTest "
                 f"accuracy and {100 * f1:.2f} % macro-F1 over {len(arm.runs)} seeds")
 
-    parts = [f"**{question}** Base: {described(base)}."]
+    # Where only a twin of the base has runs (float32 on CPUs without AMX), its arms are still answered.
+    parts = [f"**{question}** Base: {described(base)}." if base.runs
+             else f"**{question}** The base recipe `{base.recipe}` has no committed run yet."]
     parts += [f"Arms trained in {_precision(other)} are compared with {described(other)}."
               for other in other_bases if other.runs]
     judged = comparison.dropna(subset=["difference_pp"]) if "difference_pp" in comparison else comparison.iloc[:0]
