@@ -192,11 +192,10 @@ def test_an_answer_shows_its_summary_in_the_chapters_columns_and_its_comparison_
     assert list(summary["arm"]) == ["base", "better", "none"] and summary["seeds"].tolist() == [3, 3, 0]
     assert summary.loc[1, "acc_mean"] == pytest.approx(70, abs=2)
     assert list(shown.summary(["arm", "recall_happy"]).columns) == ["arm", "recall_happy"]
-    differences = shown.differences()
-    assert list(differences.columns) == ["arm", "seeds", "interval_pp", "p_holm", "verdict", "f1_interval_pp",
-                                         "f1_p_holm", "f1_verdict"]
+    differences, better = shown.differences(), comparison.iloc[0]
+    assert list(differences.columns) == ["arm", "seeds", "interval_pp", "verdict", "f1_interval_pp", "f1_verdict"]
+    assert differences.loc[0, "verdict"] == f"{better['verdict']} (Holm p {better['p_holm']:.3f})"
     assert list(differences["arm"]) == ["better", "none"]
-    better = comparison.iloc[0]
     assert differences.loc[0, "interval_pp"] == (f"{better['difference_pp']:+.2f} [{better['low_pp']:+.2f}, "
                                                  f"{better['high_pp']:+.2f}]")
     assert differences.loc[1, "interval_pp"] == "" and differences.loc[1, "verdict"].startswith("too few seeds")

@@ -279,9 +279,9 @@ class Answer(NamedTuple):
         return summary_table(self.arms).reindex(columns=list(columns))
 
     def differences(self) -> pd.DataFrame:
-        """The comparison as a chapter shows it: per metric the difference with its 95 % interval as one text
-        (``interval_pp``: "+0.26 [-0.74, +1.28]"), the Holm-adjusted p and the verdict; the base column only
-        where some arm has another base. The raw p-values and detectable differences stay in ``comparison``."""
+        """The comparison as a chapter shows it: per metric the difference and its 95 % interval as one text
+        ("+0.26 [-0.74, +1.28]") and the verdict with its Holm-adjusted p; the base column only where some arm
+        has another base. Raw p-values and detectable differences stay in ``comparison``."""
         rows = self.comparison
         shown = rows[["arm", "base", "seeds"]].copy()
         for prefix in METRICS:
@@ -289,7 +289,8 @@ class Answer(NamedTuple):
                 "" if np.isnan(difference) else f"{difference:+.2f} [{low:+.2f}, {high:+.2f}]"
                 for difference, low, high in zip(rows[f"{prefix}difference_pp"], rows[f"{prefix}low_pp"],
                                                  rows[f"{prefix}high_pp"], strict=True)]
-            shown[[f"{prefix}p_holm", f"{prefix}verdict"]] = rows[[f"{prefix}p_holm", f"{prefix}verdict"]]
+            judged = zip(rows[f"{prefix}verdict"], rows[f"{prefix}p_holm"], strict=True)
+            shown[f"{prefix}verdict"] = [text if np.isnan(p) else f"{text} (Holm p {p:.3f})" for text, p in judged]
         return shown if shown["base"].nunique() > 1 else shown.drop(columns="base")
 
 
