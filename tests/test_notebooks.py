@@ -76,9 +76,10 @@ SHARED_PARAMETERS = ("bootstrap_samples", "seed")
 
 @pytest.mark.parametrize("tier", TIERS)
 def test_shared_parameters_have_one_value_per_tier(tier):
+    defaults = {stem: literal_defaults(stem) for stem in NOTEBOOKS}
     for name in SHARED_PARAMETERS:
-        values = {stem: {**literal_defaults(stem), **load_parameters(stem, tier)}[name] for stem in NOTEBOOKS
-                  if name in literal_defaults(stem)}
+        values = {stem: {**defaults[stem], **load_parameters(stem, tier)}[name] for stem in NOTEBOOKS
+                  if name in defaults[stem]}
         assert len(values) > 1, f"{name}: fewer than two chapters use it; drop it from SHARED_PARAMETERS"
         assert len(set(values.values())) == 1, f"{tier} tier: {name} differs between chapters: {values}"
 

@@ -285,10 +285,8 @@ class Answer(NamedTuple):
         rows = self.comparison
         shown = rows[["arm", "base", "seeds"]].copy()
         for prefix in METRICS:
-            shown[f"{prefix}interval_pp"] = [
-                "" if np.isnan(difference) else f"{difference:+.2f} [{low:+.2f}, {high:+.2f}]"
-                for difference, low, high in zip(rows[f"{prefix}difference_pp"], rows[f"{prefix}low_pp"],
-                                                 rows[f"{prefix}high_pp"], strict=True)]
+            shown[f"{prefix}interval_pp"] = [_interval(row, prefix) if pd.notna(row[f"{prefix}difference_pp"]) else ""
+                                             for _, row in rows.iterrows()]
             judged = zip(rows[f"{prefix}verdict"], rows[f"{prefix}p_holm"], strict=True)
             shown[f"{prefix}verdict"] = [text if np.isnan(p) else f"{text} (Holm p {p:.3f})" for text, p in judged]
         return shown if shown["base"].nunique() > 1 else shown.drop(columns="base")
@@ -331,9 +329,10 @@ def _precision(arm: Arm) -> str | None:
     return arm.runs[0].metrics.precision if arm.runs else None
 
 
-def _listed(rows: pd.DataFrame, prefix: str) -> str:
-    return "; ".join(f"{row['arm']} ({row[prefix + 'difference_pp']:+.2f} pp [{row[prefix + 'low_pp']:+.2f}, "
-                     f"{row[prefix + 'high_pp']:+.2f}])" for _, row in rows.iterrows())
+def _interval(row: pd.Series, prefix: str, unit: str = "") -> str:
+    """A comparison row's difference and 95 % interval for one metric: "+0.26 [-0.74, +1.28]"."""
+    return (f"{row[prefix + 'difference_pp']:+.2f}{unit} [{row[prefix + 'low_pp']:+.2f}, "
+            f"{row[prefix + 'high_pp']:+.2f}]")
 
 
 def _named(labels: Sequence[str]) -> str:
@@ -404,7 +403,8 @@ def answer_text(question: str, comparison: pd.DataFrame, base: Arm, other_bases:
         for kind in (HELPS, HURTS):
             rows = judged[judged[f"{prefix}verdict"] == kind]
             if len(rows):
-                said.append(f"{'helps' if kind == HELPS else 'hurts'}: {_listed(rows, prefix)}")
+                listed = "; ".join(f"{row['arm']} ({_interval(row, prefix, ' pp')})" for _, row in rows.iterrows())
+                said.append(f"{'helps' if kind == HELPS else 'hurts'}: {listed}")
         neutral = judged[judged[f"{prefix}verdict"] == NO_EFFECT]
         if len(neutral):
             # The largest of their detectable differences: an effect below it may have gone unseen in one of them.
