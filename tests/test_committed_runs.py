@@ -3,6 +3,7 @@ recorded, every accuracy in ``metrics.json`` is recomputed from ``predictions.np
 the one its params file gives, and the committed weights, run again on the real test split, give the
 committed logits."""
 
+import subprocess
 from functools import cache
 
 import numpy as np
@@ -27,6 +28,9 @@ from fer_study.train import TrainConfig, predict_logits
 COMMITTED = list_runs(paths.RUNS_DIR)
 # Test images the committed weights are checked on (the first ones of the split).
 WEIGHTS_CHECK_IMAGES = 64
+# A lent GPU machine gets the tracked tree in every call, 64 MiB a call with what it carries; FER2013 (58.8 MiB)
+# must fit beside it in two halves (issue 27), so the tree stays within 34 MiB.
+TRACKED_TREE_MIB = 34
 
 
 @cache
@@ -107,3 +111,15 @@ def test_committed_weights_give_the_committed_test_logits(name, real_data_dir):
     # At most one image may change its class: bfloat16 rounds differently on another CPU.
     assert (logits.argmax(1) != run.logits("test")[sample].argmax(1)).sum() <= 1
     np.testing.assert_allclose(logits, run.logits("test")[sample], atol=0.05)
+
+
+def test_the_tracked_tree_fits_a_device_call_beside_half_of_the_data():
+    if not (paths.REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout: no tracked tree to measure")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=paths.REPO_ROOT, capture_output=True, check=True).stdout
+    files = [paths.REPO_ROOT / name for name in listed.decode().split("\0") if name]
+    size = sum(path.stat().st_size for path in files if path.is_file())
+    largest = sorted(files, key=lambda path: path.stat().st_size if path.is_file() else 0)[-3:]
+    assert size <= TRACKED_TREE_MIB * 2**20, (
+        f"the tracked tree is {size / 2**20:.2f} MiB, over {TRACKED_TREE_MIB} MiB; largest files: "
+        + ", ".join(f"{path.relative_to(paths.REPO_ROOT)} ({path.stat().st_size / 2**20:.2f} MiB)" for path in largest))

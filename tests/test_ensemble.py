@@ -87,17 +87,6 @@ def test_a_run_trained_on_validation_is_never_chosen_on_it(tmp_path):
     assert best_on_validation(runs).name == "C"
 
 
-def test_a_snapshot_of_the_selected_epoch_counts_once(tmp_path):
-    runs = [*_trio(tmp_path)[:2], load_run(write_run(tmp_path, "cyc", wrong_on(LABELS, [10]), LABELS,
-                                                     selected_epoch=12))]
-    for epoch in (4, 12):
-        runs.append(load_run(write_run(tmp_path, f"cyc_snap{epoch:03d}", wrong_on(LABELS, [epoch]), LABELS,
-                                       selected_epoch=epoch, snapshot_of="cyc")))
-    assert [run.name for run in ensemble.evaluation_groups(runs)["fer2013"]] == ["A", "B", "cyc", "cyc_snap004"]
-    named, _ = ensemble.named_ensembles("fer2013", ensemble.evaluation_groups(runs)["fer2013"])
-    assert [candidate.member_names for candidate in named] == [["cyc_snap004", "cyc"]]
-
-
 def test_greedy_adds_a_member_that_fixes_errors(tmp_path):
     low_on = {"E": [0, 1], "F": [2, 3]}  # each wrong, with low confidence, where the other is right
     for name, wrong in low_on.items():

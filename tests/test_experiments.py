@@ -164,6 +164,13 @@ def test_a_snapshot_arm_is_the_mean_softmax_ensemble_of_each_seed_runs_snapshots
     probabilities = np.exp(ensemble.runs[0].logits("test"))
     np.testing.assert_allclose(probabilities.sum(1), 1.0)
     assert experiments.load_arms({"snap": "lone+snapshots"}, tmp_path)[0].runs == []
+    # A run that selected a snapshot epoch has no snapshot run of it (training writes none): it is that member.
+    save("cyc_seed1", 1, two, selected_epoch=6)
+    (tmp_path / "cyc_seed1" / "config.yaml").write_text("snapshot_epochs: [2, 4, 6]\n")
+    save("cyc_seed1_snap002", 1, 5 * np.eye(7)[[0, 0]], snapshot_of="cyc_seed1", selected_epoch=2)
+    save("cyc_seed1_snap004", 1, 1 * np.eye(7)[[1, 1]], snapshot_of="cyc_seed1", selected_epoch=4)
+    ensemble = experiments.load_arms({"snap": "cyc+snapshots"}, tmp_path)[0].runs[1]
+    assert ensemble.metrics["members"] == ["cyc_seed1_snap002", "cyc_seed1_snap004", "cyc_seed1"]
 
 
 def test_the_answer_text_states_verdicts_and_what_is_still_missing():

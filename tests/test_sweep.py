@@ -208,7 +208,8 @@ def test_full_tier_order_and_costs_file():
 def test_ray_sweep_writes_runs_reports_a_failing_one_then_skips(tmp_path, ray_executor, tiny_dataset,
                                                               uses_tiny_data, capsys):
     configs = tmp_path / "configs"
-    write_config(configs, "ray_a", snapshot_epochs=[1])
+    # Trained on validation too, so it keeps its last epoch and its snapshot of epoch 1 is a run of its own.
+    write_config(configs, "ray_a", snapshot_epochs=[1], train_splits=["train", "val"])
     write_config(configs, "ray_b", epochs=1)
     # A recipe the config accepts whose model fails to build: its weights file is missing, which only the
     # worker finds (a misspelt setting or model option is refused when the configs are read, before any run).

@@ -23,7 +23,7 @@ SNAPSHOT = Path(__file__).with_name("data") / "tables_snapshot.json"
 SNAPSHOT_RUNS = [
     "mini_xception_fer_weights", "mini_xception_ft", "resemotenet_s", "resemotenet_s_adamw",
     "resemotenet_s_cyclic", "resemotenet_s_cyclic_snap004", "resemotenet_s_cyclic_snap008",
-    "resemotenet_s_cyclic_snap012", "resemotenet_s_fer2013_a", "resemotenet_s_fer2013_a_cw",
+    "resemotenet_s_fer2013_a", "resemotenet_s_fer2013_a_cw",
     "resemotenet_s_fer2013_fa", "resemotenet_s_ft_trainval", "resemotenet_s_ft_val", "resemotenet_s_radam",
     "resemotenet_s_ranger_adabelief", "resnet18_native", "vgg_cpu", "vgg_cpu_bf16", "vggnet_cpu",
 ]

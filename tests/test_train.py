@@ -12,10 +12,10 @@ from fer_study.core.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
 from fer_study.models import create_model
-from fer_study.runs import ids_digest, load_model, load_run, save_weights, weights_file, weights_path
+from fer_study.runs import ids_digest, load_model, load_run, save_weights, snapshots_of, weights_file, weights_path
 from fer_study.train import TrainConfig, fit
 from fer_study.train.distill import DistillationLoss, load_teacher_targets, save_teacher_targets
-from fer_study.train.loop import train_step, warn_if_bfloat16_is_emulated
+from fer_study.train.loop import predict_logits, train_step, warn_if_bfloat16_is_emulated
 from fer_study.train.mixing import batch_mixer
 from fer_study.train.optim import build_optimizer, build_scheduler
 from fer_study.train.teachers import teacher_log_probabilities
@@ -44,7 +44,7 @@ def tiny_config(name: str, **overrides) -> TrainConfig:
 
 
 def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace):
-    run_dir = fit(tiny_config("tiny", snapshot_epochs=(2,)), tiny_dataset, runs_dir=workspace)
+    run_dir = fit(tiny_config("tiny"), tiny_dataset, runs_dir=workspace)
     run = load_run(run_dir)
     assert set(run.config) >= {"model", "dataset", "epochs", "seed"}
     assert len(run.history) == 3 and {"train_loss", "val_accuracy", "val_recall_disgust"} <= set(run.history)
@@ -63,8 +63,26 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     weights = weights_file("smoke", "tiny")
     assert run.metrics["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert str(run_dir).startswith(str(workspace))
-    snapshot = load_run(workspace / "tiny_snap002")
-    assert snapshot.metrics["snapshot_of"] == "tiny" and snapshot.metrics["selected_epoch"] == 2
+
+
+def test_snapshot_runs_survive_an_interruption_and_the_selected_epoch_is_the_run_itself(tiny_dataset, workspace):
+    config = tiny_config("cyc", snapshot_epochs=(1, 2, 3))
+    assert fit(config, tiny_dataset, runs_dir=workspace, stop_after_epochs=2) is None
+    run = load_run(fit(config, tiny_dataset, runs_dir=workspace, resume=True))
+    selected = run.metrics["selected_epoch"]
+    written = sorted(path.name for path in workspace.iterdir() if path.name.startswith("cyc_snap"))
+    # Snapshots 1 and 2, saved before the interruption, are written too; the selected epoch's would repeat the run.
+    assert written == [f"cyc_snap{epoch:03d}" for epoch in (1, 2, 3) if epoch != selected]
+    assert not weights_file("smoke", f"cyc_snap{selected:03d}").exists()
+    members = snapshots_of(run, workspace)
+    assert [member.metrics["selected_epoch"] for member in members] == [1, 2, 3]
+    assert [member.name for member in members if member.metrics["selected_epoch"] == selected] == ["cyc"]
+    test = split_tensors(tiny_dataset, ("test",), torch.device("cpu"))
+    for snapshot in [member for member in members if member.name != "cyc"]:
+        assert snapshot.metrics["snapshot_of"] == "cyc" and len(snapshot.history) == snapshot.metrics["selected_epoch"]
+        # Evaluated at the end from the weights saved at its epoch: its predictions are those weights'.
+        logits = predict_logits(load_model(snapshot.path), test.images).astype(np.float16)
+        np.testing.assert_array_equal(logits, snapshot.logits("test"))
 
 
 @pytest.mark.parametrize("settings", [{}, {"precision": "bfloat16"}, {"ema_decay": 0.9, "ema_every": 2},

@@ -123,18 +123,11 @@ def check_aligned(runs: Sequence[Run]) -> None:
                         "only runs evaluated on the same images can be combined")
 
 
-def repeats_its_source(run: Run, runs: Sequence[Run]) -> bool:
-    """Whether ``run`` is a snapshot of the epoch its source run selected: the same weights twice."""
-    return any(source.name == run.snapshot_of and source.metrics.selected_epoch == run.metrics.selected_epoch
-               for source in runs)
-
-
 def evaluation_groups(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """The runs with a held-out validation split, each set of weights once (a snapshot of its source's
-    selected epoch is left out), grouped by the images and labels they were evaluated on, named by their
-    datasets."""
+    """The runs with a held-out validation split, grouped by the images and labels they were evaluated on, named
+    by their datasets."""
     groups: dict[str, list[Run]] = {}
-    for run in [run for run in runs if held_out_validation(run) and not repeats_its_source(run, runs)]:
+    for run in [run for run in runs if held_out_validation(run)]:
         digest = hashlib.sha256()
         for split in PREDICTION_SPLITS:
             digest.update(run.ids_digest(split).encode())
@@ -194,12 +187,11 @@ def select_members(runs: Sequence[Run], method: str = "greedy", tta: bool = Fals
 
 def select_from(runs: Sequence[Run], dataset: str, method: str = "greedy", with_weights: bool = False,
                 tta: bool = False) -> list[Run]:
-    """``select_members`` among the runs trained on ``dataset`` whose validation is held out (each set of
-    weights once); with ``with_weights``, among those whose weights are here (published or local) only: the
-    runs that can teach a student (``fer_study.train.teachers``) or run in the recognizer."""
+    """``select_members`` among the runs trained on ``dataset`` whose validation is held out; with
+    ``with_weights``, among those whose weights are here (published or local) only: the runs that can teach a
+    student (``fer_study.train.teachers``) or run in the recognizer."""
     candidates = [run for run in runs if run.metrics.dataset == dataset and held_out_validation(run)
-                  and not repeats_its_source(run, runs) and (not tta or has_tta(run))
-                  and (not with_weights or has_weights(run))]
+                  and (not tta or has_tta(run)) and (not with_weights or has_weights(run))]
     if not candidates:
         weights = " with weights here" if with_weights else ""
         raise ValueError(f"no run of dataset {dataset!r}{weights} has a held-out validation split to choose on")

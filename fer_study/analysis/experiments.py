@@ -43,7 +43,7 @@ from fer_study.core.metrics import (
     holm,
     macro_f1,
 )
-from fer_study.runs import Run, list_runs, load_run, other_test_split, recipe_and_seed, run_title, snapshots_by_source
+from fer_study.runs import Run, list_runs, load_run, other_test_split, recipe_and_seed, run_title, snapshots_of
 
 BASE_RECIPE = "exp_base"
 # "<recipe>+snapshots": per seed run of the recipe, the mean-softmax ensemble of its snapshot runs.
@@ -146,11 +146,9 @@ def load_arms(arms: Mapping[str, str], runs_dir: str | Path | None = None) -> li
 
 
 def snapshot_ensemble(run: Run, runs_dir: Path) -> Run | None:
-    """The mean-softmax ensemble of ``run``'s snapshot runs (``<run>_snapNNN``, ``snapshot_of`` the run) as a
-    run of its own (log mean probabilities as logits; seed, config and history the run's); ``None`` without
-    snapshots."""
-    candidates = [load_run(name, runs_dir) for name in list_runs(runs_dir) if name.startswith(f"{run.name}_snap")]
-    snapshots = snapshots_by_source(candidates).get(run.name, [])
+    """The mean-softmax ensemble of ``run``'s snapshots (``fer_study.runs.snapshots_of``) as a run of its own (log
+    mean probabilities as logits; seed, config and history the run's); ``None`` without snapshot runs."""
+    snapshots = snapshots_of(run, runs_dir)
     if not snapshots:
         return None
     check_aligned(snapshots)

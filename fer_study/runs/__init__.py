@@ -37,6 +37,7 @@ from fer_study.runs.evidence import (
     is_underfit,
     load_runs,
     snapshots_by_source,
+    snapshots_of,
     starts_from_test_selected_weights,
     underfit_reasons,
     underfit_runs,
@@ -83,6 +84,6 @@ __all__ = [
     "read_metrics",
     "recipe_and_seed", "run_folder", "run_title", "run_titles", "run_titles_text", "save_checkpoint", "save_run",
     "save_weights", "seed_run_name",
-    "snapshots_by_source", "starts_from_test_selected_weights", "underfit_reasons", "underfit_runs",
+    "snapshots_by_source", "snapshots_of", "starts_from_test_selected_weights", "underfit_reasons", "underfit_runs",
     "weights_file", "weights_path",
 ]

@@ -27,6 +27,18 @@ def snapshots_by_source(runs: Sequence[Run]) -> dict[str, list[Run]]:
     return snapshots
 
 
+def snapshots_of(run: Run, runs_dir: str | Path | None = None) -> list[Run]:
+    """The snapshots of ``run`` in epoch order ([] without snapshot runs): its snapshot runs (``<run>_snapNNN``,
+    ``snapshot_of`` the run) and the run itself when it selected a snapshot epoch, of which training writes no
+    snapshot run (``fer_study.train.loop``): it would repeat the run's weights."""
+    candidates = [load_run(name, runs_dir) for name in list_runs(runs_dir) if name.startswith(f"{run.name}_snap")]
+    snapshots = snapshots_by_source(candidates).get(run.name, [])
+    epochs = set(run.config.get("snapshot_epochs", ()))
+    if snapshots and epochs and run.metrics.selected_epoch in epochs - {s.metrics.selected_epoch for s in snapshots}:
+        snapshots = sorted([*snapshots, run], key=lambda member: member.metrics.selected_epoch)
+    return snapshots
+
+
 def _load_all(runs_dir: str | Path | None, tiers: Sequence[str] | None) -> list[Run]:
     runs_dir = Path(runs_dir) if runs_dir is not None else None
     runs = [load_run(name, runs_dir) for name in list_runs(runs_dir)]

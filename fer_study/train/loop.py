@@ -42,6 +42,7 @@ from fer_study.runs import (
     ids_digest,
     load_checkpoint,
     load_model,
+    load_weights,
     other_test_split,
     save_checkpoint,
     save_run,
@@ -318,8 +319,9 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
                     "state": copy.deepcopy(evaluated.state_dict())}
         stale_epochs = 0 if improved else stale_epochs + 1
         if epoch + 1 in config.snapshot_epochs:
-            _write_snapshot_run(config, evaluated, evaluated_splits, history, train_seconds, epoch + 1, runs_dir,
-                                provenance)
+            # Its weights now, its run folder at the end: the snapshot of the epoch the run selects is the run.
+            save_weights(weights_file(config.tier, _snapshot_name(config, epoch + 1)), config.model,
+                         config.model_kwargs, evaluated.state_dict())
         save_checkpoint(checkpoint_path, EpochCheckpoint(
             config=config.to_dict(), model=model.state_dict(), optimizer=optimizer.state_dict(),
             scheduler=scheduler.state_dict(), average=average.state_dict() if average is not None else None,
@@ -329,18 +331,31 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
 
     if best["state"] is not None:  # None only with epochs: 0, which evaluates the weights as they are
         model.load_state_dict(best["state"])
+    for epoch in [epoch for epoch in config.snapshot_epochs if epoch <= len(history)]:
+        _write_snapshot_run(config, model, evaluated_splits, history, epoch, best["epoch"], runs_dir, provenance)
     return _write_run(config, model, evaluated_splits, pd.DataFrame(history), train_seconds, best["epoch"], device,
                       runs_dir, config.run_name, provenance)
 
 
+def _snapshot_name(config: TrainConfig, epoch: int) -> str:
+    return f"{config.run_name}_snap{epoch:03d}"
+
+
 def _write_snapshot_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTensors],
-                        history: list[dict], train_seconds: float, epoch: int, runs_dir: Path,
+                        history: list[dict], epoch: int, selected_epoch: int, runs_dir: Path,
                         provenance: dict) -> None:
-    """A snapshot of the weights at ``epoch`` becomes its own run, named after and parented by its run."""
-    name = f"{config.run_name}_snap{epoch:03d}"
+    """The weights saved at snapshot ``epoch`` become their own run, named after and parented by the run, unless
+    ``epoch`` is the run's selected epoch: that run would repeat the run's weights and predictions, and the
+    snapshot ensemble takes the run in its place (``fer_study.analysis.experiments.snapshot_ensemble``)."""
+    weights = weights_file(config.tier, _snapshot_name(config, epoch))
+    if epoch == selected_epoch:
+        weights.unlink(missing_ok=True)
+        return
+    snapshot = copy.deepcopy(model)
+    snapshot.load_state_dict(load_weights(weights)[0])
     device = next(model.parameters()).device
-    _write_run(config, model, splits, pd.DataFrame(history), train_seconds, epoch, device,
-               runs_dir, name, provenance, snapshot_of=config.run_name)
+    _write_run(config, snapshot, splits, pd.DataFrame(history[:epoch]), sum(row["seconds"] for row in history[:epoch]),
+               epoch, device, runs_dir, _snapshot_name(config, epoch), provenance, snapshot_of=config.run_name)
 
 
 def _write_run(config: TrainConfig, model: nn.Module, splits: dict[str, SplitTensors],
