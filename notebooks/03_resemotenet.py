@@ -79,8 +79,9 @@ tables.show(optimizers.summary(), precision=2)
 # The report fine-tuned in stages: train, then train + validation, then validation alone. Here each seed of
 # the experiment base continues 3 epochs on train + validation (SGD 1e-4), then 3 on validation (SGD 1e-5),
 # against a control that continues the same seed 6 epochs on train alone (and may still select its epoch on
-# validation, which the stages cannot). Both are scored on PrivateTest; the stages' validation accuracy is
-# trained-on and never shown as held out.
+# validation, which the stages cannot). The base seeds they continue were trained again in the same sweep,
+# since a committed run's weights cannot be rebuilt on another kind of CPU. Both are scored on PrivateTest;
+# the stages' validation accuracy is trained-on and never shown as held out.
 
 # %% tags=["hide-input"]
 fine_tuning = experiments.answer(fine_tuning_question, runs_dir, bootstrap_samples, seed)
@@ -95,7 +96,8 @@ tables.show(fine_tuning.differences(), precision=2)
 # The report's snapshot ensemble took its snapshots at cycles of one long cyclic-rate run. Here each seed
 # of the converged experiment base continues 6 epochs with a cyclic rate (SGD, 1e-3 to 2e-2, a cycle every 2
 # epochs) and keeps a snapshot at the end of each cycle; the ensemble of the three snapshots (mean of their
-# softmax) is compared with the same run's own weights, the single model at the same total epochs.
+# softmax) is compared with the same run's own weights, the single model at the same total epochs. When the
+# run selects the epoch of a snapshot, that snapshot is the run's own weights, and the ensemble holds them once.
 
 # %% tags=["hide-input"]
 snapshots = experiments.answer(snapshot_question, runs_dir, bootstrap_samples, seed)
