@@ -8,6 +8,7 @@ import pytest
 import torch
 import yaml
 
+from fer_study.core.devices import cpu_model
 from fer_study.core.files import file_sha256
 from fer_study.data import FERDataset
 from fer_study.data.tensors import split_tensors
@@ -63,6 +64,7 @@ def test_run_folder_holds_what_tables_and_ensembles_need(tiny_dataset, workspace
     weights = weights_file("smoke", "tiny")
     assert run.metrics["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert str(run_dir).startswith(str(workspace))
+    assert run.metrics["cpu_model"] == cpu_model() and run.metrics["cpu_model"] != "unknown"  # what trained it
 
 
 def test_snapshot_runs_survive_an_interruption_and_the_selected_epoch_is_the_run_itself(tiny_dataset, workspace):

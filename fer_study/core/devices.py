@@ -1,8 +1,10 @@
 """The one rule for the torch device a command runs on (training, the recognizer and the generator alike),
 and for how many CPU threads small torch work runs on."""
 
+import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -20,6 +22,15 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         raise ValueError("device cuda asked for, but torch finds no CUDA GPU on this machine "
                          "(torch.cuda.is_available() is False); use --device cpu")
     return device
+
+
+def cpu_model() -> str:
+    """This machine's CPU model ("model name" of /proc/cpuinfo on Linux, else ``platform.processor()``). Runs
+    record it: another kind of CPU sums in another order, so the same seed trains to other weights there."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or "unknown"
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from fer_study.core import paths
 from fer_study.core.constants import CLASS_NAMES, NUM_CLASSES
-from fer_study.core.devices import resolve_device
+from fer_study.core.devices import cpu_model, resolve_device
 from fer_study.core.files import file_sha256
 from fer_study.core.metrics import classification_metrics
 from fer_study.data import FERDataset, load_dataset
@@ -238,7 +238,7 @@ def fit(config: TrainConfig, dataset: FERDataset | None = None, resume: bool = F
     device = resolve_device(config.device)
     warn_if_bfloat16_is_emulated(config.precision, device)
     # The code that trains is the code at the start: record its commit now, not when the run ends.
-    provenance = {"git_commit": git_commit(), "command": command_line(command)}
+    provenance = {"git_commit": git_commit(), "command": command_line(command), "cpu_model": cpu_model()}
     runs_dir = Path(runs_dir) if runs_dir is not None else paths.runs_dir_for(config.tier)
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
     soft = config.label_mode == "soft"
