@@ -346,7 +346,7 @@ def _write_snapshot_run(config: TrainConfig, model: nn.Module, splits: dict[str,
                         provenance: dict) -> None:
     """The weights saved at snapshot ``epoch`` become their own run, named after and parented by the run, unless
     ``epoch`` is the run's selected epoch: that run would repeat the run's weights and predictions, and the
-    snapshot ensemble takes the run in its place (``fer_study.analysis.experiments.snapshot_ensemble``)."""
+    snapshot ensemble takes the run in its place (``fer_study.runs.snapshots_of``)."""
     weights = weights_file(config.tier, _snapshot_name(config, epoch))
     if epoch == selected_epoch:
         weights.unlink(missing_ok=True)
