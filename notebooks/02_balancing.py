@@ -130,7 +130,7 @@ tables.show(data.summary([*experiments.SUMMARY_COLUMNS, "dataset", "own_test_acc
 tables.show(data.summary(["arm", *[f"recall_{name}" for name in CLASS_NAMES]]), precision=2)
 
 # %% [markdown]
-# ## Can seeds trained in float32, or on another machine, stand beside the base's?
+# ## Can seeds trained in float32 stand beside the base's?
 #
 # The base computes in bfloat16 autocast, which CPUs with AMX train 2-3x faster than float32; CPUs without
 # it (AVX2 only) emulate bfloat16 about 13x slower, so seeds added there must train in float32. Each seed
@@ -147,23 +147,6 @@ tables.show(precision.summary(), precision=2)
 
 # %% tags=["hide-input"]
 tables.show(precision.differences(), precision=2)
-
-# %% [markdown]
-# The same holds for the machine. Training is deterministic on one kind of CPU, but another kind sums in
-# another order, so a seed trained again elsewhere ends with other weights. The fine-tuning and snapshot arms
-# (chapter 3) continue base seeds trained again on another machine, in bfloat16, with the same recipe and
-# seeds; they are compared here with the base's own runs. What this does not show: which CPUs trained the
-# base's runs (their metrics.json does not say; runs now record it), nor any other pair of machines.
-
-# %% tags=["hide-input"]
-machine = experiments.answer("Does the base learn the same on another machine?", runs_dir, bootstrap_samples, seed)
-Markdown(machine.text)
-
-# %% tags=["hide-input"]
-tables.show(machine.summary(), precision=2)
-
-# %% tags=["hide-input"]
-tables.show(machine.differences(), precision=2)
 
 # %% [markdown]
 # ## What balancing FER2013 would take (report 3.3)

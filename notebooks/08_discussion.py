@@ -43,11 +43,10 @@ for name, value in numbers.items():
 #
 # Each answer below is generated from the seeded experiments of chapters 2, 3 and 6: every arm is the
 # experiment base with one factor changed, three seeds each, differences with 95 % intervals over seeds and
-# test images, Holm-corrected. Three questions are the study's own: whether seeds trained in float32, or on
-# another machine, can stand beside the base's (chapter 2), and whether batch mixing helps the 40-epoch recipe
-# (chapter 6). They say what each choice does for a 1.2 M-parameter CNN trained for 12 (or 40) epochs on two
-# CPU cores; they do not say what it does for the papers' 30-80 M-parameter models at their full recipes,
-# which need the GPU tier. The FER+ arms are scored against FER2013's labels, which FER+'s
+# test images, Holm-corrected. Two questions are the study's own: whether seeds trained in float32 can stand
+# beside the bfloat16 ones (chapter 2), and whether batch mixing helps the 40-epoch recipe (chapter 6). They
+# say what each choice does for a 1.2 M-parameter CNN trained for 12 (or 40) epochs on two CPU cores; they do not say what it does for the papers' 30-80 M-parameter models at their
+# full recipes, which need the GPU tier. The FER+ arms are scored against FER2013's labels, which FER+'s
 # annotators overrule on part of PrivateTest (chapter 1): their verdict measures agreement with FER2013's
 # labels, and chapter 2 shows their score on FER+'s own test split beside it.
 
