@@ -80,7 +80,7 @@ tables.show(optimizers.summary(), precision=2)
 # the experiment base continues 3 epochs on train + validation (SGD 1e-4), then 3 on validation (SGD 1e-5),
 # against a control that continues the same seed 6 epochs on train alone (and may still select its epoch on
 # validation, which the stages cannot). The base seeds they continue were trained again in the same sweep,
-# since a committed run's weights cannot be rebuilt on another kind of CPU. Both are scored on PrivateTest;
+# since the base runs' weights are not committed. Both are scored on PrivateTest;
 # the stages' validation accuracy is trained-on and never shown as held out.
 
 # %% tags=["hide-input"]
