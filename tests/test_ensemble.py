@@ -143,9 +143,9 @@ def test_candidate_ensembles_and_tta(tmp_path):
 
 
 def test_named_ensembles(tmp_path):
-    for name, snapshot_of in (("base", None), ("base_snap030", "base"), ("base_snap040", "base")):
+    for name, snapshot_of, epoch in (("base", None, 80), ("base_snap030", "base", 30), ("base_snap040", "base", 40)):
         write_run(tmp_path, name, LABELS, LABELS, model="resemotenet", snapshot_of=snapshot_of,
-                  parent=snapshot_of)
+                  parent=snapshot_of, selected_epoch=epoch)
     write_run(tmp_path, "rmn_seed0", wrong_on(LABELS, [0, 1]), LABELS, model="resmasking_dropout1")
     write_run(tmp_path, "rmn_seed1", wrong_on(LABELS, [0]), LABELS, model="resmasking_dropout1", seed=1)
     write_run(tmp_path, "cbam", LABELS, LABELS, model="cbam_resnet50")

@@ -184,3 +184,22 @@ def test_a_run_storing_the_digest_of_its_ids_names_where_the_ids_are(tmp_path):
     assert run.split_source("ferplus_test") == run.split_source(other_test_split("ferplus")) == ("ferplus", "test")
     with pytest.raises(ValueError, match="unknown prediction split 'train'"):
         run.split_source("train")
+
+
+def test_a_run_that_repeats_another_counts_once_as_evidence(tmp_path):
+    from fixture_runs import labels_for, write_run, wrong_on
+
+    from fer_study.runs import load_runs
+
+    labels = labels_for(28)
+    write_run(tmp_path, "base_seed0", wrong_on(labels, [0]), wrong_on(labels, [1]))
+    # The same recipe and seed trained again: the same history and test predictions (stored at float16).
+    again = write_run(tmp_path, "parent_seed0", wrong_on(labels, [0]), wrong_on(labels, [1]))
+    with np.load(again / "predictions.npz") as stored:
+        arrays = {key: stored[key].astype(np.float16) if key.endswith("_logits") else stored[key] for key in stored}
+    np.savez_compressed(again / "predictions.npz", **arrays)
+    write_run(tmp_path, "other_seed0", wrong_on(labels, [0]), wrong_on(labels, [2]))  # other predictions
+    assert [run.name for run in load_runs(tmp_path)] == ["base_seed0", "other_seed0"]
+    history = pd.read_csv(again / "history.csv").assign(train_loss=[1.5, 1.2, 0.9])  # another training
+    history.to_csv(again / "history.csv", index=False)
+    assert [run.name for run in load_runs(tmp_path)] == ["base_seed0", "other_seed0", "parent_seed0"]

@@ -4,11 +4,16 @@
 names); ``accuracy`` and ``has_tta`` (from ``predictions.npz``); ``held_out_validation`` and
 ``best_on_validation`` (the one rule for choosing a run: on validation, among runs whose validation shaped
 nothing); ``underfit_reasons`` (the one rule for a run that has not learned, which no comparison, figure or
-headline uses: ``load_runs`` leaves such runs out and ``underfit_runs`` lists them for an appendix).
+headline uses: ``load_runs`` leaves such runs out and ``underfit_runs`` lists them for an appendix);
+``training_fingerprint`` (the one rule for a run that repeats another's training: it counts once).
 """
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from fer_study.core.constants import CLASS_NAMES
 from fer_study.runs.folder import Run, list_runs, load_run
@@ -47,9 +52,29 @@ def _load_all(runs_dir: str | Path | None, tiers: Sequence[str] | None) -> list[
 
 def load_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
     """The committed runs that are evidence (of the given tiers; ``None`` for all), in name order: every run
-    but the underfit ones (``underfit_reasons``). ``runs_dir`` defaults to ``results/runs``; a string is
-    accepted, as notebook parameters give one."""
-    return [run for run in _load_all(runs_dir, tiers) if not is_underfit(run)]
+    but the underfit ones (``underfit_reasons``) and those that repeat an earlier one (``training_fingerprint``).
+    ``runs_dir`` defaults to ``results/runs``; a string is accepted, as notebook parameters give one."""
+    evidence, seen = [], set()
+    for run in _load_all(runs_dir, tiers):
+        if not is_underfit(run) and (fingerprint := training_fingerprint(run)) not in seen:
+            seen.add(fingerprint)
+            evidence.append(run)
+    return evidence
+
+
+def training_fingerprint(run: Run) -> tuple:
+    """What two runs share only when one repeats the other's training: model and its options, dataset, seed,
+    what it continues, its selected epoch, every number of its history but the wall-clock seconds, and its
+    validation and test logits at float16 (the storage precision of newer runs). A recipe trained again with
+    its seed on a machine that computes alike gives the same run (the parents exp_parent_seedN repeat
+    exp_base_seedN), which counts once as evidence."""
+    history = run.history.drop(columns="seconds", errors="ignore")
+    logits = hashlib.sha256()
+    for split in PREDICTION_SPLITS:
+        logits.update(run.logits(split).astype(np.float16).tobytes())
+    return (run.metrics.model, json.dumps(run.config.get("model_kwargs", {}), sort_keys=True), run.metrics.dataset,
+            run.metrics.seed, run.metrics.parent, run.metrics.selected_epoch, tuple(history.columns),
+            tuple(map(tuple, history.itertuples(index=False))), logits.hexdigest())
 
 
 def underfit_runs(runs_dir: str | Path | None = None, tiers: Sequence[str] | None = RESULT_TIERS) -> list[Run]:
